@@ -1,0 +1,376 @@
+//! The SQLite adapter: schema, pragmas and cached statements.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use super::{Backend, Range};
+use crate::error::{Error, Result};
+use crate::ops::Op;
+use crate::options::{JobOptions, Synchronous};
+use crate::rows::Rows;
+
+/// The schema version this library writes and reads.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS kv (\
+    category BLOB NOT NULL, key BLOB NOT NULL, payload BLOB NOT NULL, \
+    PRIMARY KEY (category, key)) WITHOUT ROWID";
+
+const PUT: &str = "INSERT OR REPLACE INTO kv (category, key, payload) VALUES (?1, ?2, ?3)";
+const DELETE: &str = "DELETE FROM kv WHERE category = ?1 AND key = ?2";
+const DELETE_RANGE: &str = "DELETE FROM kv WHERE category = ?1 AND key >= ?2 AND key < ?3";
+const DELETE_FROM: &str = "DELETE FROM kv WHERE category = ?1 AND key >= ?2";
+const GET: &str = "SELECT payload FROM kv WHERE category = ?1 AND key = ?2";
+const EXISTS: &str = "SELECT 1 FROM kv WHERE category = ?1 AND key = ?2";
+const COUNT_RANGE: &str =
+    "SELECT count(*) FROM kv WHERE category = ?1 AND key >= ?2 AND key < ?3";
+const COUNT_FROM: &str = "SELECT count(*) FROM kv WHERE category = ?1 AND key >= ?2";
+const SCAN_RANGE_ASC: &str = "SELECT key, payload FROM kv \
+    WHERE category = ?1 AND key >= ?2 AND key < ?3 ORDER BY key ASC LIMIT ?4";
+const SCAN_RANGE_DESC: &str = "SELECT key, payload FROM kv \
+    WHERE category = ?1 AND key >= ?2 AND key < ?3 ORDER BY key DESC LIMIT ?4";
+const SCAN_FROM_ASC: &str = "SELECT key, payload FROM kv \
+    WHERE category = ?1 AND key >= ?2 ORDER BY key ASC LIMIT ?3";
+const SCAN_FROM_DESC: &str = "SELECT key, payload FROM kv \
+    WHERE category = ?1 AND key >= ?2 ORDER BY key DESC LIMIT ?3";
+
+/// Where a job's database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// A private in-memory database.
+    Memory,
+    /// A database file.
+    File(PathBuf),
+}
+
+/// A job's SQLite database.
+pub(crate) struct SqliteBackend {
+    conn: Connection,
+    path: Option<PathBuf>,
+    wal_path: Option<PathBuf>,
+}
+
+fn bytes_of<'a>(value: ValueRef<'a>) -> &'a [u8] {
+    match value {
+        ValueRef::Blob(b) | ValueRef::Text(b) => b,
+        _ => &[],
+    }
+}
+
+/// The SQLite file of a job id under a root directory, and its sidecars.
+pub(crate) fn job_files(root: &Path, job_id: &str) -> [PathBuf; 3] {
+    let db = root.join(format!("{job_id}.db"));
+    let wal = root.join(format!("{job_id}.db-wal"));
+    let shm = root.join(format!("{job_id}.db-shm"));
+    [db, wal, shm]
+}
+
+impl SqliteBackend {
+    /// Opens (creating if missing) a job database with the schema and the
+    /// pragmas of `options`.
+    pub(crate) fn open(location: &Location, options: &JobOptions) -> Result<SqliteBackend> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let (conn, path) = match location {
+            Location::Memory => (Connection::open_in_memory_with_flags(flags)?, None),
+            Location::File(path) => (Connection::open_with_flags(path, flags)?, Some(path)),
+        };
+        let mut backend = SqliteBackend {
+            conn,
+            wal_path: path.map(|p| {
+                let mut wal = p.clone().into_os_string();
+                wal.push("-wal");
+                PathBuf::from(wal)
+            }),
+            path: path.cloned(),
+        };
+        backend.configure(options).map_err(|e| match location {
+            Location::Memory => e.context("cannot open in-memory database"),
+            Location::File(p) => e.context(format!("cannot open {}", p.display())),
+        })?;
+        Ok(backend)
+    }
+
+    fn configure(&mut self, options: &JobOptions) -> Result<()> {
+        let conn = &self.conn;
+        conn.busy_timeout(std::time::Duration::from_millis(5000))?;
+        conn.set_prepared_statement_cache_capacity(32);
+        // The first statement reads the header: a file that is not a
+        // database fails here.
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != 0 && version != SCHEMA_VERSION {
+            return Err(Error::backend(
+                rusqlite::ffi::SQLITE_MISMATCH,
+                format!("unsupported schema user_version {version} (expected {SCHEMA_VERSION})"),
+            ));
+        }
+        if self.path.is_some() {
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::backend(
+                    rusqlite::ffi::SQLITE_CANTOPEN,
+                    format!("cannot switch to WAL journal mode (got {mode})"),
+                ));
+            }
+        }
+        let sync = match options.synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Off => "OFF",
+            Synchronous::Full => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {sync}; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{};",
+            CACHE_KIB
+        ))?;
+        if version == 0 {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {CREATE}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))?;
+        } else {
+            conn.execute_batch(CREATE)?;
+        }
+        if options.max_db_bytes > 0 {
+            let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = (options.max_db_bytes / page_size).max(1);
+            // SQLite never lowers the cap below the current size: a cap
+            // under it only refuses growth.
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
+    fn apply_one(&mut self, op: &Op) -> Result<()> {
+        match op {
+            Op::Put {
+                category,
+                key,
+                payload,
+            } => {
+                self.conn
+                    .prepare_cached(PUT)?
+                    .execute(params![category, key, payload])?;
+            }
+            Op::Delete { category, key } => {
+                self.conn
+                    .prepare_cached(DELETE)?
+                    .execute(params![category, key])?;
+            }
+            Op::DeletePrefix { category, prefix } => {
+                match crate::keys::prefix_stop(prefix) {
+                    Some(stop) => self
+                        .conn
+                        .prepare_cached(DELETE_RANGE)?
+                        .execute(params![category, prefix, stop])?,
+                    None => self
+                        .conn
+                        .prepare_cached(DELETE_FROM)?
+                        .execute(params![category, prefix])?,
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn exec_cached(&self, sql: &str) -> Result<()> {
+        self.conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    }
+}
+
+/// The page cache of each job's connection, in KiB.
+const CACHE_KIB: u32 = 8192;
+
+impl Backend for SqliteBackend {
+    fn begin(&mut self) -> Result<()> {
+        self.exec_cached("BEGIN")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.exec_cached("COMMIT")
+    }
+
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit() {
+            // A failed rollback leaves nothing more to undo.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    fn apply(&mut self, ops: &[Op]) -> Result<()> {
+        // One statement is atomic on its own; a batch needs a savepoint.
+        if let [op] = ops {
+            return self.apply_one(op);
+        }
+        self.exec_cached("SAVEPOINT batch")?;
+        let result = ops.iter().try_for_each(|op| self.apply_one(op));
+        if result.is_err() && self.in_transaction() {
+            let _ = self.exec_cached("ROLLBACK TO batch");
+        }
+        if self.in_transaction() {
+            self.exec_cached("RELEASE batch")?;
+        }
+        result
+    }
+
+    fn delete_acked(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached(DELETE)?
+            .execute(params![category, key])?;
+        Ok(n > 0)
+    }
+
+    fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut stmt = self.conn.prepare_cached(GET)?;
+        let value = stmt
+            .query_row(params![category, key], |r| Ok(bytes_of(r.get_ref(0)?).to_vec()))
+            .optional()?;
+        Ok(value)
+    }
+
+    fn exists(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached(EXISTS)?;
+        Ok(stmt.exists(params![category, key])?)
+    }
+
+    fn scan(&mut self, range: &Range, reverse: bool, limit: u32) -> Result<Rows> {
+        // One row past the limit tells whether more remain.
+        let sql_limit: i64 = if limit == 0 { -1 } else { i64::from(limit) + 1 };
+        let mut stmt;
+        let mut cursor = match &range.stop {
+            Some(stop) => {
+                stmt = self.conn.prepare_cached(if reverse {
+                    SCAN_RANGE_DESC
+                } else {
+                    SCAN_RANGE_ASC
+                })?;
+                stmt.query(params![range.category, range.start, stop, sql_limit])?
+            }
+            None => {
+                stmt = self.conn.prepare_cached(if reverse {
+                    SCAN_FROM_DESC
+                } else {
+                    SCAN_FROM_ASC
+                })?;
+                stmt.query(params![range.category, range.start, sql_limit])?
+            }
+        };
+        let mut rows = Rows::new();
+        while let Some(row) = cursor.next()? {
+            if limit != 0 && rows.len() == limit as usize {
+                rows.set_has_more(true);
+                break;
+            }
+            rows.push(bytes_of(row.get_ref(0)?), bytes_of(row.get_ref(1)?));
+        }
+        Ok(rows)
+    }
+
+    fn count(&mut self, range: &Range) -> Result<u64> {
+        let n: i64 = match &range.stop {
+            Some(stop) => self.conn.prepare_cached(COUNT_RANGE)?.query_row(
+                params![range.category, range.start, stop],
+                |r| r.get(0),
+            )?,
+            None => self
+                .conn
+                .prepare_cached(COUNT_FROM)?
+                .query_row(params![range.category, range.start], |r| r.get(0))?,
+        };
+        Ok(n as u64)
+    }
+
+    fn get_many(&mut self, category: &[u8], keys: &[Vec<u8>]) -> Result<Rows> {
+        let mut stmt = self.conn.prepare_cached(GET)?;
+        let mut rows = Rows::new();
+        for key in keys {
+            let mut cursor = stmt.query(params![category, key])?;
+            if let Some(row) = cursor.next()? {
+                rows.push(key, bytes_of(row.get_ref(0)?));
+            }
+        }
+        Ok(rows)
+    }
+
+    fn size(&mut self) -> u64 {
+        match (&self.path, &self.wal_path) {
+            (Some(db), Some(wal)) => [db, wal]
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum(),
+            _ => self
+                .conn
+                .query_row(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+                .unwrap_or(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem() -> Result<SqliteBackend> {
+        SqliteBackend::open(&Location::Memory, &JobOptions::default())
+    }
+
+    fn range(start: &[u8], stop: Option<&[u8]>) -> Range {
+        Range {
+            category: b"c".to_vec(),
+            start: start.to_vec(),
+            stop: stop.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[test]
+    fn batch_is_atomic_inside_a_transaction() -> Result<()> {
+        let mut b = mem()?;
+        b.begin()?;
+        b.apply(&[Op::put("c", b"k1".to_vec(), b"v".to_vec())])?;
+        b.commit()?;
+        assert_eq!(b.get(b"c", b"k1")?, Some(b"v".to_vec()));
+        assert!(b.exists(b"c", b"k1")?);
+        assert!(!b.exists(b"c", b"k2")?);
+        b.begin()?;
+        b.apply(&[
+            Op::put("c", b"a".to_vec(), b"1".to_vec()),
+            Op::delete_prefix("c", b"k".to_vec()),
+        ])?;
+        b.commit()?;
+        assert_eq!(b.count(&range(b"", None))?, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn scan_limit_reports_more() -> Result<()> {
+        let mut b = mem()?;
+        b.begin()?;
+        for i in 0u8..5 {
+            b.apply(&[Op::put("c", vec![i], vec![i])])?;
+        }
+        b.commit()?;
+        let page = b.scan(&range(&[1], Some(&[4])), false, 2)?;
+        assert_eq!(page.to_pairs(), vec![(vec![1], vec![1]), (vec![2], vec![2])]);
+        assert!(page.has_more());
+        let page = b.scan(&range(&[1], Some(&[4])), true, 3)?;
+        assert_eq!(page.len(), 3);
+        assert!(!page.has_more());
+        assert_eq!(page.get(0).map(|r| r.key), Some(&[3u8][..]));
+        let rows = b.get_many(b"c", &[vec![4], vec![9], vec![0]])?;
+        assert_eq!(rows.to_pairs(), vec![(vec![4], vec![4]), (vec![0], vec![0])]);
+        Ok(())
+    }
+}

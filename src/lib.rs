@@ -1,0 +1,66 @@
+//! # libpersistency
+//!
+//! Embedded key-value storage for messaging nodes: per-job SQLite files
+//! (`kv(category, key, payload)`, WAL), each served by one worker thread,
+//! with fire-and-forget writes, atomic batches, reads answered through
+//! callbacks or blocking calls, and an order-preserving key encoding
+//! byte-compatible with the Nim `waku/persistency` layer. The same core is
+//! exported through a C ABI (`include/persistency.h`).
+//!
+//! ```
+//! use persistency::{Key, Op, Persistency, ScanOptions};
+//!
+//! let db = Persistency::new(":memory:")?;
+//! let job = db.open_job("store")?;
+//! let key = |ts: i64| Key::new().push_str("/waku/2/default")?.push_i64(ts).map(|k| k.to_vec());
+//! job.write(vec![
+//!     Op::put("messages", key(1)?, b"first".to_vec()),
+//!     Op::put("messages", key(2)?, b"second".to_vec()),
+//! ])?;
+//! let prefix = Key::new().push_str("/waku/2/default")?.to_vec();
+//! let rows = job.scan_prefix("messages", &prefix, ScanOptions::default())?;
+//! assert_eq!(rows.iter().map(|r| r.payload).collect::<Vec<_>>(), [b"first", b"second"]);
+//! # Ok::<(), persistency::Error>(())
+//! ```
+//!
+//! Guarantees: operations of one job apply in the order they were
+//! accepted; a read sees every write accepted before it; every accepted
+//! request completes exactly once (also across a close); queues are bounded.
+
+#![warn(missing_docs)]
+
+mod backend;
+mod error;
+mod ffi;
+mod instance;
+mod job;
+mod keys;
+mod log;
+mod ops;
+mod options;
+mod rows;
+mod worker;
+
+pub use error::{Error, ErrorKind, Result};
+pub use instance::{
+    current, instance, reset, validate_job_id, Persistency, MAX_JOB_ID_LEN, MEMORY_ROOT,
+};
+pub use job::{Job, ScanOptions, Stats};
+pub use keys::{encode_i64, encode_key, encode_u64, prefix_stop, Key, KeyPart, MAX_PART_LEN};
+pub use log::{set_logger, Level, Logger};
+pub use ops::Op;
+pub use options::{FullPolicy, JobOptions, Synchronous, DEFAULT_QUEUE_CAPACITY};
+pub use rows::{Row, Rows};
+
+/// With the `fault-injection` feature, a request on this category panics
+/// inside the worker, so tests can exercise the panic boundary.
+#[cfg(feature = "fault-injection")]
+pub const FAULT_PANIC_CATEGORY: &str = "persistency.fault.panic";
+
+/// With the `fault-injection` feature, a C entry point called with this
+/// category panics before doing anything.
+#[cfg(feature = "fault-injection")]
+pub const FAULT_PANIC_ENTRY_CATEGORY: &str = "persistency.fault.panic-entry";
+
+/// The crate version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,67 @@
+//! The process-wide logger hook. With none set, the library prints nothing.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+/// Severity of a log message; lower is more severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Something failed (status 1).
+    Error = 1,
+    /// Something may be wrong (status 2).
+    Warn = 2,
+    /// Lifecycle events (status 3).
+    Info = 3,
+    /// Detail for debugging (status 4).
+    Debug = 4,
+}
+
+impl Level {
+    /// The C constant (`PERSISTENCY_LOG_*`).
+    pub const fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// A logger: called with a level and a message, from any library thread,
+/// possibly concurrently.
+pub type Logger = Arc<dyn Fn(Level, &str) + Send + Sync>;
+
+static LOGGER: RwLock<Option<Logger>> = RwLock::new(None);
+static MAX_LEVEL: AtomicI32 = AtomicI32::new(0);
+
+/// Installs `logger` (or removes it with `None`); messages at most as
+/// verbose as `max_level` are delivered.
+///
+/// ```
+/// use std::sync::Arc;
+/// persistency::set_logger(Some(Arc::new(|level, msg: &str| eprintln!("{level:?}: {msg}"))),
+///                         persistency::Level::Warn);
+/// persistency::set_logger(None, persistency::Level::Error);
+/// ```
+pub fn set_logger(logger: Option<Logger>, max_level: Level) {
+    let mut slot = LOGGER.write();
+    let level = if logger.is_some() { max_level as i32 } else { 0 };
+    *slot = logger;
+    MAX_LEVEL.store(level, Ordering::Release);
+}
+
+/// Whether a message at `level` would be delivered.
+pub(crate) fn enabled(level: Level) -> bool {
+    level as i32 <= MAX_LEVEL.load(Ordering::Acquire)
+}
+
+/// Delivers a message built only when a logger wants it; no lock is held
+/// while the logger runs, and a panicking logger is contained.
+pub(crate) fn log(level: Level, message: impl FnOnce() -> String) {
+    if !enabled(level) {
+        return;
+    }
+    let Some(logger) = LOGGER.read().clone() else {
+        return;
+    };
+    let text = message();
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| logger(level, &text)));
+}
