@@ -65,7 +65,11 @@ fn validate_root(root: &str) -> Result<()> {
     let path = Path::new(root);
     let mut ancestor = Some(path);
     while let Some(p) = ancestor {
-        let probe = if p.as_os_str().is_empty() { Path::new(".") } else { p };
+        let probe = if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        };
         match std::fs::metadata(probe) {
             Ok(meta) if meta.is_dir() => return Ok(()),
             Ok(_) if p == path => {
@@ -295,7 +299,9 @@ impl Persistency {
             move || SqliteBackend::open(&location, &opts),
             claim,
         )?;
-        log(Level::Info, || format!("job {id} opened under {:?}", self.shared.root));
+        log(Level::Info, || {
+            format!("job {id} opened under {:?}", self.shared.root)
+        });
         jobs.insert(id.to_string(), job.clone());
         Ok(job)
     }
@@ -372,6 +378,11 @@ impl Persistency {
 
     /// Closes every job; the instance stays usable for new jobs.
     pub fn close(&self) -> Result<()> {
+        self.check_live()?;
+        self.close_all()
+    }
+
+    fn close_all(&self) -> Result<()> {
         self.check_not_in_callback(None, "close")?;
         let jobs: Vec<Job> = self.shared.jobs.lock().drain().map(|(_, j)| j).collect();
         for job in jobs {
@@ -421,7 +432,7 @@ pub fn reset() -> Result<()> {
     let p = slot.take().expect("slot checked above");
     drop(slot);
     p.shared.retired.store(true, Ordering::Release);
-    p.close()
+    p.close_all()
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ impl std::fmt::Debug for Job {
     }
 }
 
-fn check_category(category: &[u8]) -> Result<()> {
+pub(crate) fn check_category(category: &[u8]) -> Result<()> {
     if category.len() > MAX_PART_LEN {
         return Err(Error::invalid(format!(
             "category of {} bytes is longer than {MAX_PART_LEN}",
@@ -77,11 +77,11 @@ fn check_category(category: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn check_ops(ops: &[Op]) -> Result<()> {
+pub(crate) fn check_ops(ops: &[Op]) -> Result<()> {
     ops.iter().try_for_each(|op| check_category(op.category()))
 }
 
-fn range_of(category: &[u8], start: &[u8], stop: &[u8]) -> Range {
+pub(crate) fn range_of(category: &[u8], start: &[u8], stop: &[u8]) -> Range {
     Range {
         category: category.to_vec(),
         start: start.to_vec(),
@@ -89,7 +89,7 @@ fn range_of(category: &[u8], start: &[u8], stop: &[u8]) -> Range {
     }
 }
 
-fn prefix_range(category: &[u8], prefix: &[u8]) -> Range {
+pub(crate) fn prefix_range(category: &[u8], prefix: &[u8]) -> Range {
     Range {
         category: category.to_vec(),
         start: prefix.to_vec(),
@@ -127,6 +127,19 @@ impl Job {
                 counters,
             }),
         })
+    }
+
+    pub(crate) fn into_raw(self) -> *const () {
+        Arc::into_raw(self.shared).cast()
+    }
+
+    /// # Safety
+    /// `ptr` must come from [`Job::into_raw`] and still own its reference.
+    pub(crate) unsafe fn from_raw(ptr: *const ()) -> Job {
+        // SAFETY: the caller hands back a pointer made by `into_raw`.
+        Job {
+            shared: unsafe { Arc::from_raw(ptr.cast()) },
+        }
     }
 
     /// The job id.
@@ -176,7 +189,10 @@ impl Job {
                 }
                 Err(TrySendError::Disconnected(r)) => {
                     r.refuse();
-                    Err(Error::closed(format!("job {}: worker has stopped", self.id())))
+                    Err(Error::closed(format!(
+                        "job {}: worker has stopped",
+                        self.id()
+                    )))
                 }
             }
         } else {
@@ -200,7 +216,9 @@ impl Job {
             return;
         }
         if handle.join().is_err() {
-            log(Level::Error, || format!("job {}: worker panicked", self.id()));
+            log(Level::Error, || {
+                format!("job {}: worker panicked", self.id())
+            });
         }
     }
 
@@ -368,7 +386,11 @@ impl Job {
         self.request(|done| Request::Read { read, done }, extract, then)
     }
 
-    fn read_wait<T: Send + 'static>(&self, read: Read, extract: fn(Reply) -> Result<T>) -> Result<T> {
+    fn read_wait<T: Send + 'static>(
+        &self,
+        read: Read,
+        extract: fn(Reply) -> Result<T>,
+    ) -> Result<T> {
         self.wait(|done| Request::Read { read, done }, extract)
     }
 
@@ -503,7 +525,11 @@ impl Job {
         stop: &[u8],
         then: impl FnOnce(Result<u64>) + Send + 'static,
     ) -> Result<()> {
-        self.read_then(Self::count_read(category.as_ref(), start, stop)?, count, then)
+        self.read_then(
+            Self::count_read(category.as_ref(), start, stop)?,
+            count,
+            then,
+        )
     }
 
     /// How many rows `[start, stop)` holds (`stop` empty: no upper bound).

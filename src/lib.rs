@@ -31,7 +31,7 @@
 
 mod backend;
 mod error;
-mod ffi;
+pub mod ffi;
 mod instance;
 mod job;
 mod keys;

@@ -42,10 +42,55 @@ static MAX_LEVEL: AtomicI32 = AtomicI32::new(0);
 /// persistency::set_logger(None, persistency::Level::Error);
 /// ```
 pub fn set_logger(logger: Option<Logger>, max_level: Level) {
+    install(logger, max_level.code());
+}
+
+/// Installs a logger with a raw maximum level (0 or less delivers nothing).
+pub(crate) fn install(logger: Option<Logger>, max_level: i32) {
     let mut slot = LOGGER.write();
-    let level = if logger.is_some() { max_level as i32 } else { 0 };
+    let level = if logger.is_some() { max_level } else { 0 };
     *slot = logger;
     MAX_LEVEL.store(level, Ordering::Release);
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keeps panics caught inside the library off stderr (the library never
+/// prints): for the rest of this thread's life (a library thread) they go
+/// to the logger instead. Other threads keep the process's panic hook.
+pub(crate) fn quiet_panics() {
+    install_hook();
+    QUIET.with(|q| q.set(true));
+}
+
+/// Runs `body` with panics on this thread sent to the logger, not stderr.
+pub(crate) fn with_quiet_panics<R>(body: impl FnOnce() -> R) -> R {
+    install_hook();
+    let previous = QUIET.with(|q| q.replace(true));
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            QUIET.with(|q| q.set(self.0));
+        }
+    }
+    let _restore = Restore(previous);
+    body()
+}
+
+fn install_hook() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(std::cell::Cell::get) {
+                log(Level::Error, || format!("caught panic: {info}"));
+            } else {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Whether a message at `level` would be delivered.

@@ -101,9 +101,27 @@ mod tests {
         rows.push(b"", b"xyz");
         rows.push(b"bc", b"d");
         assert_eq!(rows.len(), 3);
-        assert_eq!(rows.get(0), Some(Row { key: b"a", payload: b"" }));
-        assert_eq!(rows.get(1), Some(Row { key: b"", payload: b"xyz" }));
-        assert_eq!(rows.last(), Some(Row { key: b"bc", payload: b"d" }));
+        assert_eq!(
+            rows.get(0),
+            Some(Row {
+                key: b"a",
+                payload: b""
+            })
+        );
+        assert_eq!(
+            rows.get(1),
+            Some(Row {
+                key: b"",
+                payload: b"xyz"
+            })
+        );
+        assert_eq!(
+            rows.last(),
+            Some(Row {
+                key: b"bc",
+                payload: b"d"
+            })
+        );
         assert_eq!(rows.get(3), None);
         assert_eq!(rows.iter().count(), 3);
     }

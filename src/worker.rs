@@ -72,17 +72,34 @@ impl Drop for Completion {
 
 fn invoke(callback: Callback, result: Result<Reply>) {
     if catch_unwind(AssertUnwindSafe(move || callback(result))).is_err() {
-        log(Level::Error, || "a completion callback panicked".to_string());
+        log(Level::Error, || {
+            "a completion callback panicked".to_string()
+        });
     }
 }
 
 /// A read request.
 pub(crate) enum Read {
-    Get { category: Vec<u8>, key: Vec<u8> },
-    Exists { category: Vec<u8>, key: Vec<u8> },
-    Scan { range: Range, reverse: bool, limit: u32 },
-    Count { range: Range },
-    GetMany { category: Vec<u8>, keys: Vec<Vec<u8>> },
+    Get {
+        category: Vec<u8>,
+        key: Vec<u8>,
+    },
+    Exists {
+        category: Vec<u8>,
+        key: Vec<u8>,
+    },
+    Scan {
+        range: Range,
+        reverse: bool,
+        limit: u32,
+    },
+    Count {
+        range: Range,
+    },
+    GetMany {
+        category: Vec<u8>,
+        keys: Vec<Vec<u8>>,
+    },
 }
 
 impl Read {
@@ -219,6 +236,7 @@ where
         .spawn(move || {
             let _guard = guard;
             CURRENT.with(|c| c.set(Some(tag)));
+            crate::log::quiet_panics();
             let backend = match catch_unwind(AssertUnwindSafe(open)) {
                 Ok(Ok(backend)) => backend,
                 Ok(Err(e)) => {
@@ -242,7 +260,12 @@ where
             drop(ready_tx);
             worker.run(rx);
         })
-        .map_err(|e| Error::new(crate::ErrorKind::Backend, format!("cannot start worker: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                crate::ErrorKind::Backend,
+                format!("cannot start worker: {e}"),
+            )
+        })?;
     match ready_rx.recv() {
         Ok(Ok(())) => Ok((tx, handle)),
         Ok(Err(e)) => {
@@ -281,7 +304,9 @@ impl<B: Backend> Worker<B> {
             self.end_transaction();
         }
         self.end_transaction();
-        log(Level::Debug, || format!("job {}: worker stopped", self.job_id));
+        log(Level::Debug, || {
+            format!("job {}: worker stopped", self.job_id)
+        });
     }
 
     /// Serves a read after committing the writes before it; consecutive
@@ -356,7 +381,9 @@ impl<B: Backend> Worker<B> {
         let outcome = catch_unwind(AssertUnwindSafe(|| match request {
             Request::Op(op) => {
                 inject_fault(op.category());
-                backend.apply(std::slice::from_ref(op)).map(|()| Reply::Done)
+                backend
+                    .apply(std::slice::from_ref(op))
+                    .map(|()| Reply::Done)
             }
             Request::Batch { ops, .. } => {
                 ops.iter().for_each(|op| inject_fault(op.category()));

@@ -24,8 +24,7 @@ const DELETE_RANGE: &str = "DELETE FROM kv WHERE category = ?1 AND key >= ?2 AND
 const DELETE_FROM: &str = "DELETE FROM kv WHERE category = ?1 AND key >= ?2";
 const GET: &str = "SELECT payload FROM kv WHERE category = ?1 AND key = ?2";
 const EXISTS: &str = "SELECT 1 FROM kv WHERE category = ?1 AND key = ?2";
-const COUNT_RANGE: &str =
-    "SELECT count(*) FROM kv WHERE category = ?1 AND key >= ?2 AND key < ?3";
+const COUNT_RANGE: &str = "SELECT count(*) FROM kv WHERE category = ?1 AND key >= ?2 AND key < ?3";
 const COUNT_FROM: &str = "SELECT count(*) FROM kv WHERE category = ?1 AND key >= ?2";
 const SCAN_RANGE_ASC: &str = "SELECT key, payload FROM kv \
     WHERE category = ?1 AND key >= ?2 AND key < ?3 ORDER BY key ASC LIMIT ?4";
@@ -230,7 +229,9 @@ impl Backend for SqliteBackend {
     fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>> {
         let mut stmt = self.conn.prepare_cached(GET)?;
         let value = stmt
-            .query_row(params![category, key], |r| Ok(bytes_of(r.get_ref(0)?).to_vec()))
+            .query_row(params![category, key], |r| {
+                Ok(bytes_of(r.get_ref(0)?).to_vec())
+            })
             .optional()?;
         Ok(value)
     }
@@ -275,10 +276,10 @@ impl Backend for SqliteBackend {
 
     fn count(&mut self, range: &Range) -> Result<u64> {
         let n: i64 = match &range.stop {
-            Some(stop) => self.conn.prepare_cached(COUNT_RANGE)?.query_row(
-                params![range.category, range.start, stop],
-                |r| r.get(0),
-            )?,
+            Some(stop) => self
+                .conn
+                .prepare_cached(COUNT_RANGE)?
+                .query_row(params![range.category, range.start, stop], |r| r.get(0))?,
             None => self
                 .conn
                 .prepare_cached(COUNT_FROM)?
@@ -363,14 +364,20 @@ mod tests {
         }
         b.commit()?;
         let page = b.scan(&range(&[1], Some(&[4])), false, 2)?;
-        assert_eq!(page.to_pairs(), vec![(vec![1], vec![1]), (vec![2], vec![2])]);
+        assert_eq!(
+            page.to_pairs(),
+            vec![(vec![1], vec![1]), (vec![2], vec![2])]
+        );
         assert!(page.has_more());
         let page = b.scan(&range(&[1], Some(&[4])), true, 3)?;
         assert_eq!(page.len(), 3);
         assert!(!page.has_more());
         assert_eq!(page.get(0).map(|r| r.key), Some(&[3u8][..]));
         let rows = b.get_many(b"c", &[vec![4], vec![9], vec![0]])?;
-        assert_eq!(rows.to_pairs(), vec![(vec![4], vec![4]), (vec![0], vec![0])]);
+        assert_eq!(
+            rows.to_pairs(),
+            vec![(vec![4], vec![4]), (vec![0], vec![0])]
+        );
         Ok(())
     }
 }

@@ -1,0 +1,70 @@
+//! The logger hook.
+
+use std::ffi::{c_char, c_void, CString};
+use std::sync::Arc;
+
+use super::boundary::boundary;
+
+/// Log levels: a message is delivered when its level is at most the
+/// logger's `max_level`.
+pub const PERSISTENCY_LOG_ERROR: i32 = 1;
+/// Something may be wrong.
+pub const PERSISTENCY_LOG_WARN: i32 = 2;
+/// Lifecycle events.
+pub const PERSISTENCY_LOG_INFO: i32 = 3;
+/// Detail for debugging; `max_level = PERSISTENCY_LOG_DEBUG` delivers all.
+pub const PERSISTENCY_LOG_DEBUG: i32 = 4;
+
+/// A logger: `level` is a `PERSISTENCY_LOG_*` constant, `message` a
+/// NUL-terminated string valid only during the call.
+pub type persistency_log_callback =
+    Option<unsafe extern "C" fn(level: i32, message: *const c_char, user_data: *mut c_void)>;
+
+struct HostLogger {
+    callback: unsafe extern "C" fn(i32, *const c_char, *mut c_void),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the library never dereferences `user_data`; it hands it back to
+// the host's logger, which the host documents as callable from any thread.
+unsafe impl Send for HostLogger {}
+// SAFETY: as above; the logger may be called concurrently by contract.
+unsafe impl Sync for HostLogger {}
+
+impl HostLogger {
+    fn call(&self, level: crate::Level, message: &str) {
+        let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: the host's logger, called as its typedef says, with a
+        // message that lives until it returns.
+        unsafe { (self.callback)(level.code(), text.as_ptr(), self.user_data) }
+    }
+}
+
+/// Installs the process-wide logger, or removes it when `callback` is NULL.
+/// The logger may be called from any library thread, concurrently; it must
+/// not block for long. With no logger the library prints nothing.
+/// `user_data` is passed back untouched and must stay valid until the
+/// logger is replaced or removed.
+#[no_mangle]
+pub extern "C" fn persistency_set_logger(
+    callback: persistency_log_callback,
+    user_data: *mut c_void,
+    max_level: i32,
+) {
+    boundary(|| {
+        let Some(callback) = callback else {
+            crate::log::install(None, 0);
+            return;
+        };
+        let host = HostLogger {
+            callback,
+            user_data,
+        };
+        crate::log::install(
+            Some(Arc::new(move |level: crate::Level, message: &str| {
+                host.call(level, message)
+            })),
+            max_level,
+        );
+    })
+}
