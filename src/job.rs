@@ -313,7 +313,8 @@ impl Job {
     ///
     /// ```
     /// use persistency::{Op, Persistency};
-    /// let job = Persistency::new(":memory:")?.open_job("j")?;
+    /// let db = Persistency::new(":memory:")?;
+    /// let job = db.open_job("j")?;
     /// job.write(vec![Op::put("c", b"a".to_vec(), b"1".to_vec()), Op::delete("c", b"b".to_vec())])?;
     /// assert!(job.exists("c", b"a")?);
     /// # Ok::<(), persistency::Error>(())
@@ -490,7 +491,8 @@ impl Job {
     ///
     /// ```
     /// use persistency::{Key, Persistency, ScanOptions};
-    /// let job = Persistency::new(":memory:")?.open_job("j")?;
+    /// let db = Persistency::new(":memory:")?;
+    /// let job = db.open_job("j")?;
     /// for ts in 0..3i64 {
     ///     job.put("m", Key::new().push_str("topic")?.push_i64(ts)?.as_bytes(), b"x")?;
     /// }

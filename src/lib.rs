@@ -19,9 +19,14 @@
 //! ])?;
 //! let prefix = Key::new().push_str("/waku/2/default")?.to_vec();
 //! let rows = job.scan_prefix("messages", &prefix, ScanOptions::default())?;
-//! assert_eq!(rows.iter().map(|r| r.payload).collect::<Vec<_>>(), [b"first", b"second"]);
+//! let payloads: Vec<&[u8]> = rows.iter().map(|r| r.payload).collect();
+//! assert_eq!(payloads, [&b"first"[..], &b"second"[..]]);
 //! # Ok::<(), persistency::Error>(())
 //! ```
+//!
+//! A [`Job`] handle stays valid memory after its instance is gone, but the
+//! last dropped [`Persistency`] clone closes its jobs: keep the instance
+//! alive as long as its jobs are used.
 //!
 //! Guarantees: operations of one job apply in the order they were
 //! accepted; a read sees every write accepted before it; every accepted

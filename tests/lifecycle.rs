@@ -1,0 +1,216 @@
+//! Lifecycle behaviours of the upstream suites: roots, jobs, files, lookups.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use persistency::{ErrorKind, JobOptions, Persistency, Result};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+#[test]
+fn root_validation() {
+    let dir = tmp();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").expect("write");
+    let invalid = |root: &Path| Persistency::new(root.to_str().expect("utf8")).unwrap_err().kind();
+    assert_eq!(Persistency::new("").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(invalid(&file), ErrorKind::InvalidArgument, "existing non-directory");
+    assert_eq!(
+        invalid(&file.join("sub/deeper")),
+        ErrorKind::InvalidArgument,
+        "first existing ancestor is a file"
+    );
+    assert!(Persistency::new(dir.path().join("a/b/c").to_str().expect("utf8")).is_ok());
+    assert!(Persistency::new(":memory:").is_ok());
+}
+
+#[test]
+fn root_is_created_lazily() -> Result<()> {
+    let dir = tmp();
+    let root = dir.path().join("lazy/root");
+    let db = Persistency::new(root.to_str().expect("utf8"))?;
+    assert!(!root.exists(), "not created by the constructor");
+    db.open_job("j")?;
+    assert!(root.join("j.db").exists());
+    Ok(())
+}
+
+#[test]
+fn bad_job_ids_are_refused() -> Result<()> {
+    let db = Persistency::new(":memory:")?;
+    for id in ["", ".x", "../x", "a/b", "a b", "x\0y", &"y".repeat(129)] {
+        assert_eq!(db.open_job(id).unwrap_err().kind(), ErrorKind::InvalidArgument, "{id:?}");
+    }
+    db.open_job(&"y".repeat(128))?;
+    Ok(())
+}
+
+#[test]
+fn reopen_keeps_data() -> Result<()> {
+    let dir = tmp();
+    let root = dir.path().to_str().expect("utf8");
+    {
+        let db = Persistency::new(root)?;
+        let job = db.open_job("keep")?;
+        job.put("c", b"k", b"v")?;
+        db.close_job("keep")?;
+    }
+    let db = Persistency::new(root)?;
+    let job = db.open_job("keep")?;
+    assert_eq!(job.get("c", b"k")?, Some(b"v".to_vec()));
+    Ok(())
+}
+
+#[test]
+fn open_is_idempotent_and_first_options_stand() -> Result<()> {
+    let db = Persistency::new(":memory:")?;
+    let a = db.open_job("j")?;
+    let options = JobOptions {
+        queue_capacity: 1,
+        ..JobOptions::default()
+    };
+    let b = db.open_job_with("j", &options)?;
+    b.put("c", b"k", b"v")?;
+    assert_eq!(a.get("c", b"k")?, Some(b"v".to_vec()), "same job");
+    Ok(())
+}
+
+#[test]
+fn find_has_and_not_found() -> Result<()> {
+    let db = Persistency::new(":memory:")?;
+    assert!(!db.has_job("j"));
+    assert_eq!(db.find_job("j").unwrap_err().kind(), ErrorKind::JobNotFound);
+    let job = db.open_job("j")?;
+    job.put("c", b"k", b"v")?;
+    assert!(db.has_job("j"));
+    let found = db.find_job("j")?;
+    assert_eq!(found.id(), "j");
+    assert_eq!(found.get("c", b"k")?, Some(b"v".to_vec()));
+    db.close_job("j")?;
+    assert!(!db.has_job("j"));
+    assert_eq!(db.find_job("j").unwrap_err().kind(), ErrorKind::JobNotFound);
+    db.close_job("j")?; // not open: a no-op
+    Ok(())
+}
+
+#[test]
+fn parallel_jobs_are_isolated() -> Result<()> {
+    let dir = tmp();
+    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let jobs: Vec<_> = (0..4).map(|i| db.open_job(&format!("job{i}"))).collect::<Result<_>>()?;
+    std::thread::scope(|s| {
+        for (i, job) in jobs.iter().enumerate() {
+            s.spawn(move || {
+                for n in 0..200u32 {
+                    job.put("c", &n.to_be_bytes(), &[i as u8]).expect("put");
+                }
+            });
+        }
+    });
+    for (i, job) in jobs.iter().enumerate() {
+        assert_eq!(job.count("c", b"", b"")?, 200);
+        let rows = job.scan("c", b"", b"", Default::default())?;
+        assert!(rows.iter().all(|r| r.payload == [i as u8]));
+    }
+    Ok(())
+}
+
+#[test]
+fn close_joins_after_completing_everything() -> Result<()> {
+    let db = Persistency::new(":memory:")?;
+    let job = db.open_job("j")?;
+    let done = Arc::new(AtomicUsize::new(0));
+    for i in 0..2_000u32 {
+        let done = done.clone();
+        job.put("c", &i.to_be_bytes(), b"v")?;
+        job.get_then("c", &i.to_be_bytes(), move |r| {
+            assert!(r.expect("get").is_some());
+            done.fetch_add(1, Ordering::SeqCst);
+        })?;
+    }
+    db.close_job("j")?;
+    assert_eq!(done.load(Ordering::SeqCst), 2_000, "every callback ran before close returned");
+    assert_eq!(job.put("c", b"k", b"v").unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(job.get("c", b"k").unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(job.stats().unwrap_err().kind(), ErrorKind::Closed);
+    Ok(())
+}
+
+#[test]
+fn drop_removes_files() -> Result<()> {
+    let dir = tmp();
+    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let job = db.open_job("gone")?;
+    job.put("c", b"k", b"v")?;
+    job.flush()?;
+    assert!(dir.path().join("gone.db").exists());
+    db.drop_job("gone")?;
+    for suffix in ["db", "db-wal", "db-shm"] {
+        assert!(!dir.path().join(format!("gone.{suffix}")).exists(), "{suffix}");
+    }
+    db.drop_job("gone")?; // missing files are not an error
+    let job = db.open_job("gone")?;
+    assert_eq!(job.count("c", b"", b"")?, 0, "a dropped job starts empty");
+    Ok(())
+}
+
+#[test]
+fn two_instances_never_share_a_file() -> Result<()> {
+    let dir = tmp();
+    let root = dir.path().join("r");
+    let a = Persistency::new(root.to_str().expect("utf8"))?;
+    a.open_job("shared")?;
+    let spelled = format!("{}/../r", root.display());
+    let b = Persistency::new(&spelled)?;
+    assert_eq!(b.open_job("shared").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(b.drop_job("shared").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    b.open_job("other")?;
+    a.close_job("shared")?;
+    b.open_job("shared")?; // free once the first instance let go
+    let m1 = Persistency::new(":memory:")?;
+    let m2 = Persistency::new(":memory:")?;
+    m1.open_job("x")?.put("c", b"k", b"1")?;
+    assert_eq!(m2.open_job("x")?.get("c", b"k")?, None, "memory jobs never conflict");
+    Ok(())
+}
+
+#[test]
+fn two_independent_roots() -> Result<()> {
+    let (d1, d2) = (tmp(), tmp());
+    let a = Persistency::new(d1.path().to_str().expect("utf8"))?;
+    let b = Persistency::new(d2.path().to_str().expect("utf8"))?;
+    a.open_job("node")?.put("c", b"k", b"a")?;
+    b.open_job("node")?.put("c", b"k", b"b")?;
+    assert_eq!(a.find_job("node")?.get("c", b"k")?, Some(b"a".to_vec()));
+    assert_eq!(b.find_job("node")?.get("c", b"k")?, Some(b"b".to_vec()));
+    Ok(())
+}
+
+#[test]
+fn dropping_the_last_instance_reference_closes_jobs() -> Result<()> {
+    let db = Persistency::new(":memory:")?;
+    let job = db.open_job("j")?;
+    job.put("c", b"k", b"v")?;
+    drop(db);
+    assert_eq!(job.get("c", b"k").unwrap_err().kind(), ErrorKind::Closed);
+    Ok(())
+}
+
+#[test]
+fn schema_version_mismatch_is_refused() -> Result<()> {
+    let dir = tmp();
+    let path = dir.path().join("future.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch("PRAGMA user_version = 7;").expect("pragma");
+    }
+    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let err = db.open_job("future").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Backend);
+    assert!(err.message().contains("future.db"), "{err}");
+    assert!(!db.has_job("future"));
+    Ok(())
+}
