@@ -105,30 +105,40 @@ static CLAIMS: std::sync::LazyLock<Claims> = std::sync::LazyLock::new(|| Claims 
 pub(crate) struct Claim(PathBuf);
 
 impl Claim {
-    fn take(path: PathBuf, tag: WorkerTag) -> Result<Claim> {
+    /// Takes the claim on `path`, or returns `None` while the same instance
+    /// is still closing the job that holds it (see [`Claim::wait_released`]).
+    fn try_take(path: &Path, tag: WorkerTag) -> Result<Option<Claim>> {
         let mut held = CLAIMS.held.lock();
-        loop {
-            match held.get(&path) {
-                None => break,
-                Some(owner) if owner.instance != tag.instance => {
-                    return Err(Error::invalid(format!(
-                        "job file {} is open in another instance",
-                        path.display()
-                    )))
-                }
-                // The same instance is still closing this job: wait for
-                // its worker to let go, unless we are that worker.
-                Some(owner) if worker::current() == Some(*owner) => {
-                    return Err(Error::invalid(format!(
-                        "job file {} is closing; cannot reopen it from its own callback",
-                        path.display()
-                    )))
-                }
-                Some(_) => CLAIMS.released.wait(&mut held),
+        match held.get(path) {
+            None => {
+                held.insert(path.to_path_buf(), tag);
+                Ok(Some(Claim(path.to_path_buf())))
             }
+            Some(owner) if owner.instance != tag.instance => Err(Error::invalid(format!(
+                "job file {} is open in another instance",
+                path.display()
+            ))),
+            Some(_) => Ok(None),
         }
-        held.insert(path.clone(), tag);
-        Ok(Claim(path))
+    }
+
+    /// Waits until the job of `instance` holding `path` has closed, unless
+    /// the caller is that job's own worker, which would wait for itself.
+    fn wait_released(path: &Path, instance: u64) -> Result<()> {
+        let mut held = CLAIMS.held.lock();
+        while let Some(owner) = held.get(path).copied() {
+            if owner.instance != instance {
+                break;
+            }
+            if worker::current() == Some(owner) {
+                return Err(Error::invalid(format!(
+                    "job file {} is closing; cannot reopen it from its own callback",
+                    path.display()
+                )));
+            }
+            CLAIMS.released.wait(&mut held);
+        }
+        Ok(())
     }
 
     fn holder(path: &Path) -> Option<WorkerTag> {
@@ -271,24 +281,37 @@ impl Persistency {
     pub fn open_job_with(&self, id: &str, options: &JobOptions) -> Result<Job> {
         self.check_live()?;
         validate_job_id(id)?;
-        let mut jobs = self.shared.jobs.lock();
-        if let Some(job) = jobs.get(id) {
-            return Ok(job.clone());
-        }
         let tag = WorkerTag {
             instance: self.shared.serial,
             job: next_serial(),
         };
-        let (location, claim) = if self.shared.root == MEMORY_ROOT {
-            (Location::Memory, None)
-        } else {
-            std::fs::create_dir_all(&self.shared.root).map_err(|e| {
-                Error::from(e).context(format!("cannot create root {:?}", self.shared.root))
-            })?;
-            let root = std::fs::canonicalize(&self.shared.root)?;
-            let [path, ..] = job_files(&root, id);
-            let claim = Claim::take(path.clone(), tag)?;
-            (Location::File(path), Some(claim))
+        let file = match self.shared.root.as_str() {
+            MEMORY_ROOT => None,
+            root => {
+                std::fs::create_dir_all(root)
+                    .map_err(|e| Error::from(e).context(format!("cannot create root {root:?}")))?;
+                let [path, ..] = job_files(&std::fs::canonicalize(root)?, id);
+                Some(path)
+            }
+        };
+        let (mut jobs, location, claim) = loop {
+            let jobs = self.shared.jobs.lock();
+            if let Some(job) = jobs.get(id) {
+                return Ok(job.clone());
+            }
+            let Some(path) = &file else {
+                break (jobs, Location::Memory, None);
+            };
+            match Claim::try_take(path, tag)? {
+                Some(claim) => break (jobs, Location::File(path.clone()), Some(claim)),
+                None => {
+                    // This instance is still closing the job: wait with the
+                    // job map unlocked, so the closing job's callbacks can
+                    // still reach the instance.
+                    drop(jobs);
+                    Claim::wait_released(path, self.shared.serial)?;
+                }
+            }
         };
         let opts = options.clone();
         let job = Job::start(

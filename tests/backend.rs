@@ -71,10 +71,13 @@ fn batch_is_atomic_and_applies_in_order() -> Result<()> {
         Op::put("c", b"c".to_vec(), b"3".to_vec()),
     ])?;
     let rows = job.scan("c", b"", b"", ScanOptions::default())?;
-    assert_eq!(rows.to_pairs(), vec![
-        (b"b".to_vec(), b"2".to_vec()),
-        (b"c".to_vec(), b"3".to_vec())
-    ]);
+    assert_eq!(
+        rows.to_pairs(),
+        vec![
+            (b"b".to_vec(), b"2".to_vec()),
+            (b"c".to_vec(), b"3".to_vec())
+        ]
+    );
     Ok(())
 }
 
@@ -85,13 +88,23 @@ fn batch_delete_and_delete_prefix() -> Result<()> {
         job.put("c", k, b"v")?;
     }
     job.put("other", b"a1", b"v")?;
-    job.write(vec![Op::delete_prefix("c", b"a".to_vec()), Op::delete("c", b"b1".to_vec())])?;
-    assert_eq!(keys_of(&job.scan("c", b"", b"", ScanOptions::default())?), vec![b"\xff\xff".to_vec()]);
+    job.write(vec![
+        Op::delete_prefix("c", b"a".to_vec()),
+        Op::delete("c", b"b1".to_vec()),
+    ])?;
+    assert_eq!(
+        keys_of(&job.scan("c", b"", b"", ScanOptions::default())?),
+        vec![b"\xff\xff".to_vec()]
+    );
     job.delete_prefix("c", b"\xff")?;
     assert_eq!(job.count("c", b"", b"")?, 0);
     assert!(job.exists("other", b"a1")?, "another category is untouched");
     job.delete_prefix("other", b"")?;
-    assert_eq!(job.count("other", b"", b"")?, 0, "an empty prefix clears the category");
+    assert_eq!(
+        job.count("other", b"", b"")?,
+        0,
+        "an empty prefix clears the category"
+    );
     Ok(())
 }
 
@@ -114,10 +127,23 @@ fn scans_half_open_open_ended_and_reversed() -> Result<()> {
         job.put("c", &[i], &[i * 2])?;
     }
     let all = ScanOptions::default();
-    let rev = ScanOptions { reverse: true, limit: 0 };
-    assert_eq!(keys_of(&job.scan("c", &[3], &[6], all)?), vec![vec![3], vec![4], vec![5]]);
-    assert_eq!(keys_of(&job.scan("c", &[3], &[6], rev)?), vec![vec![5], vec![4], vec![3]]);
-    assert_eq!(job.scan("c", &[7], b"", all)?.len(), 3, "empty stop: open-ended");
+    let rev = ScanOptions {
+        reverse: true,
+        limit: 0,
+    };
+    assert_eq!(
+        keys_of(&job.scan("c", &[3], &[6], all)?),
+        vec![vec![3], vec![4], vec![5]]
+    );
+    assert_eq!(
+        keys_of(&job.scan("c", &[3], &[6], rev)?),
+        vec![vec![5], vec![4], vec![3]]
+    );
+    assert_eq!(
+        job.scan("c", &[7], b"", all)?.len(),
+        3,
+        "empty stop: open-ended"
+    );
     assert_eq!(job.scan("c", &[6], &[6], all)?.len(), 0, "empty range");
     assert_eq!(job.count("c", &[3], &[6])?, 3);
     assert_eq!(job.count("c", &[3], b"")?, 7);
@@ -150,7 +176,15 @@ fn pagination_ascending_and_descending() -> Result<()> {
     let mut seen = Vec::new();
     let mut stop = b"q".to_vec();
     loop {
-        let page = job.scan("c", b"p", &stop, ScanOptions { reverse: true, limit: 3 })?;
+        let page = job.scan(
+            "c",
+            b"p",
+            &stop,
+            ScanOptions {
+                reverse: true,
+                limit: 3,
+            },
+        )?;
         seen.extend(keys_of(&page));
         if !page.has_more() {
             break;
@@ -160,7 +194,15 @@ fn pagination_ascending_and_descending() -> Result<()> {
     assert_eq!(seen.len(), 7);
     assert!(seen.windows(2).all(|w| w[0] > w[1]));
     // Exactly `limit` remaining rows: has_more is false.
-    let page = job.scan("c", &[b'p', 4], b"", ScanOptions { reverse: false, limit: 3 })?;
+    let page = job.scan(
+        "c",
+        &[b'p', 4],
+        b"",
+        ScanOptions {
+            reverse: false,
+            limit: 3,
+        },
+    )?;
     assert_eq!(page.len(), 3);
     assert!(!page.has_more());
     Ok(())
@@ -172,7 +214,15 @@ trait PageFrom {
 
 impl PageFrom for Job {
     fn scan_prefix_from(&self, start: &[u8]) -> Result<persistency::Rows> {
-        self.scan("c", start, b"q", ScanOptions { reverse: false, limit: 3 })
+        self.scan(
+            "c",
+            start,
+            b"q",
+            ScanOptions {
+                reverse: false,
+                limit: 3,
+            },
+        )
     }
 }
 
@@ -185,7 +235,14 @@ fn scan_prefix_both_ways() -> Result<()> {
     }
     job.put("m", &persistency::encode_key(&("rooms", 0i64))?, b"x")?;
     let asc = job.scan_prefix("m", &prefix, ScanOptions::default())?;
-    let desc = job.scan_prefix("m", &prefix, ScanOptions { reverse: true, limit: 0 })?;
+    let desc = job.scan_prefix(
+        "m",
+        &prefix,
+        ScanOptions {
+            reverse: true,
+            limit: 0,
+        },
+    )?;
     assert_eq!(asc.len(), 3);
     let mut reversed = keys_of(&desc);
     reversed.reverse();
@@ -210,10 +267,18 @@ fn get_many_keeps_the_order_of_the_keys() -> Result<()> {
 fn over_long_category_is_refused() -> Result<()> {
     let (_db, job) = job()?;
     let long = "c".repeat(65_536);
-    assert_eq!(job.put(&long, b"k", b"v").unwrap_err().kind(), ErrorKind::InvalidArgument);
-    assert_eq!(job.get(&long, b"k").unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(
-        job.write(vec![Op::put(&long, b"k".to_vec(), b"v".to_vec())]).unwrap_err().kind(),
+        job.put(&long, b"k", b"v").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        job.get(&long, b"k").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        job.write(vec![Op::put(&long, b"k".to_vec(), b"v".to_vec())])
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidArgument
     );
     job.put("c".repeat(65_535), b"k", b"v")?;

@@ -13,7 +13,10 @@ fn read_your_writes_without_waiting() -> Result<()> {
     let job = db.open_job("ryw")?;
     for i in 0..500u32 {
         job.put("c", &i.to_be_bytes(), &i.to_le_bytes())?;
-        assert_eq!(job.get("c", &i.to_be_bytes())?, Some(i.to_le_bytes().to_vec()));
+        assert_eq!(
+            job.get("c", &i.to_be_bytes())?,
+            Some(i.to_le_bytes().to_vec())
+        );
     }
     // Callback reads queued right behind fire-and-forget writes see them.
     let (tx, rx) = mpsc::channel();
@@ -39,7 +42,10 @@ fn thousands_of_requests_complete_exactly_once_across_a_close() -> Result<()> {
         let (seen, calls) = (seen.clone(), calls.clone());
         let record = move |tag: usize| {
             calls.fetch_add(1, Ordering::SeqCst);
-            assert!(seen.lock().expect("lock").insert(tag), "request {tag} completed twice");
+            assert!(
+                seen.lock().expect("lock").insert(tag),
+                "request {tag} completed twice"
+            );
         };
         let key = (i as u32).to_be_bytes();
         match i % 4 {
@@ -84,9 +90,10 @@ fn callbacks_arrive_in_acceptance_order() -> Result<()> {
         let order = order.clone();
         let push = move |_: ()| order.lock().expect("lock").push(i);
         if i % 2 == 0 {
-            job.write_then(vec![Op::put("c", i.to_be_bytes().to_vec(), b"v".to_vec())], move |r| {
-                push(r.expect("write"))
-            })?;
+            job.write_then(
+                vec![Op::put("c", i.to_be_bytes().to_vec(), b"v".to_vec())],
+                move |r| push(r.expect("write")),
+            )?;
         } else {
             job.count_then("c", b"", b"", move |r| {
                 assert_eq!(r.expect("count"), u64::from(i).div_ceil(2));
@@ -124,9 +131,10 @@ fn fail_fast_backpressure_loses_nothing_accepted() -> Result<()> {
     }
     // The fourth accepted request reports when everything before it is applied.
     let (applied_tx, applied_rx) = mpsc::channel();
-    job.write_then(vec![Op::put("c", 3u32.to_be_bytes().to_vec(), b"v".to_vec())], move |r| {
-        applied_tx.send(r).expect("send")
-    })?;
+    job.write_then(
+        vec![Op::put("c", 3u32.to_be_bytes().to_vec(), b"v".to_vec())],
+        move |r| applied_tx.send(r).expect("send"),
+    )?;
     accepted.push(3);
     let mut busy = 0;
     for i in 4..64u32 {
@@ -160,7 +168,8 @@ fn blocking_policy_waits_for_room() -> Result<()> {
             let job = job.clone();
             s.spawn(move || {
                 for i in 0..250u32 {
-                    job.put("c", &[t.to_be_bytes(), i.to_be_bytes()].concat(), b"v").expect("put");
+                    job.put("c", &[t.to_be_bytes(), i.to_be_bytes()].concat(), b"v")
+                        .expect("put");
                 }
             });
         }
@@ -214,7 +223,10 @@ fn closing_from_a_callback_is_refused() -> Result<()> {
     assert_eq!(close_self.unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(drop_self.unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(close_all.unwrap_err().kind(), ErrorKind::InvalidArgument);
-    assert!(close_other.is_ok(), "another job's close does not wait for this worker");
+    assert!(
+        close_other.is_ok(),
+        "another job's close does not wait for this worker"
+    );
     assert!(db.has_job("self"), "nothing changed");
     assert_eq!(other.get("c", b"k").unwrap_err().kind(), ErrorKind::Closed);
     job.put("c", b"k", b"v")?;
@@ -238,7 +250,11 @@ fn quota_refuses_growth_whole_batches_and_reads_go_on() -> Result<()> {
         .collect();
     let err = job.write(big).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Full, "{err}");
-    assert_eq!(job.count("c", b"", b"")?, 1, "the over-quota batch changed nothing");
+    assert_eq!(
+        job.count("c", b"", b"")?,
+        1,
+        "the over-quota batch changed nothing"
+    );
     assert_eq!(job.get("c", b"first")?, Some(b"kept".to_vec()));
     // Writes that fit go on working, in the same group as failing ones.
     let small = vec![Op::put("c", b"small".to_vec(), b"x".to_vec())];
@@ -268,11 +284,18 @@ fn a_failing_batch_rolls_back_alone_in_its_group() -> Result<()> {
     for i in 0..6u32 {
         let results = results.clone();
         let ops = if i == 3 {
-            (0..100u32).map(|k| Op::put("c", [9, k as u8].to_vec(), vec![0u8; 8192])).collect()
+            (0..100u32)
+                .map(|k| Op::put("c", [9, k as u8].to_vec(), vec![0u8; 8192]))
+                .collect()
         } else {
             vec![Op::put("c", vec![i as u8], b"ok".to_vec())]
         };
-        job.write_then(ops, move |r| results.lock().expect("lock").push((i, r.map_err(|e| e.kind()))))?;
+        job.write_then(ops, move |r| {
+            results
+                .lock()
+                .expect("lock")
+                .push((i, r.map_err(|e| e.kind())))
+        })?;
     }
     release_tx.send(()).expect("release");
     job.flush()?;
@@ -330,9 +353,9 @@ fn logger_reports_failed_fire_and_forget_writes() -> Result<()> {
     persistency::set_logger(None, persistency::Level::Error);
     let messages = messages.lock().expect("lock");
     assert!(
-        messages
-            .iter()
-            .any(|(l, m)| *l == persistency::Level::Error && m.contains("logged") && m.contains("failed")),
+        messages.iter().any(|(l, m)| *l == persistency::Level::Error
+            && m.contains("logged")
+            && m.contains("failed")),
         "{messages:?}"
     );
     assert!(messages.iter().all(|(l, _)| *l <= persistency::Level::Warn));

@@ -30,8 +30,9 @@ fn push_part(key: &mut Key, part: &Value) -> persistency::Result<()> {
 
 #[test]
 fn every_vector_matches_the_upstream_encoder() -> persistency::Result<()> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/keys.json"))
-        .expect("vectors");
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/keys.json"))
+            .expect("vectors");
     let doc: Value = serde_json::from_str(&text).expect("json");
     let cases = doc["cases"].as_array().expect("cases");
     assert!(cases.len() > 100, "expected the full vector set");
@@ -52,7 +53,10 @@ fn every_vector_matches_the_upstream_encoder() -> persistency::Result<()> {
 #[test]
 fn signed_integers_sort_numerically() -> persistency::Result<()> {
     let values = [i64::MIN, -65_536, -2, -1, 0, 1, 2, 65_536, i64::MAX];
-    let keys = values.iter().map(encode_key).collect::<Result<Vec<_>, _>>()?;
+    let keys = values
+        .iter()
+        .map(encode_key)
+        .collect::<Result<Vec<_>, _>>()?;
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
     Ok(())
 }
@@ -60,7 +64,10 @@ fn signed_integers_sort_numerically() -> persistency::Result<()> {
 #[test]
 fn unsigned_integers_sort_numerically() -> persistency::Result<()> {
     let values = [0u64, 1, 255, 256, 65_535, u64::MAX];
-    let keys = values.iter().map(encode_key).collect::<Result<Vec<_>, _>>()?;
+    let keys = values
+        .iter()
+        .map(encode_key)
+        .collect::<Result<Vec<_>, _>>()?;
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
     Ok(())
 }
@@ -68,7 +75,10 @@ fn unsigned_integers_sort_numerically() -> persistency::Result<()> {
 #[test]
 fn strings_sort_by_length_then_bytes() -> persistency::Result<()> {
     let ordered = ["", "b", "z", "aa", "ab", "abc"];
-    let keys = ordered.iter().map(encode_key).collect::<Result<Vec<_>, _>>()?;
+    let keys = ordered
+        .iter()
+        .map(encode_key)
+        .collect::<Result<Vec<_>, _>>()?;
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
     Ok(())
 }
@@ -76,7 +86,10 @@ fn strings_sort_by_length_then_bytes() -> persistency::Result<()> {
 #[test]
 fn tuples_sort_field_by_field() -> persistency::Result<()> {
     let ordered = [("a", -5i64), ("a", 0), ("a", 7), ("b", -100), ("b", 3)];
-    let keys = ordered.iter().map(encode_key).collect::<Result<Vec<_>, _>>()?;
+    let keys = ordered
+        .iter()
+        .map(encode_key)
+        .collect::<Result<Vec<_>, _>>()?;
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
     Ok(())
 }

@@ -15,9 +15,20 @@ fn root_validation() {
     let dir = tmp();
     let file = dir.path().join("file");
     std::fs::write(&file, b"x").expect("write");
-    let invalid = |root: &Path| Persistency::new(root.to_str().expect("utf8")).unwrap_err().kind();
-    assert_eq!(Persistency::new("").unwrap_err().kind(), ErrorKind::InvalidArgument);
-    assert_eq!(invalid(&file), ErrorKind::InvalidArgument, "existing non-directory");
+    let invalid = |root: &Path| {
+        Persistency::new(root.to_str().expect("utf8"))
+            .unwrap_err()
+            .kind()
+    };
+    assert_eq!(
+        Persistency::new("").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        invalid(&file),
+        ErrorKind::InvalidArgument,
+        "existing non-directory"
+    );
     assert_eq!(
         invalid(&file.join("sub/deeper")),
         ErrorKind::InvalidArgument,
@@ -42,7 +53,11 @@ fn root_is_created_lazily() -> Result<()> {
 fn bad_job_ids_are_refused() -> Result<()> {
     let db = Persistency::new(":memory:")?;
     for id in ["", ".x", "../x", "a/b", "a b", "x\0y", &"y".repeat(129)] {
-        assert_eq!(db.open_job(id).unwrap_err().kind(), ErrorKind::InvalidArgument, "{id:?}");
+        assert_eq!(
+            db.open_job(id).unwrap_err().kind(),
+            ErrorKind::InvalidArgument,
+            "{id:?}"
+        );
     }
     db.open_job(&"y".repeat(128))?;
     Ok(())
@@ -100,7 +115,9 @@ fn find_has_and_not_found() -> Result<()> {
 fn parallel_jobs_are_isolated() -> Result<()> {
     let dir = tmp();
     let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
-    let jobs: Vec<_> = (0..4).map(|i| db.open_job(&format!("job{i}"))).collect::<Result<_>>()?;
+    let jobs: Vec<_> = (0..4)
+        .map(|i| db.open_job(&format!("job{i}")))
+        .collect::<Result<_>>()?;
     std::thread::scope(|s| {
         for (i, job) in jobs.iter().enumerate() {
             s.spawn(move || {
@@ -132,8 +149,15 @@ fn close_joins_after_completing_everything() -> Result<()> {
         })?;
     }
     db.close_job("j")?;
-    assert_eq!(done.load(Ordering::SeqCst), 2_000, "every callback ran before close returned");
-    assert_eq!(job.put("c", b"k", b"v").unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        2_000,
+        "every callback ran before close returned"
+    );
+    assert_eq!(
+        job.put("c", b"k", b"v").unwrap_err().kind(),
+        ErrorKind::Closed
+    );
     assert_eq!(job.get("c", b"k").unwrap_err().kind(), ErrorKind::Closed);
     assert_eq!(job.stats().unwrap_err().kind(), ErrorKind::Closed);
     Ok(())
@@ -149,7 +173,10 @@ fn drop_removes_files() -> Result<()> {
     assert!(dir.path().join("gone.db").exists());
     db.drop_job("gone")?;
     for suffix in ["db", "db-wal", "db-shm"] {
-        assert!(!dir.path().join(format!("gone.{suffix}")).exists(), "{suffix}");
+        assert!(
+            !dir.path().join(format!("gone.{suffix}")).exists(),
+            "{suffix}"
+        );
     }
     db.drop_job("gone")?; // missing files are not an error
     let job = db.open_job("gone")?;
@@ -165,15 +192,25 @@ fn two_instances_never_share_a_file() -> Result<()> {
     a.open_job("shared")?;
     let spelled = format!("{}/../r", root.display());
     let b = Persistency::new(&spelled)?;
-    assert_eq!(b.open_job("shared").unwrap_err().kind(), ErrorKind::InvalidArgument);
-    assert_eq!(b.drop_job("shared").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        b.open_job("shared").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        b.drop_job("shared").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
     b.open_job("other")?;
     a.close_job("shared")?;
     b.open_job("shared")?; // free once the first instance let go
     let m1 = Persistency::new(":memory:")?;
     let m2 = Persistency::new(":memory:")?;
     m1.open_job("x")?.put("c", b"k", b"1")?;
-    assert_eq!(m2.open_job("x")?.get("c", b"k")?, None, "memory jobs never conflict");
+    assert_eq!(
+        m2.open_job("x")?.get("c", b"k")?,
+        None,
+        "memory jobs never conflict"
+    );
     Ok(())
 }
 
@@ -205,12 +242,44 @@ fn schema_version_mismatch_is_refused() -> Result<()> {
     let path = dir.path().join("future.db");
     {
         let conn = rusqlite::Connection::open(&path).expect("open");
-        conn.execute_batch("PRAGMA user_version = 7;").expect("pragma");
+        conn.execute_batch("PRAGMA user_version = 7;")
+            .expect("pragma");
     }
     let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
     let err = db.open_job("future").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Backend);
     assert!(err.message().contains("future.db"), "{err}");
     assert!(!db.has_job("future"));
+    Ok(())
+}
+
+#[test]
+fn reopen_while_closing_waits_without_blocking_callbacks() -> Result<()> {
+    let dir = tmp();
+    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let job = db.open_job("busy")?;
+    job.put("c", b"k", b"v")?;
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let inner = db.clone();
+    job.flush_then(move |_| {
+        started_tx.send(()).expect("send");
+        release_rx.recv().expect("release");
+        // The closing job's callback still reaches its instance.
+        let _ = inner.has_job("busy");
+        let _ = inner.job_ids();
+    })?;
+    started_rx.recv().expect("callback running");
+    std::thread::scope(|s| -> Result<()> {
+        let closer = s.spawn(|| db.close_job("busy"));
+        let opener = s.spawn(|| db.open_job("busy"));
+        release_tx.send(()).expect("release");
+        closer.join().expect("closer")?;
+        // The opener got either the old job (just before the close) or a
+        // new one (after it): both orders are fine, a deadlock is not.
+        opener.join().expect("opener")?;
+        Ok(())
+    })?;
+    assert_eq!(db.open_job("busy")?.get("c", b"k")?, Some(b"v".to_vec()));
     Ok(())
 }
