@@ -7,7 +7,11 @@
 use persistency::{Key, Op, Persistency, Result, ScanOptions};
 
 fn message_key(topic: &str, timestamp: i64, hash: &[u8; 32]) -> Result<Vec<u8>> {
-    Ok(Key::new().push_str(topic)?.push_i64(timestamp)?.push_bytes(hash)?.to_vec())
+    Ok(Key::new()
+        .push_str(topic)?
+        .push_i64(timestamp)?
+        .push_bytes(hash)?
+        .to_vec())
 }
 
 fn main() -> Result<()> {
@@ -19,10 +23,18 @@ fn main() -> Result<()> {
     for i in 0..5u8 {
         let hash = [i; 32];
         let key = message_key(topic, 1_700_000_000 + i64::from(i), &hash)?;
-        batch.push(Op::put("messages", key, format!("message {i}").into_bytes()));
+        batch.push(Op::put(
+            "messages",
+            key,
+            format!("message {i}").into_bytes(),
+        ));
     }
     job.write(batch)?;
-    println!("wrote 5 messages to job {:?} under {}", job.id(), db.root_dir());
+    println!(
+        "wrote 5 messages to job {:?} under {}",
+        job.id(),
+        db.root_dir()
+    );
 
     let key = message_key(topic, 1_700_000_002, &[2; 32])?;
     let value = job.get("messages", &key)?.unwrap_or_default();
@@ -33,9 +45,23 @@ fn main() -> Result<()> {
     let stop = persistency::prefix_stop(&prefix).unwrap_or_default();
     let mut page_no = 1;
     loop {
-        let page = job.scan("messages", &start, &stop, ScanOptions { reverse: false, limit: 2 })?;
-        let texts: Vec<_> = page.iter().map(|r| String::from_utf8_lossy(r.payload)).collect();
-        println!("page {page_no}: {texts:?}{}", if page.has_more() { " (more)" } else { "" });
+        let page = job.scan(
+            "messages",
+            &start,
+            &stop,
+            ScanOptions {
+                reverse: false,
+                limit: 2,
+            },
+        )?;
+        let texts: Vec<_> = page
+            .iter()
+            .map(|r| String::from_utf8_lossy(r.payload))
+            .collect();
+        println!(
+            "page {page_no}: {texts:?}{}",
+            if page.has_more() { " (more)" } else { "" }
+        );
         if !page.has_more() {
             break;
         }
