@@ -170,9 +170,14 @@ impl Job {
     /// error the request's callback is never invoked.
     pub(crate) fn submit(&self, request: Request) -> Result<()> {
         let own = self.on_own_worker();
-        // Recursive reads never wait behind a pending close, so a callback
-        // cannot deadlock with a closer waiting for its worker.
-        let guard = self.shared.sender.read_recursive();
+        // On a worker thread, a recursive read never waits behind a pending
+        // close, so a callback cannot deadlock with a closer waiting for its
+        // worker. Host threads queue fairly, so a close is never starved.
+        let guard = if worker::current().is_some() {
+            self.shared.sender.read_recursive()
+        } else {
+            self.shared.sender.read()
+        };
         let Some(sender) = guard.as_ref() else {
             request.refuse();
             return Err(Error::closed(format!("job {} is closed", self.id())));
