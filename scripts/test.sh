@@ -38,3 +38,6 @@ step "build against the system SQLite"
 cargo build --release --no-default-features --features system-sqlite --target-dir target/system-sqlite
 nm -D target/system-sqlite/release/libpersistency.so | grep -q ' U sqlite3_open_v2' \
   || { echo "system-sqlite build does not link libsqlite3 dynamically" >&2; exit 1; }
+
+step "Go binding (vet, race detector, cgocheck=2)"
+bindings/go/run_tests.sh

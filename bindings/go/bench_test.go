@@ -1,0 +1,124 @@
+package persistency
+
+import (
+	"context"
+	"math/rand"
+	"testing"
+	"time"
+)
+
+// The sizes of bench_c/bench.c, so that the figures compare: 32-byte random
+// keys, 256-byte payloads, an on-disk job with default options.
+const (
+	benchKeyLen     = 32
+	benchPayloadLen = 256
+	benchGetKeys    = 10000
+)
+
+func benchJob(b *testing.B) *Job {
+	b.Helper()
+	inst, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = inst.Close() })
+	job, err := inst.OpenJob("bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return job
+}
+
+func randomKeys(rng *rand.Rand, n int) [][]byte {
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = make([]byte, benchKeyLen)
+		rng.Read(keys[i])
+	}
+	return keys
+}
+
+// BenchmarkPut: fire-and-forget puts, then one flush that waits for them
+// all to commit (inside the timed region).
+func BenchmarkPut(b *testing.B) {
+	job := benchJob(b)
+	rng := rand.New(rand.NewSource(1))
+	keys := randomKeys(rng, b.N)
+	payload := make([]byte, benchPayloadLen)
+	rng.Read(payload)
+	b.SetBytes(benchKeyLen + benchPayloadLen)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if err := job.Put(cat, keys[i], payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := job.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "puts/s")
+}
+
+// BenchmarkGet: sequential blocking gets of random existing keys.
+func BenchmarkGet(b *testing.B) {
+	ctx := context.Background()
+	job := benchJob(b)
+	rng := rand.New(rand.NewSource(2))
+	keys := randomKeys(rng, benchGetKeys)
+	payload := make([]byte, benchPayloadLen)
+	rng.Read(payload)
+	for _, k := range keys {
+		if err := job.Put(cat, k, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := job.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	order := rng.Perm(benchGetKeys)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		v, found, err := job.Get(ctx, cat, keys[order[i%benchGetKeys]])
+		if err != nil || !found || len(v) != benchPayloadLen {
+			b.Fatalf("get: %v %v %d", err, found, len(v))
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "gets/s")
+}
+
+// BenchmarkGetParallel: blocking gets from GOMAXPROCS goroutines at once
+// (one job, one worker: shows how well waiting requests pipeline).
+func BenchmarkGetParallel(b *testing.B) {
+	ctx := context.Background()
+	job := benchJob(b)
+	rng := rand.New(rand.NewSource(3))
+	keys := randomKeys(rng, benchGetKeys)
+	payload := make([]byte, benchPayloadLen)
+	for _, k := range keys {
+		if err := job.Put(cat, k, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := job.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, found, err := job.Get(ctx, cat, keys[i%benchGetKeys]); err != nil || !found {
+				b.Errorf("get: %v %v", err, found)
+				return
+			}
+			i += 7
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "gets/s")
+}

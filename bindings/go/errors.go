@@ -1,0 +1,96 @@
+package persistency
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Status is a status code of the C ABI (API.md "Status codes").
+type Status int32
+
+// The status codes; values are those of the C ABI and never change.
+const (
+	StatusOK              Status = 0 // success
+	StatusBackend         Status = 1 // SQLite or file-system failure
+	StatusClosed          Status = 2 // instance or job closed / not initialised
+	StatusInvalidArgument Status = 3 // bad argument
+	StatusTimeout         Status = 4 // a bounded wait ran out
+	StatusJobNotFound     Status = 5 // no open job with that id
+	StatusBusy            Status = 6 // queue full and the job fails fast
+	StatusFull            Status = 7 // the job's disk quota would be exceeded
+	StatusInternal        Status = 8 // a bug inside the library; the call had no effect
+)
+
+var statusNames = [...]string{
+	"PERSISTENCY_OK",
+	"PERSISTENCY_ERR_BACKEND",
+	"PERSISTENCY_ERR_CLOSED",
+	"PERSISTENCY_ERR_INVALID_ARGUMENT",
+	"PERSISTENCY_ERR_TIMEOUT",
+	"PERSISTENCY_ERR_JOB_NOT_FOUND",
+	"PERSISTENCY_ERR_BUSY",
+	"PERSISTENCY_ERR_FULL",
+	"PERSISTENCY_ERR_INTERNAL",
+}
+
+// String returns the C constant's name, e.g. "PERSISTENCY_ERR_CLOSED".
+func (s Status) String() string {
+	if s >= 0 && int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "PERSISTENCY_UNKNOWN"
+}
+
+// Sentinel errors, one per failure status. Every *Error matches the sentinel
+// of its Code with errors.Is:
+//
+//	if errors.Is(err, persistency.ErrClosed) { ... }
+var (
+	ErrBackend         = errors.New("persistency: backend failure")
+	ErrClosed          = errors.New("persistency: closed")
+	ErrInvalidArgument = errors.New("persistency: invalid argument")
+	ErrTimeout         = errors.New("persistency: timeout")
+	ErrJobNotFound     = errors.New("persistency: job not found")
+	ErrBusy            = errors.New("persistency: busy")
+	ErrFull            = errors.New("persistency: full")
+	ErrInternal        = errors.New("persistency: internal error")
+)
+
+var sentinels = map[Status]error{
+	StatusBackend:         ErrBackend,
+	StatusClosed:          ErrClosed,
+	StatusInvalidArgument: ErrInvalidArgument,
+	StatusTimeout:         ErrTimeout,
+	StatusJobNotFound:     ErrJobNotFound,
+	StatusBusy:            ErrBusy,
+	StatusFull:            ErrFull,
+	StatusInternal:        ErrInternal,
+}
+
+// Error is a failure reported by the library: its status code, the
+// library's message and, for backend failures, the SQLite extended result
+// code.
+type Error struct {
+	Code        Status // never StatusOK
+	BackendCode int32  // SQLite extended result code when Code is StatusBackend, else 0
+	Message     string // the library's message (may be empty)
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "persistency: " + e.Code.String()
+	}
+	return fmt.Sprintf("persistency: %s (%s)", e.Message, e.Code)
+}
+
+// Is reports whether target is the sentinel of e's Code, so that
+// errors.Is(err, ErrClosed) works.
+func (e *Error) Is(target error) bool {
+	s, ok := sentinels[e.Code]
+	return ok && s == target
+}
+
+func newError(code Status, msg string) *Error {
+	return &Error{Code: code, Message: msg}
+}

@@ -1,0 +1,3 @@
+module persistency
+
+go 1.19

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Tests of the Go binding: go vet, the race detector, and cgo's strict
+# pointer checks. Run from the repository root: bindings/go/run_tests.sh
+set -eu
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+
+if ! command -v go >/dev/null 2>&1; then
+    apt-get update && apt-get install -y golang-go
+fi
+if ! command -v gcc >/dev/null 2>&1; then
+    apt-get update && apt-get install -y gcc
+fi
+# A no-op when target/release/libpersistency.so is fresh.
+cargo build --release
+
+# A per-user build cache, even where HOME is unset.
+if [ -z "${GOCACHE:-}" ]; then
+    GOCACHE="${XDG_CACHE_HOME:-${HOME:-/tmp/go-$(id -u)}/.cache}/go-build"
+    export GOCACHE
+fi
+export CGO_ENABLED=1
+
+cd bindings/go
+go vet ./...
+go test -race -count=1 ./...
+GODEBUG=cgocheck=2 go test -count=1 ./...
+# The example is part of the contract: it must build and run.
+example_root=$(mktemp -d)
+go run ./example "$example_root" >/dev/null
+rm -rf "$example_root"
+echo "bindings/go: all tests passed"
