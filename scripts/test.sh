@@ -41,3 +41,6 @@ nm -D target/system-sqlite/release/libpersistency.so | grep -q ' U sqlite3_open_
 
 step "Go binding (vet, race detector, cgocheck=2)"
 bindings/go/run_tests.sh
+
+step "C tests under valgrind, install + pkg-config"
+tests/c/run.sh

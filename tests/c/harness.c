@@ -49,6 +49,8 @@ int run_tests(const test_case *tests, size_t n) {
         fprintf(stderr, "mkdtemp failed: %s\n", strerror(errno));
         return 2;
     }
+    printf("1..%zu\n", n); /* the plan: run.sh checks that every test reported */
+    fflush(stdout);
     for (i = 0; i < n; i++) {
         current_test = tests[i].name;
         current_failed = 0;

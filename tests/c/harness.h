@@ -1,9 +1,9 @@
 /*
  * A small test harness for the C tests of libpersistency.
  *
- * Each test program lists its tests in a table and calls run_tests(); every
- * test prints one line, "ok - name" or "not ok - name", which tests/c/run.sh
- * counts. A failed check prints where and why and returns from the test.
+ * Each test program lists its tests in a table and calls run_tests(), which
+ * prints the plan ("1..N"), then one line per test, "ok - name" or
+ * "not ok - name"; tests/c/run.sh counts them. A failed check prints where and why and returns from the test.
  *
  * Callbacks run on a job's worker thread; tests wait for them with the
  * mutex+condvar helpers below (reply, counter), never by polling.

@@ -522,8 +522,8 @@ static void test_scan_limit_has_more(void) {
 }
 
 /* Pages through [start, stop) of category c with the given limit, following
- * the resume rule of API.md; returns the keys seen (concatenated with '|'),
- * and the number of pages. */
+ * the resume rule of API.md; returns the keys seen (joined with '|', bytes
+ * outside printable ASCII as \\xx) and the number of pages. */
 static int32_t paginate(persistency_job *job, const uint8_t *start, size_t start_len,
                         const uint8_t *stop, size_t stop_len, bool reverse, uint32_t limit,
                         char *seen, size_t seen_cap, int *pages) {
@@ -547,9 +547,13 @@ static int32_t paginate(persistency_job *job, const uint8_t *start, size_t start
         }
         (*pages)++;
         for (i = 0; i < r.row_count; i++) {
-            size_t used = strlen(seen);
-            snprintf(seen + used, seen_cap - used, "%s%.*s", used ? "|" : "",
-                     (int)r.rows[i].key_len, (const char *)r.rows[i].key);
+            size_t used = strlen(seen), j;
+            if (used) snprintf(seen + used, seen_cap - used, "|");
+            for (j = 0, used = strlen(seen); j < r.rows[i].key_len; j++, used = strlen(seen)) {
+                uint8_t b = r.rows[i].key[j];
+                snprintf(seen + used, seen_cap - used, (b >= 0x20 && b < 0x7f) ? "%c" : "\\%02x",
+                         b);
+            }
         }
         more = r.has_more;
         if (more) {
@@ -601,9 +605,11 @@ static void test_scan_pagination(void) {
     CHECK_OK(persistency_put(job, "c", a01, 3, U8("x"), 1));
     CHECK_OK(persistency_put(job, "c", U8("b"), 1, U8("x"), 1));
     CHECK_OK(paginate(job, NULL, 0, NULL, 0, false, 1, seen, sizeof seen, &pages));
-    CHECK(pages == 5 && memcmp(seen, "a|a", 3) == 0 && seen[strlen(seen) - 1] == 'b');
+    CHECKF(pages == 5 && strcmp(seen, "a|a\\00|a\\00\\00|a\\00\\01|b") == 0, "%d pages: %s",
+           pages, seen);
     CHECK_OK(paginate(job, NULL, 0, NULL, 0, true, 2, seen, sizeof seen, &pages));
-    CHECK(pages == 3 && seen[0] == 'b' && seen[strlen(seen) - 1] == 'a');
+    CHECKF(pages == 3 && strcmp(seen, "b|a\\00\\01|a\\00\\00|a\\00|a") == 0, "%d pages: %s",
+           pages, seen);
     close_memory_job(p, job);
 }
 
