@@ -44,3 +44,6 @@ bindings/go/run_tests.sh
 
 step "C tests under valgrind, install + pkg-config"
 tests/c/run.sh
+
+step "Nim binding (unittest, asyncdispatch, cross-language)"
+bash bindings/nim/run_tests.sh
