@@ -394,6 +394,12 @@ persistency_status persistency_close(struct persistency *p);
 void persistency_release(struct persistency *p);
 
 /**
+ * Takes one more reference to an instance (for another thread or owner)
+ * and returns `p`; release it with `persistency_release`. NULL gives NULL.
+ */
+struct persistency *persistency_retain(struct persistency *p);
+
+/**
  * The root directory as given, valid as long as `p` is; NULL for NULL.
  */
 const char *persistency_root_dir(const struct persistency *p);
@@ -460,6 +466,12 @@ persistency_status persistency_drop_job(struct persistency *p,
  * (it is closed by `persistency_close_job` or its instance).
  */
 void persistency_job_release(struct persistency_job *job);
+
+/**
+ * Takes one more reference to a job and returns `job`; release it with
+ * `persistency_job_release`. NULL gives NULL.
+ */
+struct persistency_job *persistency_job_retain(struct persistency_job *job);
 
 /**
  * The job id, valid until the handle is released; NULL for NULL.

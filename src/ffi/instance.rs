@@ -94,6 +94,16 @@ pub extern "C" fn persistency_release(p: *mut persistency) {
     })
 }
 
+/// Takes one more reference to an instance (for another thread or owner)
+/// and returns `p`; release it with `persistency_release`. NULL gives NULL.
+#[no_mangle]
+pub extern "C" fn persistency_retain(p: *mut persistency) -> *mut persistency {
+    boundary(|| match args::instance(p) {
+        Ok(instance) => Persistency::clone(&instance).into_raw() as *mut persistency,
+        Err(_) => std::ptr::null_mut(),
+    })
+}
+
 /// The root directory as given, valid as long as `p` is; NULL for NULL.
 #[no_mangle]
 pub extern "C" fn persistency_root_dir(p: *const persistency) -> *const c_char {

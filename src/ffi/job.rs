@@ -182,6 +182,16 @@ pub extern "C" fn persistency_job_release(job: *mut persistency_job) {
     })
 }
 
+/// Takes one more reference to a job and returns `job`; release it with
+/// `persistency_job_release`. NULL gives NULL.
+#[no_mangle]
+pub extern "C" fn persistency_job_retain(job: *mut persistency_job) -> *mut persistency_job {
+    boundary(|| match args::job(job) {
+        Ok(job) => Job::clone(&job).into_raw() as *mut persistency_job,
+        Err(_) => std::ptr::null_mut(),
+    })
+}
+
 /// The job id, valid until the handle is released; NULL for NULL.
 #[no_mangle]
 pub extern "C" fn persistency_job_id(job: *const persistency_job) -> *const c_char {
