@@ -88,16 +88,19 @@ fn callbacks_arrive_in_acceptance_order() -> Result<()> {
     let order = Arc::new(Mutex::new(Vec::new()));
     for i in 0..1_000u32 {
         let order = order.clone();
-        let push = move |_: ()| order.lock().expect("lock").push(i);
+        let push = move || order.lock().expect("lock").push(i);
         if i % 2 == 0 {
             job.write_then(
                 vec![Op::put("c", i.to_be_bytes().to_vec(), b"v".to_vec())],
-                move |r| push(r.expect("write")),
+                move |r| {
+                    r.expect("write");
+                    push()
+                },
             )?;
         } else {
             job.count_then("c", b"", b"", move |r| {
                 assert_eq!(r.expect("count"), u64::from(i).div_ceil(2));
-                push(())
+                push()
             })?;
         }
     }
