@@ -23,6 +23,7 @@ fi
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --features fault-injection -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 step "release build and header freshness"
 cargo build --release

@@ -24,11 +24,13 @@
 //! simplifies the others; a failure prints the remaining steps and the seed.
 //!
 //! Environment: `PROPTEST_CASES` (default 2000), `PROPTEST_RNG_SEED`
-//! (default fixed), `MODEL_MIN_OPS`, `MODEL_MAX_OPS`. `scripts/model_long.sh`
+//! (default fixed), `MODEL_MIN_OPS`, `MODEL_MAX_OPS`, `MODEL_DIR` (where the
+//! on-disk cases live; default `/dev/shm` if present). `scripts/model_long.sh`
 //! runs a longer version.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use persistency::{ErrorKind, Job, Op, Persistency, Rows, ScanOptions};
@@ -40,6 +42,12 @@ const CATEGORIES: [&str; 3] = ["", "a", "ab"];
 const ALPHABET: [u8; 4] = [0x00, 0x01, 0x61, 0xff];
 const JOBS: [&str; 2] = ["alpha", "beta"];
 const DEFAULT_SEED: u64 = 0x5eed_0f_1e55;
+
+/// Figures of the run, printed at the end.
+static ON_DISK_CASES: AtomicU64 = AtomicU64::new(0);
+static STEPS: AtomicU64 = AtomicU64::new(0);
+static CALLBACKS_CHECKED: AtomicU64 = AtomicU64::new(0);
+static REOPENS: AtomicU64 = AtomicU64::new(0);
 
 /// Whether a call is made in its blocking form or its `_then` form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,7 +433,7 @@ fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Check {
 impl Harness {
     fn new(on_disk: bool) -> Result<Harness, String> {
         let (dir, root) = if on_disk {
-            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let dir = scratch_dir().map_err(|e| e.to_string())?;
             let root = dir.path().join("root").to_string_lossy().into_owned();
             (Some(dir), root)
         } else {
@@ -483,6 +491,7 @@ impl Harness {
     fn settle(&mut self, job: usize, when: &str) -> Check {
         let arrived = std::mem::take(&mut *self.arrivals[job].lock().expect("arrivals lock"));
         let owed = std::mem::take(&mut self.owed[job]);
+        CALLBACKS_CHECKED.fetch_add(owed.len() as u64, Relaxed);
         ensure(arrived.len() == owed.len(), || {
             format!(
                 "job {}: {} callbacks owed, {} arrived, {when}",
@@ -520,6 +529,7 @@ impl Harness {
 
     /// Closes `job` and opens it again.
     fn reopen_job(&mut self, job: usize) -> Check {
+        REOPENS.fetch_add(1, Relaxed);
         let old = self.jobs[job].clone();
         self.db
             .close_job(JOBS[job])
@@ -543,6 +553,7 @@ impl Harness {
     /// Closes the instance (by `close` or by dropping the last reference)
     /// and makes a new one over the same root.
     fn reopen_instance(&mut self, by_drop: bool) -> Check {
+        REOPENS.fetch_add(1, Relaxed);
         let old = self.jobs.clone();
         if by_drop {
             let fresh = Persistency::new(&self.root).map_err(|e| e.to_string())?;
@@ -818,7 +829,20 @@ impl Harness {
     }
 }
 
+/// A temporary directory for the on-disk cases: under `MODEL_DIR` if set,
+/// else in `/dev/shm` when it exists (this test checks results, not
+/// durability, and fsyncs on a real disk would dominate its run time), else
+/// in the system's temporary directory.
+fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
+    if let Some(dir) = std::env::var_os("MODEL_DIR") {
+        return tempfile::tempdir_in(dir);
+    }
+    tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())
+}
+
 fn run_case(case: &Case) -> Check {
+    ON_DISK_CASES.fetch_add(u64::from(case.on_disk), Relaxed);
+    STEPS.fetch_add(case.steps.len() as u64, Relaxed);
     let mut h = Harness::new(case.on_disk)?;
     for (i, step) in case.steps.iter().enumerate() {
         h.run_step(i, step)?;
@@ -851,20 +875,19 @@ fn library_matches_the_model() {
     };
     let started = std::time::Instant::now();
     let mut runner = TestRunner::new(config);
-    let steps_run = std::sync::atomic::AtomicU64::new(0);
     let result = runner.run(&case(min_ops, max_ops), |case| {
-        steps_run.fetch_add(
-            case.steps.len() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
         run_case(&case).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
         panic!("seed {seed}: {e}");
     }
     eprintln!(
-        "model: {cases} sequences, {} operations, seed {seed}, {:.1?}",
-        steps_run.into_inner(),
+        "model: {cases} sequences ({} on disk), {} steps, {} callbacks checked, \
+         {} job/instance reopens, seed {seed}, {:.1?}",
+        ON_DISK_CASES.load(Relaxed),
+        STEPS.load(Relaxed),
+        CALLBACKS_CHECKED.load(Relaxed),
+        REOPENS.load(Relaxed),
         started.elapsed()
     );
 }

@@ -1,7 +1,7 @@
 //! The C ABI of API.md: thin wrappers that validate and copy C arguments,
 //! call the core, and turn results into status codes and
 //! `persistency_result` views. No logic lives here. Every entry point runs
-//! inside the panic boundary of [`boundary`].
+//! inside one panic boundary (the private `boundary` module).
 //!
 //! The functions are also callable from Rust (as `unsafe extern "C"`), the
 //! way the benchmark and the fuzz tests drive the library exactly as a C
