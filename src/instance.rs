@@ -153,19 +153,29 @@ impl Drop for Claim {
     }
 }
 
+/// A job of an instance. A closing job stays in the map until its worker
+/// is joined, so concurrent closers all wait for that join and a reopen
+/// waits until the close is over.
+struct Slot {
+    job: Job,
+    closing: bool,
+}
+
 struct InstanceShared {
     serial: u64,
     root: String,
     root_c: CString,
-    jobs: Mutex<HashMap<String, Job>>,
+    jobs: Mutex<HashMap<String, Slot>>,
+    /// Signalled whenever a closing job leaves `jobs`.
+    closed: Condvar,
     /// Set when the process-wide slot let go of this instance: closed for good.
     retired: AtomicBool,
 }
 
 impl Drop for InstanceShared {
     fn drop(&mut self) {
-        for job in self.jobs.get_mut().drain().map(|(_, j)| j) {
-            job.shut_down();
+        for slot in self.jobs.get_mut().drain().map(|(_, s)| s) {
+            slot.job.shut_down();
         }
     }
 }
@@ -216,6 +226,7 @@ impl Persistency {
                 root: root.to_string(),
                 root_c: CString::new(root).map_err(|_| Error::invalid("root contains NUL"))?,
                 jobs: Mutex::new(HashMap::new()),
+                closed: Condvar::new(),
                 retired: AtomicBool::new(false),
             }),
         })
@@ -295,9 +306,20 @@ impl Persistency {
             }
         };
         let (mut jobs, location, claim) = loop {
-            let jobs = self.shared.jobs.lock();
-            if let Some(job) = jobs.get(id) {
-                return Ok(job.clone());
+            let mut jobs = self.shared.jobs.lock();
+            if let Some(slot) = jobs.get(id) {
+                if !slot.closing {
+                    return Ok(slot.job.clone());
+                }
+                if worker::current() == Some(slot.job.tag()) {
+                    return Err(Error::invalid(format!(
+                        "job {id} is closing; cannot reopen it from its own callback"
+                    )));
+                }
+                // Waiting releases the map, so the closing job's callbacks
+                // can still reach the instance.
+                self.shared.closed.wait(&mut jobs);
+                continue;
             }
             let Some(path) = &file else {
                 break (jobs, Location::Memory, None);
@@ -325,7 +347,13 @@ impl Persistency {
         log(Level::Info, || {
             format!("job {id} opened under {:?}", self.shared.root)
         });
-        jobs.insert(id.to_string(), job.clone());
+        jobs.insert(
+            id.to_string(),
+            Slot {
+                job: job.clone(),
+                closing: false,
+            },
+        );
         Ok(job)
     }
 
@@ -337,7 +365,8 @@ impl Persistency {
             .jobs
             .lock()
             .get(id)
-            .cloned()
+            .filter(|slot| !slot.closing)
+            .map(|slot| slot.job.clone())
             .ok_or_else(|| Error::new(ErrorKind::JobNotFound, format!("no open job {id:?}")))
     }
 
@@ -348,7 +377,11 @@ impl Persistency {
 
     /// The ids of the open jobs.
     pub fn job_ids(&self) -> Vec<String> {
-        self.shared.jobs.lock().keys().cloned().collect()
+        let jobs = self.shared.jobs.lock();
+        jobs.iter()
+            .filter(|(_, slot)| !slot.closing)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Closes the job `id`: returns after every operation accepted before
@@ -357,14 +390,30 @@ impl Persistency {
     pub fn close_job(&self, id: &str) -> Result<()> {
         self.check_live()?;
         validate_job_id(id)?;
-        let job = self.shared.jobs.lock().get(id).cloned();
-        if let Some(job) = job {
-            self.check_not_in_callback(Some(&job), "close_job")?;
-            self.shared.jobs.lock().remove(id);
-            job.shut_down();
-            log(Level::Info, || format!("job {id} closed"));
-        }
+        let job = {
+            let mut jobs = self.shared.jobs.lock();
+            let Some(slot) = jobs.get_mut(id) else {
+                return Ok(());
+            };
+            self.check_not_in_callback(Some(&slot.job), "close_job")?;
+            slot.closing = true;
+            slot.job.clone()
+        };
+        self.finish_close(id, &job);
+        log(Level::Info, || format!("job {id} closed"));
         Ok(())
+    }
+
+    /// Joins a job marked closing (every closer waits for the same join),
+    /// then takes it out of the map and wakes waiting openers.
+    fn finish_close(&self, id: &str, job: &Job) {
+        job.shut_down();
+        let mut jobs = self.shared.jobs.lock();
+        if jobs.get(id).is_some_and(|slot| slot.job.same(job)) {
+            jobs.remove(id);
+        }
+        drop(jobs);
+        self.shared.closed.notify_all();
     }
 
     /// Closes the job if open, then deletes its file and the `-wal` and
@@ -406,10 +455,18 @@ impl Persistency {
     }
 
     fn close_all(&self) -> Result<()> {
-        self.check_not_in_callback(None, "close")?;
-        let jobs: Vec<Job> = self.shared.jobs.lock().drain().map(|(_, j)| j).collect();
-        for job in jobs {
-            job.shut_down();
+        let closing: Vec<(String, Job)> = {
+            let mut jobs = self.shared.jobs.lock();
+            self.check_not_in_callback(None, "close")?;
+            jobs.iter_mut()
+                .map(|(id, slot)| {
+                    slot.closing = true;
+                    (id.clone(), slot.job.clone())
+                })
+                .collect()
+        };
+        for (id, job) in closing {
+            self.finish_close(&id, &job);
         }
         Ok(())
     }

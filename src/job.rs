@@ -142,6 +142,11 @@ impl Job {
         }
     }
 
+    /// Whether two handles refer to the same job.
+    pub fn same(&self, other: &Job) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// The job id.
     pub fn id(&self) -> &str {
         &self.shared.id

@@ -283,3 +283,43 @@ fn reopen_while_closing_waits_without_blocking_callbacks() -> Result<()> {
     assert_eq!(db.open_job("busy")?.get("c", b"k")?, Some(b"v".to_vec()));
     Ok(())
 }
+
+#[test]
+fn every_concurrent_closer_waits_for_the_join() -> Result<()> {
+    let dir = tmp();
+    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let job = db.open_job("x")?;
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let flag = held.clone();
+    job.flush_then(move |_| {
+        started_tx.send(()).expect("send");
+        release_rx.recv().expect("release");
+        flag.store(false, Ordering::SeqCst);
+    })?;
+    started_rx.recv().expect("worker held");
+    std::thread::scope(|s| -> Result<()> {
+        let first = s.spawn(|| db.close_job("x"));
+        // Wait until the first closer has taken the job out of service.
+        while db.has_job("x") {
+            std::thread::yield_now();
+        }
+        s.spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            release_tx.send(()).expect("release");
+        });
+        // The second closer must not return while the job is still draining.
+        db.close_job("x")?;
+        assert!(
+            !held.load(Ordering::SeqCst),
+            "close_job returned before the job's callbacks ran"
+        );
+        first.join().expect("first closer")?;
+        Ok(())
+    })?;
+    assert!(!job.is_open());
+    let reopened = db.open_job("x")?;
+    assert!(reopened.is_open() && !reopened.same(&job));
+    Ok(())
+}
