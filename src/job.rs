@@ -5,8 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Sender, TrySendError};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use crate::backend::Range;
 use crate::error::{Error, ErrorKind, Result};
@@ -14,6 +13,7 @@ use crate::keys::{prefix_stop, MAX_PART_LEN};
 use crate::log::{log, Level};
 use crate::ops::Op;
 use crate::options::FullPolicy;
+use crate::queue::{Queue, Refused};
 use crate::rows::Rows;
 use crate::worker::{self, Completion, Counters, Read, Reply, Request, WorkerTag};
 
@@ -49,7 +49,7 @@ pub(crate) struct JobShared {
     id_c: std::ffi::CString,
     tag: WorkerTag,
     policy: FullPolicy,
-    sender: RwLock<Option<Sender<Request>>>,
+    queue: Arc<Queue<Request>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
 }
@@ -112,8 +112,15 @@ impl Job {
     ) -> Result<Job> {
         let id: Arc<str> = Arc::from(id);
         let counters = Arc::new(Counters::default());
-        let (sender, handle) =
-            worker::spawn(id.clone(), tag, capacity, counters.clone(), open, guard)?;
+        let queue = Arc::new(Queue::new(capacity));
+        let handle = worker::spawn(
+            id.clone(),
+            tag,
+            queue.clone(),
+            counters.clone(),
+            open,
+            guard,
+        )?;
         let id_c = std::ffi::CString::new(id.as_bytes())
             .map_err(|_| Error::invalid("job id contains NUL"))?;
         Ok(Job {
@@ -122,7 +129,7 @@ impl Job {
                 id_c,
                 tag,
                 policy,
-                sender: RwLock::new(Some(sender)),
+                queue,
                 worker: Mutex::new(Some(handle)),
                 counters,
             }),
@@ -168,56 +175,33 @@ impl Job {
 
     /// Whether the job is still open.
     pub fn is_open(&self) -> bool {
-        self.shared.sender.read_recursive().is_some()
+        !self.shared.queue.is_closed()
     }
 
     /// Queues a request: waits for room or fails with `Busy` by policy. On
     /// error the request's callback is never invoked.
     pub(crate) fn submit(&self, request: Request) -> Result<()> {
-        let own = self.on_own_worker();
-        // On a worker thread, a recursive read never waits behind a pending
-        // close, so a callback cannot deadlock with a closer waiting for its
-        // worker. Host threads queue fairly, so a close is never starved.
-        let guard = if worker::current().is_some() {
-            self.shared.sender.read_recursive()
-        } else {
-            self.shared.sender.read()
-        };
-        let Some(sender) = guard.as_ref() else {
-            request.refuse();
-            return Err(Error::closed(format!("job {} is closed", self.id())));
-        };
-        if own || self.shared.policy == FullPolicy::Fail {
-            match sender.try_send(request) {
-                Ok(()) => Ok(()),
-                Err(TrySendError::Full(r)) => {
-                    r.refuse();
-                    Err(Error::new(
-                        ErrorKind::Busy,
-                        format!("job {}: queue is full", self.id()),
-                    ))
+        let weight = request.op_count() as usize;
+        let wait = self.shared.policy == FullPolicy::Block && !self.on_own_worker();
+        self.shared
+            .queue
+            .push(request, weight, wait)
+            .map_err(|(request, why)| {
+                request.refuse();
+                match why {
+                    Refused::Full => {
+                        Error::new(ErrorKind::Busy, format!("job {}: queue is full", self.id()))
+                    }
+                    Refused::Closed => Error::closed(format!("job {} is closed", self.id())),
                 }
-                Err(TrySendError::Disconnected(r)) => {
-                    r.refuse();
-                    Err(Error::closed(format!(
-                        "job {}: worker has stopped",
-                        self.id()
-                    )))
-                }
-            }
-        } else {
-            sender.send(request).map_err(|e| {
-                e.0.refuse();
-                Error::closed(format!("job {}: worker has stopped", self.id()))
             })
-        }
     }
 
     /// Stops intake, lets the worker complete every accepted request and
     /// joins it. Called from the job's own worker it cannot wait for
     /// itself: intake stops and the worker ends after the current round.
     pub(crate) fn shut_down(&self) {
-        drop(self.shared.sender.write().take());
+        self.shared.queue.close();
         let mut worker = self.shared.worker.lock();
         let Some(handle) = worker.take() else {
             return;
@@ -576,13 +560,12 @@ impl Job {
 
     /// The job's figures.
     pub fn stats(&self) -> Result<Stats> {
-        let guard = self.shared.sender.read_recursive();
-        let Some(sender) = guard.as_ref() else {
+        if !self.is_open() {
             return Err(Error::closed(format!("job {} is closed", self.id())));
-        };
+        }
         let c = &self.shared.counters;
         Ok(Stats {
-            queued: sender.len() as u64,
+            queued: self.shared.queue.len() as u64,
             ops_applied: c.ops_applied.load(Ordering::Relaxed),
             ops_failed: c.ops_failed.load(Ordering::Relaxed),
             transactions: c.transactions.load(Ordering::Relaxed),

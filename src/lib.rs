@@ -43,6 +43,7 @@ mod keys;
 mod log;
 mod ops;
 mod options;
+mod queue;
 mod rows;
 mod worker;
 

@@ -8,16 +8,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::bounded;
 
 use crate::backend::{Backend, Range};
 use crate::error::{Error, Result};
 use crate::log::{log, Level};
 use crate::ops::Op;
+use crate::queue::Queue;
 use crate::rows::Rows;
 
-/// Most requests taken from the queue for one round; the writes among them
-/// commit together.
+/// Most operations taken from the queue for one round; the writes among
+/// them commit together.
 const MAX_ROUND: usize = 8_192;
 
 /// What a request answers with.
@@ -140,7 +141,7 @@ impl Request {
     }
 
     /// Write operations this request counts for in the stats.
-    fn op_count(&self) -> u64 {
+    pub(crate) fn op_count(&self) -> u64 {
         match self {
             Request::Op(_) | Request::DeleteAcked { .. } => 1,
             Request::Batch { ops, .. } => ops.len() as u64,
@@ -217,17 +218,16 @@ struct Worker<B: Backend> {
 pub(crate) fn spawn<B, F, G>(
     job_id: Arc<str>,
     tag: WorkerTag,
-    capacity: usize,
+    queue: Arc<Queue<Request>>,
     counters: Arc<Counters>,
     open: F,
     guard: G,
-) -> Result<(Sender<Request>, JoinHandle<()>)>
+) -> Result<JoinHandle<()>>
 where
     B: Backend + 'static,
     F: FnOnce() -> Result<B> + Send + 'static,
     G: Send + 'static,
 {
-    let (tx, rx) = bounded::<Request>(capacity);
     let (ready_tx, ready_rx) = bounded::<Result<()>>(1);
     let name: String = format!("pers-{job_id}").chars().take(15).collect();
     let id = job_id.clone();
@@ -258,7 +258,7 @@ where
             worker.update_size();
             let _ = ready_tx.send(Ok(()));
             drop(ready_tx);
-            worker.run(rx);
+            worker.run(&queue);
         })
         .map_err(|e| {
             Error::new(
@@ -267,7 +267,7 @@ where
             )
         })?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok((tx, handle)),
+        Ok(Ok(())) => Ok(handle),
         Ok(Err(e)) => {
             let _ = handle.join();
             Err(e)
@@ -279,18 +279,23 @@ where
     }
 }
 
+/// Closes the queue when the worker ends, however it ends: requests still
+/// queued then (only if the worker died) complete with an internal error
+/// as they are dropped, and senders are refused from then on.
+struct CloseOnExit(Arc<Queue<Request>>);
+
+impl Drop for CloseOnExit {
+    fn drop(&mut self) {
+        drop(self.0.close_and_take());
+    }
+}
+
 impl<B: Backend> Worker<B> {
-    /// Serves requests until every sender is gone and the queue is empty.
-    fn run(&mut self, rx: Receiver<Request>) {
+    /// Serves requests until the queue is closed and drained.
+    fn run(&mut self, queue: &Arc<Queue<Request>>) {
+        let _exit = CloseOnExit(queue.clone());
         let mut round: Vec<Request> = Vec::with_capacity(64);
-        while let Ok(first) = rx.recv() {
-            round.push(first);
-            while round.len() < MAX_ROUND {
-                match rx.try_recv() {
-                    Ok(request) => round.push(request),
-                    Err(_) => break,
-                }
-            }
+        while queue.pop_into(&mut round, MAX_ROUND) {
             let mut requests = round.drain(..).peekable();
             while let Some(request) = requests.next() {
                 if request.is_read() {
@@ -318,8 +323,9 @@ impl<B: Backend> Worker<B> {
         if !self.group.is_empty() {
             self.end_transaction();
         }
-        if another_read && !self.backend.in_transaction() {
-            // Without it each read is its own implicit transaction.
+        let many = matches!(&read, Read::GetMany { keys, .. } if keys.len() > 1);
+        if (another_read || many) && !self.backend.in_transaction() {
+            // Without it each statement is its own implicit transaction.
             let _ = self.backend.begin();
         }
         let backend = &mut self.backend;

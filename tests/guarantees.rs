@@ -365,3 +365,44 @@ fn logger_reports_failed_fire_and_forget_writes() -> Result<()> {
     assert_eq!(job.stats()?.ops_failed, 1);
     Ok(())
 }
+
+#[test]
+fn queue_capacity_counts_operations_not_requests() -> Result<()> {
+    let db = Persistency::new(":memory:")?;
+    let options = JobOptions {
+        queue_capacity: 10,
+        full_policy: FullPolicy::Fail,
+        ..JobOptions::default()
+    };
+    let job = db.open_job_with("weights", &options)?;
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    job.flush_then(move |_| {
+        started_tx.send(()).expect("send");
+        release_rx.recv().expect("release");
+    })?;
+    started_rx.recv().expect("worker held");
+    let batch = |n: u8| {
+        (0..n)
+            .map(|i| Op::put("c", vec![n, i], b"v".to_vec()))
+            .collect::<Vec<_>>()
+    };
+    job.submit_batch(batch(8))?;
+    assert_eq!(job.stats()?.queued, 8, "a batch of 8 weighs 8");
+    assert_eq!(
+        job.submit_batch(batch(3)).unwrap_err().kind(),
+        ErrorKind::Busy
+    );
+    let (applied_tx, applied_rx) = mpsc::channel();
+    job.write_then(batch(2), move |r| applied_tx.send(r).expect("send"))?;
+    assert_eq!(
+        job.put("c", b"k", b"v").unwrap_err().kind(),
+        ErrorKind::Busy
+    );
+    release_tx.send(()).expect("release");
+    applied_rx.recv().expect("applied")?;
+    // An empty queue accepts even a batch heavier than the whole capacity.
+    job.write(batch(30))?;
+    assert_eq!(job.count("c", b"", b"")?, 40);
+    Ok(())
+}

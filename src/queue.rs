@@ -1,0 +1,234 @@
+//! A job's bounded request queue.
+//!
+//! Capacity counts operations (a batch of n ops weighs n), so memory is
+//! bounded by the queue whatever the batch sizes; one request heavier than
+//! the whole capacity is still accepted when the queue is empty. Storage
+//! grows with use, so an idle job costs a few hundred bytes. Closing happens
+//! under the same lock as intake: once closed, nothing more is accepted and
+//! the worker drains what was.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+/// How long the worker keeps looking for a new request before it parks:
+/// a request that arrives within it skips a thread wake-up (tens of µs on a
+/// virtual machine).
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
+
+/// Why a request was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// No room, and the caller does not wait.
+    Full,
+    /// The queue is closed.
+    Closed,
+}
+
+struct State<T> {
+    items: VecDeque<(T, usize)>,
+    weight: usize,
+    closed: bool,
+    blocked_senders: usize,
+}
+
+pub(crate) struct Queue<T> {
+    state: Mutex<State<T>>,
+    /// The worker waits here for requests.
+    ready: Condvar,
+    /// Blocked senders wait here for room.
+    room: Condvar,
+    capacity: usize,
+    /// The weight waiting, readable without the lock.
+    waiting: AtomicUsize,
+}
+
+impl<T> Queue<T> {
+    pub(crate) fn new(capacity: usize) -> Queue<T> {
+        Queue {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                weight: 0,
+                closed: false,
+                blocked_senders: 0,
+            }),
+            ready: Condvar::new(),
+            room: Condvar::new(),
+            capacity: capacity.max(1),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// Accepts `item` of `weight` operations, waiting for room if `wait`.
+    /// On refusal the item is handed back.
+    pub(crate) fn push(&self, item: T, weight: usize, wait: bool) -> Result<(), (T, Refused)> {
+        let weight = weight.max(1);
+        let mut state = self.state.lock();
+        loop {
+            if state.closed {
+                return Err((item, Refused::Closed));
+            }
+            if state.weight == 0 || state.weight + weight <= self.capacity {
+                break;
+            }
+            if !wait {
+                return Err((item, Refused::Full));
+            }
+            state.blocked_senders += 1;
+            self.room.wait(&mut state);
+            state.blocked_senders -= 1;
+        }
+        state.weight += weight;
+        state.items.push_back((item, weight));
+        self.waiting.store(state.weight, Ordering::Release);
+        drop(state);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Moves requests into `out` (at least one, and no more than
+    /// `max_weight` operations beyond the first), blocking while the queue
+    /// is empty. Returns false once the queue is closed and drained.
+    pub(crate) fn pop_into(&self, out: &mut Vec<T>, max_weight: usize) -> bool {
+        self.spin_for_work();
+        let mut state = self.state.lock();
+        while state.items.is_empty() {
+            if state.closed {
+                return false;
+            }
+            self.ready.wait(&mut state);
+        }
+        let mut taken = 0;
+        while let Some(&(_, weight)) = state.items.front() {
+            if taken > 0 && taken + weight > max_weight {
+                break;
+            }
+            let (item, weight) = state.items.pop_front().expect("front exists");
+            taken += weight;
+            out.push(item);
+        }
+        state.weight -= taken;
+        self.waiting.store(state.weight, Ordering::Release);
+        let wake = state.blocked_senders > 0;
+        drop(state);
+        if wake {
+            self.room.notify_all();
+        }
+        true
+    }
+
+    /// Looks for work for a bounded time without taking the lock.
+    fn spin_for_work(&self) {
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        let start = Instant::now();
+        let mut polls = 0u32;
+        while self.waiting.load(Ordering::Acquire) == 0 {
+            polls += 1;
+            if polls % 64 == 0 {
+                if start.elapsed() > SPIN_BEFORE_PARK {
+                    return;
+                }
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Stops intake; blocked senders are refused, the worker drains what
+    /// was accepted.
+    pub(crate) fn close(&self) {
+        self.state.lock().closed = true;
+        self.ready.notify_all();
+        self.room.notify_all();
+    }
+
+    /// Closes the queue and hands back everything still in it.
+    pub(crate) fn close_and_take(&self) -> Vec<T> {
+        let mut state = self.state.lock();
+        state.closed = true;
+        state.weight = 0;
+        self.waiting.store(0, Ordering::Release);
+        let items = state.items.drain(..).map(|(item, _)| item).collect();
+        drop(state);
+        self.ready.notify_all();
+        self.room.notify_all();
+        items
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    /// Operations waiting now.
+    pub(crate) fn len(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_counts_weight_and_admits_one_oversized_item() {
+        let q = Queue::new(4);
+        assert!(q.push("a", 3, false).is_ok());
+        assert_eq!(q.push("b", 2, false), Err(("b", Refused::Full)));
+        assert!(q.push("c", 1, false).is_ok());
+        assert_eq!(q.len(), 4);
+        let mut out = Vec::new();
+        assert!(q.pop_into(&mut out, 100));
+        assert_eq!(out, ["a", "c"]);
+        assert!(
+            q.push("huge", 10, false).is_ok(),
+            "an empty queue takes any item"
+        );
+        assert_eq!(q.push("d", 1, false), Err(("d", Refused::Full)));
+    }
+
+    #[test]
+    fn pop_respects_max_weight_but_takes_at_least_one() {
+        let q = Queue::new(100);
+        for w in [5, 5, 5] {
+            q.push(w, w, false).expect("room");
+        }
+        let mut out = Vec::new();
+        assert!(q.pop_into(&mut out, 7));
+        assert_eq!(out, [5]);
+        out.clear();
+        assert!(q.pop_into(&mut out, 10));
+        assert_eq!(out, [5, 5]);
+    }
+
+    #[test]
+    fn close_refuses_new_items_and_drains_old_ones() {
+        let q = Queue::new(8);
+        q.push(1, 1, false).expect("room");
+        q.close();
+        assert_eq!(q.push(2, 1, true), Err((2, Refused::Closed)));
+        let mut out = Vec::new();
+        assert!(q.pop_into(&mut out, 8));
+        assert_eq!(out, [1]);
+        assert!(!q.pop_into(&mut out, 8));
+    }
+
+    #[test]
+    fn a_blocked_sender_is_refused_by_close() {
+        let q = std::sync::Arc::new(Queue::new(1));
+        q.push(0, 1, false).expect("room");
+        let sender = {
+            let q = q.clone();
+            std::thread::spawn(move || q.push(1, 1, true))
+        };
+        while q.state.lock().blocked_senders == 0 {
+            std::thread::yield_now();
+        }
+        q.close();
+        assert_eq!(sender.join().expect("sender"), Err((1, Refused::Closed)));
+    }
+}
