@@ -48,3 +48,6 @@ tests/c/run.sh
 
 step "Nim binding (unittest, asyncdispatch, cross-language)"
 bash bindings/nim/run_tests.sh
+
+step "stress test under valgrind (small size)"
+scripts/valgrind_stress.sh

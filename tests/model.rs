@@ -41,7 +41,7 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 const CATEGORIES: [&str; 3] = ["", "a", "ab"];
 const ALPHABET: [u8; 4] = [0x00, 0x01, 0x61, 0xff];
 const JOBS: [&str; 2] = ["alpha", "beta"];
-const DEFAULT_SEED: u64 = 0x5eed_0f_1e55;
+const DEFAULT_SEED: u64 = 0x005e_ed0f_1e55;
 
 /// Figures of the run, printed at the end.
 static ON_DISK_CASES: AtomicU64 = AtomicU64::new(0);
@@ -563,9 +563,9 @@ impl Harness {
             self.db.close().map_err(|e| format!("close: {e}"))?;
             self.jobs.clear();
         }
-        for job in 0..JOBS.len() {
+        for (job, handle) in old.iter().enumerate() {
             self.settle(job, "after the instance was closed")?;
-            let closed = old[job].flush();
+            let closed = handle.flush();
             ensure(
                 matches!(&closed, Err(e) if e.kind() == ErrorKind::Closed),
                 || format!("a job of a closed instance answered {closed:?}, not Closed"),
@@ -810,19 +810,19 @@ impl Harness {
     /// Compares every category of every job with the model in full, and
     /// checks no write failed.
     fn final_check(&mut self) -> Check {
-        for job in 0..JOBS.len() {
+        for (job, id) in JOBS.iter().enumerate() {
             self.jobs[job]
                 .flush()
                 .map_err(|e| format!("final flush: {e}"))?;
             self.settle(job, "at the end")?;
-            for cat in 0..CATEGORIES.len() {
+            for (cat, name) in CATEGORIES.iter().enumerate() {
                 let expected = self.models[job].rows(cat, |_| true, false, 0);
-                let rows = self.jobs[job].scan(CATEGORIES[cat], b"", b"", ScanOptions::default());
+                let rows = self.jobs[job].scan(name, b"", b"", ScanOptions::default());
                 Self::compare(usize::MAX, "final scan", got(rows), expected)?;
             }
             let stats = self.jobs[job].stats().map_err(|e| e.to_string())?;
             ensure(stats.ops_failed == 0, || {
-                format!("job {}: {} writes failed", JOBS[job], stats.ops_failed)
+                format!("job {id}: {} writes failed", stats.ops_failed)
             })?;
         }
         Ok(())
