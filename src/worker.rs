@@ -333,7 +333,8 @@ impl<B: Backend> Worker<B> {
             inject_fault(read.category());
             serve(backend, &read)
         }))
-        .unwrap_or_else(|_| Err(Error::internal("a read request panicked")));
+        .unwrap_or_else(|_| Err(Error::internal("a read request panicked")))
+        .map_err(|e| e.context(format!("job {}", self.job_id)));
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
         done.complete(result);
         if !another_read && self.group.is_empty() && self.backend.in_transaction() {
@@ -439,12 +440,13 @@ impl<B: Backend> Worker<B> {
     /// Records a failed write: fire-and-forget ones are counted and logged,
     /// others wait in the group to report at its end, in order.
     fn fail(&mut self, request: Request, error: Error) {
+        let error = error.context(format!("job {}", self.job_id));
         self.counters
             .ops_failed
             .fetch_add(request.op_count(), Ordering::Relaxed);
         if let Request::Op(_) = request {
             log(Level::Error, || {
-                format!("job {}: fire-and-forget write failed: {error}", self.job_id)
+                format!("fire-and-forget write failed: {error}")
             });
             return;
         }
@@ -468,15 +470,13 @@ impl<B: Backend> Worker<B> {
                     }
                 }
                 Err(e) => {
+                    let e = e.context(format!("job {}", self.job_id));
                     self.backend.rollback();
                     self.counters
                         .ops_failed
                         .fetch_add(self.group_ops, Ordering::Relaxed);
                     log(Level::Error, || {
-                        format!(
-                            "job {}: commit of {} operations failed: {e}",
-                            self.job_id, self.group_ops
-                        )
+                        format!("commit of {} operations failed: {e}", self.group_ops)
                     });
                     commit_error = Some(e);
                 }

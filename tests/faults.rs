@@ -312,17 +312,26 @@ fn the_job_file_deleted_while_open() {
     for suffix in ["", "-wal", "-shm"] {
         std::fs::remove_file(Path::new(&root).join(format!("deleted.db{suffix}"))).expect("rm");
     }
-    // SQLite keeps the unlinked file open: the job goes on answering (what
-    // it writes now lives only as long as the open file, see RELIABILITY.md).
+    // SQLite keeps the unlinked file open: reads go on answering, but a
+    // write would only live as long as the open file, so it is refused
+    // instead of being acknowledged and lost.
     if let Some(v) = ok_or_backend("get", job.get("c", b"a")) {
         assert_eq!(v, Some(b"1".to_vec()));
     }
-    ok_or_backend(
-        "write",
-        job.write(vec![Op::put("c", b"b".to_vec(), b"2".to_vec())]),
-    );
+    let err = job
+        .write(vec![Op::put("c", b"b".to_vec(), b"2".to_vec())])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Backend, "{err}");
+    assert!(err.message().contains("moved or deleted"), "{err}");
+    assert_names(&err, &Path::new(&root).join("deleted.db"));
+    let failed = job.stats().expect("stats").ops_failed;
     job.put("c", b"c", b"3").expect("put is queued");
     job.flush().expect("flush");
+    assert_eq!(
+        job.stats().expect("stats").ops_failed,
+        failed + 1,
+        "the put failed too"
+    );
     ok_or_backend("count", job.count("c", b"", b""));
     job.stats().expect("stats");
     db.close_job("deleted").expect("close");
@@ -359,9 +368,13 @@ fn the_job_file_replaced_while_open() {
     std::fs::copy(Path::new(&root).join("donor.db"), &tmp).expect("copy");
     std::fs::rename(&tmp, &file).expect("rename over the open file");
     ok_or_backend("count", job.count("c", b"", b""));
-    ok_or_backend(
-        "write",
-        job.write(vec![Op::put("c", b"x".to_vec(), b"y".to_vec())]),
+    let err = job
+        .write(vec![Op::put("c", b"x".to_vec(), b"y".to_vec())])
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Backend,
+        "a write to a replaced file is refused: {err}"
     );
     job.put("c", b"z", b"w").expect("put is queued");
     job.flush().expect("flush");

@@ -49,7 +49,14 @@ pub(crate) struct SqliteBackend {
     conn: Connection,
     path: Option<PathBuf>,
     wal_path: Option<PathBuf>,
+    /// The open transaction has written.
+    wrote: bool,
 }
+
+/// `SQLITE_FCNTL_HAS_MOVED` (not in every generated binding).
+const FCNTL_HAS_MOVED: std::ffi::c_int = 20;
+/// `SQLITE_READONLY_DBMOVED`: the database file was moved or deleted.
+const READONLY_DBMOVED: i32 = rusqlite::ffi::SQLITE_READONLY | (4 << 8);
 
 fn bytes_of<'a>(value: ValueRef<'a>) -> &'a [u8] {
     match value {
@@ -85,6 +92,7 @@ impl SqliteBackend {
                 PathBuf::from(wal)
             }),
             path: path.cloned(),
+            wrote: false,
         };
         backend.configure(options).map_err(|e| match location {
             Location::Memory => e.context("cannot open in-memory database"),
@@ -174,6 +182,23 @@ impl SqliteBackend {
         Ok(())
     }
 
+    /// Whether the database file was moved or deleted since it was opened:
+    /// writes to it would then be lost when the job closes.
+    fn file_has_moved(&self) -> bool {
+        let mut moved: std::ffi::c_int = 0;
+        // SAFETY: the handle is this live connection's; SQLITE_FCNTL_HAS_MOVED
+        // writes one int through the pointer, which points at a local int.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_file_control(
+                self.conn.handle(),
+                c"main".as_ptr(),
+                FCNTL_HAS_MOVED,
+                (&mut moved as *mut std::ffi::c_int).cast(),
+            )
+        };
+        rc == rusqlite::ffi::SQLITE_OK && moved != 0
+    }
+
     fn exec_cached(&self, sql: &str) -> Result<()> {
         self.conn.prepare_cached(sql)?.execute([])?;
         Ok(())
@@ -198,10 +223,22 @@ impl Backend for SqliteBackend {
     }
 
     fn commit(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.wrote) && self.path.is_some() && self.file_has_moved() {
+            self.rollback();
+            let path = self.path.as_deref().unwrap_or(Path::new("?"));
+            return Err(Error::backend(
+                READONLY_DBMOVED,
+                format!(
+                    "{} was moved or deleted while the job was open; nothing was committed",
+                    path.display()
+                ),
+            ));
+        }
         self.exec_cached("COMMIT")
     }
 
     fn rollback(&mut self) {
+        self.wrote = false;
         if !self.conn.is_autocommit() {
             // A failed rollback leaves nothing more to undo.
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -213,6 +250,7 @@ impl Backend for SqliteBackend {
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<()> {
+        self.wrote = true;
         // One statement is atomic on its own; a batch needs a savepoint.
         if let [op] = ops {
             return self.apply_one(op);
@@ -229,6 +267,7 @@ impl Backend for SqliteBackend {
     }
 
     fn delete_acked(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
+        self.wrote = true;
         let n = self
             .conn
             .prepare_cached(DELETE)?
