@@ -21,6 +21,14 @@ use crate::rows::Rows;
 /// them commit together.
 const MAX_ROUND: usize = 8_192;
 
+/// Most write operations committed in one transaction.
+const MAX_GROUP_OPS: u64 = 65_536;
+
+/// Most bytes of requests one open transaction keeps (for its callbacks and
+/// for replay should SQLite roll the transaction back): bounds the memory a
+/// long group commit holds on top of the queue.
+const MAX_GROUP_BYTES: usize = 12 * 1024 * 1024;
+
 /// What a request answers with.
 #[derive(Debug)]
 pub(crate) enum Reply {
@@ -149,6 +157,29 @@ impl Request {
         }
     }
 
+    /// Approximate bytes this request holds while it waits for its commit.
+    fn retained_bytes(&self) -> usize {
+        const OVERHEAD: usize = 96;
+        let op_bytes = |op: &Op| {
+            OVERHEAD
+                + match op {
+                    Op::Put {
+                        category,
+                        key,
+                        payload,
+                    } => category.len() + key.len() + payload.len(),
+                    Op::Delete { category, key } => category.len() + key.len(),
+                    Op::DeletePrefix { category, prefix } => category.len() + prefix.len(),
+                }
+        };
+        match self {
+            Request::Op(op) => op_bytes(op),
+            Request::Batch { ops, .. } => OVERHEAD + ops.iter().map(op_bytes).sum::<usize>(),
+            Request::DeleteAcked { category, key, .. } => OVERHEAD + category.len() + key.len(),
+            Request::Flush(_) | Request::Read { .. } => OVERHEAD,
+        }
+    }
+
     /// Drops a refused request without invoking its callback.
     pub(crate) fn refuse(self) {
         match self {
@@ -210,6 +241,8 @@ struct Worker<B: Backend> {
     group: Vec<Pending>,
     /// Write operations applied in the open transaction.
     group_ops: u64,
+    /// Bytes the requests in `group` hold.
+    group_bytes: usize,
 }
 
 /// Starts a worker thread for a job: `open` runs on the new thread and its
@@ -254,6 +287,7 @@ where
                 counters,
                 group: Vec::new(),
                 group_ops: 0,
+                group_bytes: 0,
             };
             worker.update_size();
             let _ = ready_tx.send(Ok(()));
@@ -306,7 +340,14 @@ impl<B: Backend> Worker<B> {
                 }
             }
             drop(requests);
-            self.end_transaction();
+            // Group commit across rounds: while more requests are already
+            // waiting, keep the write transaction open, up to a bound.
+            if queue.len() == 0
+                || self.group_ops >= MAX_GROUP_OPS
+                || self.group_bytes >= MAX_GROUP_BYTES
+            {
+                self.end_transaction();
+            }
         }
         self.end_transaction();
         log(Level::Debug, || {
@@ -363,6 +404,7 @@ impl<B: Backend> Worker<B> {
         match self.apply(&request) {
             Ok(reply) => {
                 self.group_ops += request.op_count();
+                self.group_bytes += request.retained_bytes();
                 self.group.push(Pending {
                     request,
                     result: Ok(reply),
@@ -413,6 +455,7 @@ impl<B: Backend> Worker<B> {
     fn replay(&mut self) {
         let group = std::mem::take(&mut self.group);
         self.group_ops = 0;
+        self.group_bytes = 0;
         let began = self.backend.begin();
         for mut pending in group {
             if pending.result.is_ok() && pending.request.op_count() > 0 {
@@ -423,6 +466,7 @@ impl<B: Backend> Worker<B> {
                 match again {
                     Ok(reply) => {
                         self.group_ops += pending.request.op_count();
+                        self.group_bytes += pending.request.retained_bytes();
                         pending.result = Ok(reply);
                     }
                     Err(e) => {
@@ -486,6 +530,7 @@ impl<B: Backend> Worker<B> {
             }
         }
         self.group_ops = 0;
+        self.group_bytes = 0;
         for pending in self.group.drain(..) {
             let result = match (&commit_error, pending.result) {
                 (Some(e), Ok(_)) if pending.request.op_count() > 0 => Err(e.clone()),

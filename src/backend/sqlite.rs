@@ -208,7 +208,7 @@ impl SqliteBackend {
 /// The page cache of each job's connection, in KiB (allocated as used).
 /// Group commits touch many pages; a cache that holds them turns repeated
 /// writes to one page within a transaction into one.
-const CACHE_KIB: u32 = 16_384;
+const CACHE_KIB: u32 = 8_192;
 
 /// Pages of WAL after which a commit checkpoints. Larger than SQLite's 1000
 /// so large group commits are not each followed by a checkpoint.
