@@ -24,6 +24,10 @@ const MAX_ROUND: usize = 8_192;
 /// Most write operations committed in one transaction.
 const MAX_GROUP_OPS: u64 = 65_536;
 
+/// Most reads served in one read transaction before it ends (it pins a
+/// snapshot, which holds back checkpoints).
+const MAX_TXN_READS: u32 = 10_000;
+
 /// Most bytes of requests one open transaction keeps (for its callbacks and
 /// for replay should SQLite roll the transaction back): bounds the memory a
 /// long group commit holds on top of the queue.
@@ -243,6 +247,10 @@ struct Worker<B: Backend> {
     group_ops: u64,
     /// Bytes the requests in `group` hold.
     group_bytes: usize,
+    /// The open transaction was begun for reads.
+    read_txn: bool,
+    /// Reads served in the open read transaction.
+    txn_reads: u32,
 }
 
 /// Starts a worker thread for a job: `open` runs on the new thread and its
@@ -288,6 +296,8 @@ where
                 group: Vec::new(),
                 group_ops: 0,
                 group_bytes: 0,
+                read_txn: false,
+                txn_reads: 0,
             };
             worker.update_size();
             let _ = ready_tx.send(Ok(()));
@@ -333,18 +343,20 @@ impl<B: Backend> Worker<B> {
             let mut requests = round.drain(..).peekable();
             while let Some(request) = requests.next() {
                 if request.is_read() {
-                    let another_read = requests.peek().is_some_and(Request::is_read);
-                    self.read(request, another_read);
+                    let more = requests.peek().is_some() || queue.len() > 0;
+                    self.read(request, more);
                 } else {
                     self.write(request);
                 }
             }
             drop(requests);
-            // Group commit across rounds: while more requests are already
-            // waiting, keep the write transaction open, up to a bound.
+            // Across rounds, while more requests are already waiting, keep
+            // the transaction open (group commit for writes, one snapshot for
+            // reads), up to a bound.
             if queue.len() == 0
                 || self.group_ops >= MAX_GROUP_OPS
                 || self.group_bytes >= MAX_GROUP_BYTES
+                || self.txn_reads >= MAX_TXN_READS
             {
                 self.end_transaction();
             }
@@ -355,9 +367,11 @@ impl<B: Backend> Worker<B> {
         });
     }
 
-    /// Serves a read after committing the writes before it; consecutive
-    /// reads share one read transaction.
-    fn read(&mut self, request: Request, another_read: bool) {
+    /// Serves a read after committing the writes before it. When more
+    /// requests wait (or the read has many statements) it opens a read
+    /// transaction that the following reads share: one snapshot instead of
+    /// one per statement.
+    fn read(&mut self, request: Request, more: bool) {
         let Request::Read { read, done } = request else {
             return;
         };
@@ -365,9 +379,11 @@ impl<B: Backend> Worker<B> {
             self.end_transaction();
         }
         let many = matches!(&read, Read::GetMany { keys, .. } if keys.len() > 1);
-        if (another_read || many) && !self.backend.in_transaction() {
-            // Without it each statement is its own implicit transaction.
-            let _ = self.backend.begin();
+        if (more || many) && !self.backend.in_transaction() && self.backend.begin().is_ok() {
+            self.read_txn = true;
+        }
+        if self.read_txn {
+            self.txn_reads += 1;
         }
         let backend = &mut self.backend;
         let result = catch_unwind(AssertUnwindSafe(|| {
@@ -378,9 +394,6 @@ impl<B: Backend> Worker<B> {
         .map_err(|e| e.context(format!("job {}", self.job_id)));
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
         done.complete(result);
-        if !another_read && self.group.is_empty() && self.backend.in_transaction() {
-            self.end_transaction();
-        }
     }
 
     fn write(&mut self, request: Request) {
@@ -394,6 +407,10 @@ impl<B: Backend> Worker<B> {
                 });
             }
             return;
+        }
+        if self.read_txn {
+            // Writes never upgrade a read transaction: commit it first.
+            self.end_transaction();
         }
         if !self.backend.in_transaction() {
             if let Err(e) = self.backend.begin() {
@@ -531,6 +548,8 @@ impl<B: Backend> Worker<B> {
         }
         self.group_ops = 0;
         self.group_bytes = 0;
+        self.read_txn = false;
+        self.txn_reads = 0;
         for pending in self.group.drain(..) {
             let result = match (&commit_error, pending.result) {
                 (Some(e), Ok(_)) if pending.request.op_count() > 0 => Err(e.clone()),
