@@ -338,12 +338,25 @@ impl Backend for SqliteBackend {
     }
 
     fn get_many(&mut self, category: &[u8], keys: &[Vec<u8>]) -> Result<Rows> {
+        // Look the keys up in key order, so consecutive lookups walk
+        // neighbouring B-tree pages, then answer in the order given.
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
+        let mut payloads = Vec::new();
+        let mut spans: Vec<Option<(usize, usize)>> = vec![None; keys.len()];
         let mut stmt = self.conn.prepare_cached(GET)?;
-        let mut rows = Rows::new();
-        for key in keys {
-            let mut cursor = stmt.query(params![category, key])?;
+        for i in order {
+            let mut cursor = stmt.query(params![category, keys[i]])?;
             if let Some(row) = cursor.next()? {
-                rows.push(key, bytes_of(row.get_ref(0)?));
+                let start = payloads.len();
+                payloads.extend_from_slice(bytes_of(row.get_ref(0)?));
+                spans[i] = Some((start, payloads.len()));
+            }
+        }
+        let mut rows = Rows::new();
+        for (key, span) in keys.iter().zip(spans) {
+            if let Some((start, end)) = span {
+                rows.push(key, &payloads[start..end]);
             }
         }
         Ok(rows)
