@@ -51,3 +51,6 @@ bash bindings/nim/run_tests.sh
 
 step "stress test under valgrind (small size)"
 scripts/valgrind_stress.sh
+
+step "benchmark, quick mode (figures only, no timing assertions)"
+cargo bench --bench throughput -- --quick
