@@ -7,6 +7,19 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use persistency::{ErrorKind, FullPolicy, JobOptions, Op, Persistency, Result, ScanOptions};
 
+/// Holds the job's worker inside a callback until the returned sender sends
+/// (or is dropped), so the requests queued meanwhile wait together.
+fn hold_worker(job: &persistency::Job) -> Result<mpsc::Sender<()>> {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    job.flush_then(move |_| {
+        started_tx.send(()).expect("send");
+        let _ = release_rx.recv();
+    })?;
+    started_rx.recv().expect("worker is in the callback");
+    Ok(release_tx)
+}
+
 #[test]
 fn read_your_writes_without_waiting() -> Result<()> {
     let db = Persistency::new(":memory:")?;
@@ -120,13 +133,7 @@ fn fail_fast_backpressure_loses_nothing_accepted() -> Result<()> {
     };
     let job = db.open_job_with("bp", &options)?;
     // Hold the worker inside a callback so the queue fills up.
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let (started_tx, started_rx) = mpsc::channel::<()>();
-    job.flush_then(move |_| {
-        started_tx.send(()).expect("send");
-        release_rx.recv().expect("release");
-    })?;
-    started_rx.recv().expect("worker is in the callback");
+    let release_tx = hold_worker(&job)?;
     let mut accepted = Vec::new();
     for i in 0..3u32 {
         job.put("c", &i.to_be_bytes(), b"v")?;
@@ -281,8 +288,7 @@ fn a_failing_batch_rolls_back_alone_in_its_group() -> Result<()> {
     };
     let job = db.open_job_with("group", &options)?;
     // Hold the worker so the next requests are committed as one group.
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    job.flush_then(move |_| release_rx.recv().expect("release"))?;
+    let release_tx = hold_worker(&job)?;
     let results = Arc::new(Mutex::new(Vec::new()));
     for i in 0..6u32 {
         let results = results.clone();
@@ -375,13 +381,7 @@ fn queue_capacity_counts_operations_not_requests() -> Result<()> {
         ..JobOptions::default()
     };
     let job = db.open_job_with("weights", &options)?;
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let (started_tx, started_rx) = mpsc::channel::<()>();
-    job.flush_then(move |_| {
-        started_tx.send(()).expect("send");
-        release_rx.recv().expect("release");
-    })?;
-    started_rx.recv().expect("worker held");
+    let release_tx = hold_worker(&job)?;
     let batch = |n: u8| {
         (0..n)
             .map(|i| Op::put("c", vec![n, i], b"v".to_vec()))
