@@ -296,6 +296,10 @@ impl Persistency {
             instance: self.shared.serial,
             job: next_serial(),
         };
+        // An open job is returned without touching the file system.
+        if let Some(slot) = self.shared.jobs.lock().get(id).filter(|s| !s.closing) {
+            return Ok(slot.job.clone());
+        }
         let file = match self.shared.root.as_str() {
             MEMORY_ROOT => None,
             root => {
