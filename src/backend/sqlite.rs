@@ -417,6 +417,23 @@ mod tests {
         Ok(())
     }
 
+    /// `.cargo/config.toml` compiles the bundled SQLite without
+    /// SQLITE_ENABLE_MEMORY_MANAGEMENT, which would pool the page caches of
+    /// all connections (every job's cache evicted by any other's reads).
+    #[test]
+    #[cfg(feature = "bundled")]
+    fn each_connection_keeps_its_own_page_cache() -> Result<()> {
+        let b = mem()?;
+        let pooled: i64 = b.conn.query_row(
+            "SELECT count(*) FROM pragma_compile_options \
+             WHERE compile_options = 'ENABLE_MEMORY_MANAGEMENT'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(pooled, 0, "bundled SQLite built with ENABLE_MEMORY_MANAGEMENT");
+        Ok(())
+    }
+
     #[test]
     fn scan_limit_reports_more() -> Result<()> {
         let mut b = mem()?;
