@@ -430,7 +430,10 @@ mod tests {
             [],
             |r| r.get(0),
         )?;
-        assert_eq!(pooled, 0, "bundled SQLite built with ENABLE_MEMORY_MANAGEMENT");
+        assert_eq!(
+            pooled, 0,
+            "bundled SQLite built with ENABLE_MEMORY_MANAGEMENT"
+        );
         Ok(())
     }
 
