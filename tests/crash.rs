@@ -42,22 +42,8 @@ const JOB: &str = "crash";
 /// Kill cycles on one file before a long run starts a fresh one.
 const EPOCH: u64 = 50;
 
-/// A small deterministic generator (splitmix64): no extra dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+mod common;
+use common::Rng;
 
 fn batch_rows(id: u64) -> u64 {
     1 + id % 5
