@@ -49,10 +49,7 @@ fn main() -> Result<()> {
             "messages",
             &start,
             &stop,
-            ScanOptions {
-                reverse: false,
-                limit: 2,
-            },
+            ScanOptions::new().reverse(false).limit(2),
         )?;
         let texts: Vec<_> = page
             .iter()

@@ -85,33 +85,33 @@
 #define PERSISTENCY_OP_DELETE_PREFIX 2
 
 /**
- * An instance: one root directory and the jobs open under it. Reference
- * counted: every function that hands one out gives a new reference, which
- * the host returns with `persistency_release`.
- */
-typedef struct persistency persistency;
-
-/**
- * A job: one database file, one worker thread. Reference counted like
- * `persistency`; released with `persistency_job_release`.
+ * A job handle (C `persistency_job`): one job of an instance.
  */
 typedef struct persistency_job persistency_job;
 
 /**
- * A key under construction (owned by the caller: `persistency_key_new`,
- * `persistency_key_free`). Not thread-safe: one thread at a time.
+ * A key under construction (C `persistency_key`; owned by the caller:
+ * `persistency_key_new`, `persistency_key_free`). Not thread-safe: one
+ * thread at a time.
  */
 typedef struct persistency_key persistency_key;
 
 /**
- * The status every synchronous call returns: `PERSISTENCY_OK` or an error
- * code. Codes are never renumbered.
+ * An instance handle (C `persistency`): one root directory and the jobs
+ * open under it.
+ */
+typedef struct persistency persistency;
+
+/**
+ * The status every synchronous call returns (C `persistency_status`):
+ * `PERSISTENCY_OK` or an error code. Codes are never renumbered.
  */
 typedef int32_t persistency_status;
 
 /**
- * Options of a job, read when it is first opened. Initialise with
- * `persistency_job_options_init`, then change fields.
+ * Options of a job (C `persistency_job_options`), read when it is first
+ * opened. Initialise with `persistency_job_options_init`, then change
+ * fields.
  */
 typedef struct persistency_job_options {
   /**
@@ -137,8 +137,8 @@ typedef struct persistency_job_options {
 } persistency_job_options;
 
 /**
- * A job's figures. The worker updates them as it goes; a reader may see
- * figures from a moment earlier.
+ * A job's figures (C `persistency_stats`). The worker updates them as it
+ * goes; a reader may see figures from a moment earlier.
  */
 typedef struct persistency_stats {
   /**
@@ -168,15 +168,17 @@ typedef struct persistency_stats {
 } persistency_stats;
 
 /**
- * A logger: `level` is a `PERSISTENCY_LOG_*` constant, `message` a
- * NUL-terminated string valid only during the call.
+ * A logger (C `persistency_log_callback`): `level` is a
+ * `PERSISTENCY_LOG_*` constant, `message` a NUL-terminated string valid
+ * only during the call.
  */
 typedef void (*persistency_log_callback)(int32_t level,
                                          const char *message,
                                          void *user_data);
 
 /**
- * One row of a scan or multi-get; pointers valid only during the callback.
+ * One row of a scan or multi-get (C `persistency_row`); pointers valid only
+ * during the callback.
  */
 typedef struct persistency_row {
   /**
@@ -198,8 +200,9 @@ typedef struct persistency_row {
 } persistency_row;
 
 /**
- * What an asynchronous call reports to its callback. Every pointer in it is
- * valid only during the callback: copy what you keep.
+ * What an asynchronous call reports to its callback (C
+ * `persistency_result`). Every pointer in it is valid only during the
+ * callback: copy what you keep.
  */
 typedef struct persistency_result {
   /**
@@ -245,15 +248,16 @@ typedef struct persistency_result {
 } persistency_result;
 
 /**
- * The callback of an asynchronous call: invoked exactly once, on the job's
- * worker thread, for every call that returned `PERSISTENCY_OK`; never for a
- * call that returned an error. `user_data` is passed back untouched.
+ * The callback of an asynchronous call (C `persistency_callback`): invoked
+ * exactly once, on the job's worker thread, for every call that returned
+ * `PERSISTENCY_OK`; never for a call that returned an error. `user_data`
+ * is passed back untouched.
  */
 typedef void (*persistency_callback)(const struct persistency_result *result,
                                      void *user_data);
 
 /**
- * A byte buffer: pointer and length.
+ * A byte buffer: pointer and length (C `persistency_bytes`).
  */
 typedef struct persistency_bytes {
   /**
@@ -267,7 +271,7 @@ typedef struct persistency_bytes {
 } persistency_bytes;
 
 /**
- * One operation of a batch.
+ * One operation of a batch (C `persistency_op`).
  */
 typedef struct persistency_op {
   /**
@@ -353,6 +357,10 @@ extern "C" {
  * another string fails with `PERSISTENCY_ERR_INVALID_ARGUMENT`.
  * On success `*out` holds a new reference (release it with
  * `persistency_release`).
+ *
+ * # Safety
+ * `root_dir` is NULL or a NUL-terminated string; `out` is NULL or points
+ * at writable storage for one pointer.
  */
 persistency_status persistency_instance(const char *root_dir,
                                         struct persistency **out);
@@ -360,6 +368,9 @@ persistency_status persistency_instance(const char *root_dir,
 /**
  * The installed process-wide instance (a new reference in `*out`), or
  * `PERSISTENCY_ERR_CLOSED` when none is installed.
+ *
+ * # Safety
+ * `out` is NULL or points at writable storage for one pointer.
  */
 persistency_status persistency_instance_current(struct persistency **out);
 
@@ -369,6 +380,9 @@ persistency_status persistency_instance_current(struct persistency **out);
  * is closed for good: calls on its handles, and its jobs' handles, return
  * `PERSISTENCY_ERR_CLOSED`. OK when no instance is installed. From a
  * callback of one of its jobs: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * None: takes no pointers. (Unsafe like every C entry point.)
  */
 persistency_status persistency_reset(void);
 
@@ -376,6 +390,9 @@ persistency_status persistency_reset(void);
  * Makes an independent instance over `root_dir`, owned by the caller
  * (`*out`, released with `persistency_release`). Root validation is as for
  * `persistency_instance`. Two live instances never open the same job file.
+ *
+ * # Safety
+ * As for `persistency_instance`.
  */
 persistency_status persistency_new(const char *root_dir,
                                    struct persistency **out);
@@ -384,29 +401,45 @@ persistency_status persistency_new(const char *root_dir,
  * Closes every job of the instance (each as `persistency_close_job`); the
  * instance stays usable for new jobs. Idempotent. From a callback of one of
  * its jobs: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `p` is NULL or a live instance handle.
  */
 persistency_status persistency_close(struct persistency *p);
 
 /**
  * Gives back one reference to an instance; NULL is a no-op. Releasing the
  * last reference closes its jobs. The handle must not be used afterwards.
+ *
+ * # Safety
+ * `p` is NULL or an instance handle whose reference the caller owns and
+ * gives up.
  */
 void persistency_release(struct persistency *p);
 
 /**
  * Takes one more reference to an instance (for another thread or owner)
  * and returns `p`; release it with `persistency_release`. NULL gives NULL.
+ *
+ * # Safety
+ * `p` is NULL or a live instance handle.
  */
 struct persistency *persistency_retain(struct persistency *p);
 
 /**
  * The root directory as given, valid as long as `p` is; NULL for NULL.
+ *
+ * # Safety
+ * `p` is NULL or a live instance handle.
  */
 const char *persistency_root_dir(const struct persistency *p);
 
 /**
  * Writes the defaults into every field of `options` (including
  * `struct_size`). NULL is a no-op.
+ *
+ * # Safety
+ * `options` is NULL or points at a writable `persistency_job_options`.
  */
 void persistency_job_options_init(struct persistency_job_options *options);
 
@@ -414,6 +447,11 @@ void persistency_job_options_init(struct persistency_job_options *options);
  * Opens or creates the job `job_id` (`<root>/<job_id>.db`) with default
  * options; an open job is returned as is. A job id is 1 to 128 bytes of
  * `[A-Za-z0-9_.-]`, not starting with `.`. `*out` receives a new reference.
+ *
+ * # Safety
+ * `p` is NULL or a live instance handle; `job_id` is NULL or a
+ * NUL-terminated string; `out` is NULL or points at writable storage for
+ * one pointer.
  */
 persistency_status persistency_open_job(struct persistency *p,
                                         const char *job_id,
@@ -424,6 +462,10 @@ persistency_status persistency_open_job(struct persistency *p,
  * options of the first open stand. Unknown `synchronous`/`full_policy`
  * values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
  * A job file held by another live instance: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * As for `persistency_open_job`; `options` is NULL or points at a
+ * `persistency_job_options` of at least its `struct_size` bytes.
  */
 persistency_status persistency_open_job_with(struct persistency *p,
                                              const char *job_id,
@@ -433,6 +475,9 @@ persistency_status persistency_open_job_with(struct persistency *p,
 /**
  * The open job `job_id` (a new reference in `*out`), or
  * `PERSISTENCY_ERR_JOB_NOT_FOUND`.
+ *
+ * # Safety
+ * As for `persistency_open_job`.
  */
 persistency_status persistency_find_job(struct persistency *p,
                                         const char *job_id,
@@ -440,6 +485,10 @@ persistency_status persistency_find_job(struct persistency *p,
 
 /**
  * Whether the job `job_id` is open; false for NULL arguments.
+ *
+ * # Safety
+ * `p` is NULL or a live instance handle; `job_id` is NULL or a
+ * NUL-terminated string.
  */
 bool persistency_has_job(struct persistency *p,
                          const char *job_id);
@@ -450,6 +499,10 @@ bool persistency_has_job(struct persistency *p,
  * invoked and its worker thread joined; later calls on its handles return
  * `PERSISTENCY_ERR_CLOSED`. From one of the job's own callbacks:
  * `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `p` is NULL or a live instance handle; `job_id` is NULL or a
+ * NUL-terminated string.
  */
 persistency_status persistency_close_job(struct persistency *p,
                                          const char *job_id);
@@ -457,6 +510,9 @@ persistency_status persistency_close_job(struct persistency *p,
 /**
  * Closes the job if open, then deletes its file and the `-wal` and `-shm`
  * sidecars; a missing file is not an error.
+ *
+ * # Safety
+ * As for `persistency_close_job`.
  */
 persistency_status persistency_drop_job(struct persistency *p,
                                         const char *job_id);
@@ -464,23 +520,37 @@ persistency_status persistency_drop_job(struct persistency *p,
 /**
  * Gives back one reference to a job; NULL is a no-op. The job stays open
  * (it is closed by `persistency_close_job` or its instance).
+ *
+ * # Safety
+ * `job` is NULL or a job handle whose reference the caller owns and gives
+ * up.
  */
 void persistency_job_release(struct persistency_job *job);
 
 /**
  * Takes one more reference to a job and returns `job`; release it with
  * `persistency_job_release`. NULL gives NULL.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle.
  */
 struct persistency_job *persistency_job_retain(struct persistency_job *job);
 
 /**
  * The job id, valid until the handle is released; NULL for NULL.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle.
  */
 const char *persistency_job_id(const struct persistency_job *job);
 
 /**
  * Writes the job's figures into `*out`; `PERSISTENCY_ERR_CLOSED` on a
  * closed job.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `out` is NULL or points at a
+ * writable `persistency_stats`.
  */
 persistency_status persistency_job_stats(struct persistency_job *job,
                                          struct persistency_stats *out);
@@ -488,16 +558,26 @@ persistency_status persistency_job_stats(struct persistency_job *job,
 /**
  * A new empty key (free it with `persistency_key_free`), or NULL if out of
  * memory.
+ *
+ * # Safety
+ * None: takes no pointers. (Unsafe like every C entry point.)
  */
 struct persistency_key *persistency_key_new(void);
 
 /**
  * Frees a key; NULL is a no-op.
+ *
+ * # Safety
+ * `key` is NULL or a key from `persistency_key_new`, not freed before and
+ * not used afterwards.
  */
 void persistency_key_free(struct persistency_key *key);
 
 /**
  * Removes every part; NULL is a no-op.
+ *
+ * # Safety
+ * `key` is NULL or a live key used by no other thread during the call.
  */
 void persistency_key_clear(struct persistency_key *key);
 
@@ -505,12 +585,20 @@ void persistency_key_clear(struct persistency_key *key);
  * Appends a NUL-terminated string (2-byte big-endian length, then the
  * bytes; at most 65535 bytes, else `PERSISTENCY_ERR_INVALID_ARGUMENT` and
  * the key is unchanged).
+ *
+ * # Safety
+ * `key` is NULL or a live key used by no other thread during the call;
+ * `s` is NULL or a NUL-terminated string.
  */
 persistency_status persistency_key_push_str(struct persistency_key *key,
                                             const char *s);
 
 /**
  * Appends a byte string (length-prefixed like a string; at most 65535).
+ *
+ * # Safety
+ * `key` as for `persistency_key_push_str`; `bytes` is NULL (with `len` 0)
+ * or points at `len` readable bytes.
  */
 persistency_status persistency_key_push_bytes(struct persistency_key *key,
                                               const uint8_t *bytes,
@@ -518,30 +606,45 @@ persistency_status persistency_key_push_bytes(struct persistency_key *key,
 
 /**
  * Appends a signed integer (sign bit flipped, 8 bytes big-endian).
+ *
+ * # Safety
+ * `key` is NULL or a live key used by no other thread during the call.
  */
 persistency_status persistency_key_push_i64(struct persistency_key *key,
                                             int64_t v);
 
 /**
  * Appends an unsigned integer (8 bytes big-endian).
+ *
+ * # Safety
+ * `key` is NULL or a live key used by no other thread during the call.
  */
 persistency_status persistency_key_push_u64(struct persistency_key *key,
                                             uint64_t v);
 
 /**
  * Appends one byte.
+ *
+ * # Safety
+ * `key` is NULL or a live key used by no other thread during the call.
  */
 persistency_status persistency_key_push_u8(struct persistency_key *key,
                                            uint8_t v);
 
 /**
  * Appends a bool as one byte (0 or 1).
+ *
+ * # Safety
+ * `key` is NULL or a live key used by no other thread during the call.
  */
 persistency_status persistency_key_push_bool(struct persistency_key *key,
                                              bool v);
 
 /**
  * Appends an already encoded key verbatim.
+ *
+ * # Safety
+ * As for `persistency_key_push_bytes`.
  */
 persistency_status persistency_key_push_raw(struct persistency_key *key,
                                             const uint8_t *bytes,
@@ -551,6 +654,10 @@ persistency_status persistency_key_push_raw(struct persistency_key *key,
  * The encoded bytes, valid until the key is next changed or freed, and
  * their length in `*len` (when `len` is not NULL). NULL for an empty key
  * (with `*len` 0) or a NULL key.
+ *
+ * # Safety
+ * `key` is NULL or a live key not changed by another thread during the
+ * call; `len` is NULL or points at a writable `size_t`.
  */
 const uint8_t *persistency_key_data(const struct persistency_key *key,
                                     size_t *len);
@@ -560,6 +667,11 @@ const uint8_t *persistency_key_data(const struct persistency_key *key,
  * `prefix` into `out` (room for `prefix_len` bytes) and its length into
  * `*out_len`. Length 0 means open-ended (an empty or all-`0xFF` prefix);
  * `out` may then be NULL. `out_len` is required.
+ *
+ * # Safety
+ * `prefix` is NULL (with `prefix_len` 0) or points at `prefix_len`
+ * readable bytes; `out` is NULL or has room for `prefix_len` bytes;
+ * `out_len` is NULL or points at a writable `size_t`.
  */
 persistency_status persistency_prefix_stop(const uint8_t *prefix,
                                            size_t prefix_len,
@@ -572,6 +684,10 @@ persistency_status persistency_prefix_stop(const uint8_t *prefix,
  * not block for long. With no logger the library prints nothing.
  * `user_data` is passed back untouched and must stay valid until the
  * logger is replaced or removed.
+ *
+ * # Safety
+ * `callback` is NULL or a function that may be called as described, from
+ * any thread; `user_data` is only passed back to it.
  */
 void persistency_set_logger(persistency_log_callback callback,
                             void *user_data,
@@ -580,6 +696,11 @@ void persistency_set_logger(persistency_log_callback callback,
 /**
  * Looks up a key. The callback gets `found` and, when found, `value` /
  * `value_len`. Sees every write accepted before it.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `key` is NULL (with `key_len` 0) or points at
+ * `key_len` readable bytes. `user_data` is only passed back.
  */
 persistency_status persistency_get(struct persistency_job *job,
                                    const char *category,
@@ -590,6 +711,9 @@ persistency_status persistency_get(struct persistency_job *job,
 
 /**
  * Tells whether a key is present (`found`).
+ *
+ * # Safety
+ * As for `persistency_get`.
  */
 persistency_status persistency_exists(struct persistency_job *job,
                                       const char *category,
@@ -605,6 +729,11 @@ persistency_status persistency_exists(struct persistency_job *job,
  * whether rows remain after them. To page on, resume ascending from the
  * last key with a `0x00` byte appended, descending with the last key as
  * `stop`.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `start` and `stop` are each NULL (with length 0)
+ * or point at that many readable bytes.
  */
 persistency_status persistency_scan(struct persistency_job *job,
                                     const char *category,
@@ -620,6 +749,11 @@ persistency_status persistency_scan(struct persistency_job *job,
 /**
  * Scans every key that starts with `prefix` (upstream `prefixRange`), with
  * `reverse` and `limit` as `persistency_scan`.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `prefix` is NULL (with length 0) or points at
+ * `prefix_len` readable bytes.
  */
 persistency_status persistency_scan_prefix(struct persistency_job *job,
                                            const char *category,
@@ -633,6 +767,9 @@ persistency_status persistency_scan_prefix(struct persistency_job *job,
 /**
  * Counts the rows of `[start, stop)` (`stop_len == 0`: no upper bound)
  * into `count`.
+ *
+ * # Safety
+ * As for `persistency_scan`.
  */
 persistency_status persistency_count(struct persistency_job *job,
                                      const char *category,
@@ -647,6 +784,12 @@ persistency_status persistency_count(struct persistency_job *job,
  * Looks up `n_keys` keys in one request and one read transaction: `rows`
  * holds one row per key that exists, in the order the keys were given
  * (missing keys are left out); `count` is the number found.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `keys` is NULL (with `n_keys` 0) or points at
+ * `n_keys` `persistency_bytes`, each NULL with length 0 or pointing at
+ * `len` readable bytes.
  */
 persistency_status persistency_get_many(struct persistency_job *job,
                                         const char *category,
@@ -658,6 +801,9 @@ persistency_status persistency_get_many(struct persistency_job *job,
 /**
  * Deletes one row; after the commit the callback's `found` tells whether a
  * row was removed.
+ *
+ * # Safety
+ * As for `persistency_get`.
  */
 persistency_status persistency_delete_acked(struct persistency_job *job,
                                             const char *category,
@@ -670,23 +816,37 @@ persistency_status persistency_delete_acked(struct persistency_job *job,
  * The message of the last failed status-returning call on the calling
  * thread, or NULL after a success. The string is NUL-terminated and valid
  * until the next status-returning call on this thread.
+ *
+ * # Safety
+ * None: takes no pointers. (Unsafe like every C entry point.)
  */
 const char *persistency_last_error(void);
 
 /**
  * The name of a status constant as a static string, such as
  * `"PERSISTENCY_ERR_CLOSED"`; `"PERSISTENCY_UNKNOWN"` for an unknown value.
+ *
+ * # Safety
+ * None: takes no pointers. (Unsafe like every C entry point.)
  */
 const char *persistency_status_name(int32_t status);
 
 /**
  * The library version (the crate version) as a static string.
+ *
+ * # Safety
+ * None: takes no pointers. (Unsafe like every C entry point.)
  */
 const char *persistency_version(void);
 
 /**
  * Queues an insert-or-replace and returns (fire-and-forget). A failure in
  * the worker is counted in the stats (`ops_failed`) and logged.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `key` and `payload` are each NULL (with length 0)
+ * or point at that many readable bytes.
  */
 persistency_status persistency_put(struct persistency_job *job,
                                    const char *category,
@@ -697,6 +857,11 @@ persistency_status persistency_put(struct persistency_job *job,
 
 /**
  * Queues a delete of one key (fire-and-forget).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `key` is NULL (with `key_len` 0) or points at
+ * `key_len` readable bytes.
  */
 persistency_status persistency_delete(struct persistency_job *job,
                                       const char *category,
@@ -706,6 +871,9 @@ persistency_status persistency_delete(struct persistency_job *job,
 /**
  * Queues a delete of every key that starts with `prefix` (fire-and-forget;
  * an empty prefix deletes the whole category).
+ *
+ * # Safety
+ * As for `persistency_delete`, with `prefix` for `key`.
  */
 persistency_status persistency_delete_prefix(struct persistency_job *job,
                                              const char *category,
@@ -719,6 +887,12 @@ persistency_status persistency_delete_prefix(struct persistency_job *job,
  * callback (NULL: fire-and-forget) runs on the worker thread after the
  * transaction committed, as durable as `synchronous` makes it, or failed
  * (`PERSISTENCY_ERR_FULL` past the quota), with the status.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `ops` is NULL (with `n_ops` 0) or
+ * points at `n_ops` ops whose `category` is NULL or NUL-terminated and
+ * whose `key` and `payload` are NULL with length 0 or point at that many
+ * readable bytes. `user_data` is only passed back.
  */
 persistency_status persistency_write(struct persistency_job *job,
                                      const struct persistency_op *ops,
@@ -730,6 +904,9 @@ persistency_status persistency_write(struct persistency_job *job,
  * The callback runs once every operation accepted before this call is
  * committed. Its status is OK even if some fire-and-forget writes failed
  * (those show in the stats and the log). The callback is required.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle. `user_data` is only passed back.
  */
 persistency_status persistency_flush(struct persistency_job *job,
                                      persistency_callback callback,

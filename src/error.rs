@@ -1,79 +1,68 @@
-//! The one error type of the library and its kinds, which map 1:1 to the C
-//! status codes.
+//! The one error type of the library and its kinds. The kinds and their C
+//! status codes are written once, in the table below; `src/ffi/status.rs`
+//! checks its C constants against it at compile time.
 
 use std::fmt;
 
-/// What went wrong, as a category. Each kind has a fixed C status code
-/// (`PERSISTENCY_ERR_*`); codes are never renumbered.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// SQLite or file-system failure (status 1).
-    Backend,
+/// Defines [`ErrorKind`] from one table: variant, C status code, text.
+macro_rules! error_kinds {
+    ($( $(#[$doc:meta])* $kind:ident = $code:literal, $text:literal; )*) => {
+        /// What went wrong, as a category. Each kind has a fixed C status
+        /// code (`PERSISTENCY_ERR_*`); codes are never renumbered.
+        #[non_exhaustive]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(i32)]
+        pub enum ErrorKind {
+            $( $(#[$doc])* $kind = $code, )*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in code order.
+            pub(crate) const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind),*];
+
+            fn text(self) -> &'static str {
+                match self {
+                    $( ErrorKind::$kind => $text, )*
+                }
+            }
+        }
+    };
+}
+
+error_kinds! {
+    /// Storage failure: the database or the file system (status 1).
+    Backend = 1, "backend error";
     /// The instance or job is closed, or no instance is installed (status 2).
-    Closed,
+    Closed = 2, "closed";
     /// A bad argument: bad job id, bad root, over-long part, bad option (status 3).
-    InvalidArgument,
+    InvalidArgument = 3, "invalid argument";
     /// A bounded wait ran out (status 4).
-    Timeout,
+    Timeout = 4, "timeout";
     /// No open job with that id (status 5).
-    JobNotFound,
+    JobNotFound = 5, "job not found";
     /// The job's queue is full and the call fails fast instead of waiting (status 6).
-    Busy,
+    Busy = 6, "busy";
     /// The job's disk quota would be exceeded (status 7).
-    Full,
+    Full = 7, "quota exceeded";
     /// A bug inside the library, such as a caught panic (status 8).
-    Internal,
+    Internal = 8, "internal error";
 }
 
 impl ErrorKind {
-    /// The C status code of this kind.
-    pub const fn code(self) -> i32 {
-        match self {
-            ErrorKind::Backend => 1,
-            ErrorKind::Closed => 2,
-            ErrorKind::InvalidArgument => 3,
-            ErrorKind::Timeout => 4,
-            ErrorKind::JobNotFound => 5,
-            ErrorKind::Busy => 6,
-            ErrorKind::Full => 7,
-            ErrorKind::Internal => 8,
-        }
-    }
-
-    /// The kind of a C status code, or `None` for 0 (success) and unknown codes.
-    pub const fn from_code(code: i32) -> Option<ErrorKind> {
-        Some(match code {
-            1 => ErrorKind::Backend,
-            2 => ErrorKind::Closed,
-            3 => ErrorKind::InvalidArgument,
-            4 => ErrorKind::Timeout,
-            5 => ErrorKind::JobNotFound,
-            6 => ErrorKind::Busy,
-            7 => ErrorKind::Full,
-            8 => ErrorKind::Internal,
-            _ => return None,
-        })
+    /// The C status code of this kind (`PERSISTENCY_ERR_*`).
+    pub(crate) const fn code(self) -> i32 {
+        self as i32
     }
 }
 
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ErrorKind::Backend => "backend error",
-            ErrorKind::Closed => "closed",
-            ErrorKind::InvalidArgument => "invalid argument",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::JobNotFound => "job not found",
-            ErrorKind::Busy => "busy",
-            ErrorKind::Full => "quota exceeded",
-            ErrorKind::Internal => "internal error",
-        })
+        f.write_str(self.text())
     }
 }
 
 /// An error of the library: a kind, a message naming the problem and, for
-/// backend errors, SQLite's extended result code.
+/// storage errors, the backend's own result code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}: {message}")]
 pub struct Error {
@@ -107,13 +96,9 @@ impl Error {
         Error::new(ErrorKind::Internal, message)
     }
 
-    /// A backend error carrying SQLite's extended result code.
-    pub(crate) fn backend(code: i32, message: impl Into<String>) -> Error {
-        let kind = if code & 0xff == rusqlite::ffi::SQLITE_FULL {
-            ErrorKind::Full
-        } else {
-            ErrorKind::Backend
-        };
+    /// An error raised by a storage adapter, which chooses the kind
+    /// (`Backend` or `Full`) and passes its own result code along.
+    pub(crate) fn from_backend(kind: ErrorKind, code: i32, message: impl Into<String>) -> Error {
         Error {
             kind,
             message: message.into(),
@@ -131,29 +116,16 @@ impl Error {
         &self.message
     }
 
-    /// SQLite's extended result code for backend and quota errors, else 0.
+    /// The storage backend's own result code for backend and quota errors
+    /// (SQLite's extended result code for job files), else 0.
     pub fn backend_code(&self) -> i32 {
         self.backend_code
-    }
-
-    /// The C status code of this error.
-    pub fn code(&self) -> i32 {
-        self.kind.code()
     }
 
     /// The same error with `context` put in front of its message.
     pub(crate) fn context(mut self, context: impl fmt::Display) -> Error {
         self.message = format!("{context}: {}", self.message);
         self
-    }
-}
-
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Error {
-        match &e {
-            rusqlite::Error::SqliteFailure(f, _) => Error::backend(f.extended_code, e.to_string()),
-            _ => Error::backend(rusqlite::ffi::SQLITE_ERROR, e.to_string()),
-        }
     }
 }
 
@@ -168,21 +140,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_round_trip() {
-        for code in 1..=8 {
-            let kind = ErrorKind::from_code(code).expect("known code");
-            assert_eq!(kind.code(), code);
+    fn codes_are_dense_and_in_order() {
+        for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(kind.code(), i as i32 + 1, "{kind:?}");
         }
-        assert_eq!(ErrorKind::from_code(0), None);
-        assert_eq!(ErrorKind::from_code(9), None);
     }
 
     #[test]
-    fn sqlite_full_becomes_full() {
-        let e = Error::backend(rusqlite::ffi::SQLITE_FULL, "database or disk is full");
-        assert_eq!(e.kind(), ErrorKind::Full);
-        assert_eq!(e.backend_code(), 13);
-        let e = Error::backend(rusqlite::ffi::SQLITE_IOERR_WRITE, "disk I/O error");
-        assert_eq!(e.kind(), ErrorKind::Backend);
+    fn message_carries_kind_and_context() {
+        let e = Error::invalid("bad").context("job j");
+        assert_eq!(e.to_string(), "invalid argument: job j: bad");
+        assert_eq!(e.backend_code(), 0);
     }
 }

@@ -33,9 +33,14 @@
 //! request completes exactly once (also across a close); queues are bounded.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod backend;
 mod error;
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub mod fault;
+#[doc(hidden)]
 pub mod ffi;
 mod instance;
 mod job;
@@ -43,6 +48,7 @@ mod keys;
 mod log;
 mod ops;
 mod options;
+mod protocol;
 mod queue;
 mod rows;
 mod worker;
@@ -58,15 +64,13 @@ pub use ops::Op;
 pub use options::{FullPolicy, JobOptions, Synchronous, DEFAULT_QUEUE_CAPACITY};
 pub use rows::{Row, Rows};
 
-/// With the `fault-injection` feature, a request on this category panics
-/// inside the worker, so tests can exercise the panic boundary.
-#[cfg(feature = "fault-injection")]
-pub const FAULT_PANIC_CATEGORY: &str = "persistency.fault.panic";
-
-/// With the `fault-injection` feature, a C entry point called with this
-/// category panics before doing anything.
-#[cfg(feature = "fault-injection")]
-pub const FAULT_PANIC_ENTRY_CATEGORY: &str = "persistency.fault.panic-entry";
-
 /// The crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+// The handles are shared across threads: keep them `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Persistency>();
+    send_sync::<Job>();
+    send_sync::<Error>();
+};

@@ -18,13 +18,6 @@ pub enum Level {
     Debug = 4,
 }
 
-impl Level {
-    /// The C constant (`PERSISTENCY_LOG_*`).
-    pub const fn code(self) -> i32 {
-        self as i32
-    }
-}
-
 /// A logger: called with a level and a message, from any library thread,
 /// possibly concurrently.
 pub type Logger = Arc<dyn Fn(Level, &str) + Send + Sync>;
@@ -42,7 +35,7 @@ static MAX_LEVEL: AtomicI32 = AtomicI32::new(0);
 /// persistency::set_logger(None, persistency::Level::Error);
 /// ```
 pub fn set_logger(logger: Option<Logger>, max_level: Level) {
-    install(logger, max_level.code());
+    install(logger, max_level as i32);
 }
 
 /// Installs a logger with a raw maximum level (0 or less delivers nothing).

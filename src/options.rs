@@ -1,7 +1,5 @@
 //! Per-job options.
 
-use crate::error::{Error, Result};
-
 /// How hard SQLite works to make a commit durable (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Synchronous {
@@ -15,27 +13,6 @@ pub enum Synchronous {
     Full,
 }
 
-impl Synchronous {
-    /// The C constant (`PERSISTENCY_SYNC_*`).
-    pub const fn code(self) -> i32 {
-        match self {
-            Synchronous::Normal => 0,
-            Synchronous::Off => 1,
-            Synchronous::Full => 2,
-        }
-    }
-
-    /// The mode of a C constant.
-    pub fn from_code(code: i32) -> Result<Synchronous> {
-        match code {
-            0 => Ok(Synchronous::Normal),
-            1 => Ok(Synchronous::Off),
-            2 => Ok(Synchronous::Full),
-            _ => Err(Error::invalid(format!("unknown synchronous mode {code}"))),
-        }
-    }
-}
-
 /// What a write does when the job's queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FullPolicy {
@@ -47,29 +24,22 @@ pub enum FullPolicy {
     Fail,
 }
 
-impl FullPolicy {
-    /// The C constant (`PERSISTENCY_FULL_*`).
-    pub const fn code(self) -> i32 {
-        match self {
-            FullPolicy::Block => 0,
-            FullPolicy::Fail => 1,
-        }
-    }
-
-    /// The policy of a C constant.
-    pub fn from_code(code: i32) -> Result<FullPolicy> {
-        match code {
-            0 => Ok(FullPolicy::Block),
-            1 => Ok(FullPolicy::Fail),
-            _ => Err(Error::invalid(format!("unknown full policy {code}"))),
-        }
-    }
-}
-
 /// The default capacity of a job's queue, in operations.
 pub const DEFAULT_QUEUE_CAPACITY: u32 = 16_384;
 
-/// Options of a job, fixed when it is first opened.
+/// Options of a job, fixed when it is first opened. New options may be
+/// added: start from `default()` and use the setters.
+///
+/// ```
+/// use persistency::{FullPolicy, JobOptions, Synchronous};
+/// let options = JobOptions::default()
+///     .synchronous(Synchronous::Full)
+///     .full_policy(FullPolicy::Fail)
+///     .queue_capacity(1024)
+///     .max_db_bytes(64 << 20);
+/// assert_eq!(options.queue_capacity, 1024);
+/// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOptions {
     /// Durability of commits.
@@ -94,6 +64,30 @@ impl Default for JobOptions {
 }
 
 impl JobOptions {
+    /// Sets the durability of commits.
+    pub fn synchronous(mut self, synchronous: Synchronous) -> JobOptions {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// Sets the most operations waiting for the worker (0: the default).
+    pub fn queue_capacity(mut self, capacity: u32) -> JobOptions {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// Sets what a write does when the queue is full.
+    pub fn full_policy(mut self, policy: FullPolicy) -> JobOptions {
+        self.full_policy = policy;
+        self
+    }
+
+    /// Sets the cap on the main database file in bytes (0: none).
+    pub fn max_db_bytes(mut self, bytes: u64) -> JobOptions {
+        self.max_db_bytes = bytes;
+        self
+    }
+
     /// The queue capacity in force (the default for 0).
     pub fn effective_queue_capacity(&self) -> usize {
         match self.queue_capacity {

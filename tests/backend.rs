@@ -127,10 +127,7 @@ fn scans_half_open_open_ended_and_reversed() -> Result<()> {
         job.put("c", &[i], &[i * 2])?;
     }
     let all = ScanOptions::default();
-    let rev = ScanOptions {
-        reverse: true,
-        limit: 0,
-    };
+    let rev = ScanOptions::new().reverse(true).limit(0);
     assert_eq!(
         keys_of(&job.scan("c", &[3], &[6], all)?),
         vec![vec![3], vec![4], vec![5]]
@@ -176,15 +173,7 @@ fn pagination_ascending_and_descending() -> Result<()> {
     let mut seen = Vec::new();
     let mut stop = b"q".to_vec();
     loop {
-        let page = job.scan(
-            "c",
-            b"p",
-            &stop,
-            ScanOptions {
-                reverse: true,
-                limit: 3,
-            },
-        )?;
+        let page = job.scan("c", b"p", &stop, ScanOptions::new().reverse(true).limit(3))?;
         seen.extend(keys_of(&page));
         if !page.has_more() {
             break;
@@ -198,10 +187,7 @@ fn pagination_ascending_and_descending() -> Result<()> {
         "c",
         &[b'p', 4],
         b"",
-        ScanOptions {
-            reverse: false,
-            limit: 3,
-        },
+        ScanOptions::new().reverse(false).limit(3),
     )?;
     assert_eq!(page.len(), 3);
     assert!(!page.has_more());
@@ -214,15 +200,7 @@ trait PageFrom {
 
 impl PageFrom for Job {
     fn scan_prefix_from(&self, start: &[u8]) -> Result<persistency::Rows> {
-        self.scan(
-            "c",
-            start,
-            b"q",
-            ScanOptions {
-                reverse: false,
-                limit: 3,
-            },
-        )
+        self.scan("c", start, b"q", ScanOptions::new().reverse(false).limit(3))
     }
 }
 
@@ -235,14 +213,7 @@ fn scan_prefix_both_ways() -> Result<()> {
     }
     job.put("m", &persistency::encode_key(&("rooms", 0i64))?, b"x")?;
     let asc = job.scan_prefix("m", &prefix, ScanOptions::default())?;
-    let desc = job.scan_prefix(
-        "m",
-        &prefix,
-        ScanOptions {
-            reverse: true,
-            limit: 0,
-        },
-    )?;
+    let desc = job.scan_prefix("m", &prefix, ScanOptions::new().reverse(true).limit(0))?;
     assert_eq!(asc.len(), 3);
     let mut reversed = keys_of(&desc);
     reversed.reverse();

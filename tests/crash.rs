@@ -102,11 +102,9 @@ fn batch_ops(id: u64) -> Vec<Op> {
 }
 
 fn options() -> JobOptions {
-    JobOptions {
-        synchronous: Synchronous::Full,
-        queue_capacity: 256,
-        ..JobOptions::default()
-    }
+    JobOptions::default()
+        .synchronous(Synchronous::Full)
+        .queue_capacity(256)
 }
 
 /// The child: writes batches forever, acknowledging each one on stdout
@@ -124,10 +122,7 @@ fn crash_child() {
             "data",
             b"marks/",
             b"marks0",
-            ScanOptions {
-                reverse: true,
-                limit: 1,
-            },
+            ScanOptions::new().reverse(true).limit(1),
         )
         .expect("child: last mark");
     let mut id = match last.get(0) {

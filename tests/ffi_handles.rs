@@ -9,8 +9,8 @@ use ::persistency::ffi::*;
 fn retain_and_release_balance() {
     let root = CString::new(":memory:").expect("cstr");
     let id = CString::new("held").expect("cstr");
-    let mut p: *mut persistency = ptr::null_mut();
-    let mut job: *mut persistency_job = ptr::null_mut();
+    let mut p: *mut PersistencyHandle = ptr::null_mut();
+    let mut job: *mut JobHandle = ptr::null_mut();
     unsafe {
         assert_eq!(persistency_new(root.as_ptr(), &mut p), PERSISTENCY_OK);
         assert_eq!(
@@ -31,7 +31,7 @@ fn retain_and_release_balance() {
             CStr::from_ptr(persistency_job_id(job2)).to_str(),
             Ok("held")
         );
-        let mut stats = persistency_stats::default();
+        let mut stats = CStats::default();
         assert_eq!(persistency_job_stats(job2, &mut stats), PERSISTENCY_OK);
         // The last instance reference closes the job; its handle stays valid memory.
         persistency_release(p2);

@@ -278,7 +278,7 @@ fn expected_stop(prefix: &[u8]) -> Vec<u8> {
 static WRITE_OK: AtomicU64 = AtomicU64::new(0);
 static WRITE_NOT_OK: AtomicU64 = AtomicU64::new(0);
 
-unsafe extern "C" fn on_write(result: *const persistency_result, _user_data: *mut c_void) {
+unsafe extern "C" fn on_write(result: *const CResult, _user_data: *mut c_void) {
     // SAFETY: the library passes a valid result for the callback's duration.
     let status = unsafe { (*result).status };
     if status == PERSISTENCY_OK {
@@ -288,7 +288,7 @@ unsafe extern "C" fn on_write(result: *const persistency_result, _user_data: *mu
     }
 }
 
-unsafe extern "C" fn on_flush(result: *const persistency_result, user_data: *mut c_void) {
+unsafe extern "C" fn on_flush(result: *const CResult, user_data: *mut c_void) {
     // SAFETY: `user_data` is the boxed `SyncSender` that `flush` gave up,
     // handed to this callback alone (exactly once); `result` is valid
     // during the call. The callback owns the sender, so the waiting thread
@@ -303,8 +303,8 @@ unsafe extern "C" fn on_flush(result: *const persistency_result, user_data: *mut
 }
 
 struct Job {
-    instance: *mut persistency,
-    job: *mut persistency_job,
+    instance: *mut PersistencyHandle,
+    job: *mut JobHandle,
 }
 
 impl Job {
@@ -312,12 +312,14 @@ impl Job {
         let root = c":memory:";
         let mut instance = std::ptr::null_mut();
         assert_eq!(
-            persistency_new(root.as_ptr(), &mut instance),
+            // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+            unsafe { persistency_new(root.as_ptr(), &mut instance) },
             PERSISTENCY_OK
         );
         let mut job = std::ptr::null_mut();
         assert_eq!(
-            persistency_open_job(instance, c"fuzz".as_ptr(), &mut job),
+            // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+            unsafe { persistency_open_job(instance, c"fuzz".as_ptr(), &mut job) },
             PERSISTENCY_OK
         );
         Job { instance, job }
@@ -326,28 +328,37 @@ impl Job {
     fn flush(&self) {
         let (tx, rx) = mpsc::sync_channel::<i32>(1);
         let tx = Box::into_raw(Box::new(tx));
-        let st = persistency_flush(self.job, Some(on_flush), tx.cast());
+        // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+        let st = unsafe { persistency_flush(self.job, Some(on_flush), tx.cast()) };
         assert_eq!(st, PERSISTENCY_OK);
         assert_eq!(rx.recv().expect("flush callback"), PERSISTENCY_OK);
     }
 
-    fn stats(&self) -> persistency_stats {
-        let mut s = persistency_stats::default();
-        assert_eq!(persistency_job_stats(self.job, &mut s), PERSISTENCY_OK);
+    fn stats(&self) -> CStats {
+        let mut s = CStats::default();
+        // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+        assert_eq!(
+            unsafe { persistency_job_stats(self.job, &mut s) },
+            PERSISTENCY_OK
+        );
         s
     }
 }
 
 impl Drop for Job {
     fn drop(&mut self) {
-        persistency_close(self.instance);
-        persistency_job_release(self.job);
-        persistency_release(self.instance);
+        // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+        unsafe { persistency_close(self.instance) };
+        // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+        unsafe { persistency_job_release(self.job) };
+        // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+        unsafe { persistency_release(self.instance) };
     }
 }
 
 fn last_error_set() -> bool {
-    let p = persistency_last_error();
+    // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+    let p = unsafe { persistency_last_error() };
     // SAFETY: NUL-terminated and valid until the next call on this thread.
     !p.is_null() && !unsafe { CStr::from_ptr(p) }.to_bytes().is_empty()
 }
@@ -370,7 +381,8 @@ fn expect_status(what: &str, got: i32, valid: bool) -> Check {
     if !valid && !last_error_set() {
         return Err(format!("{what}: failed without a last error"));
     }
-    if valid && !persistency_last_error().is_null() {
+    // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+    if valid && !unsafe { persistency_last_error() }.is_null() {
         return Err(format!("{what}: succeeded but left a last error"));
     }
     if valid { &ACCEPTED } else { &REFUSED }.fetch_add(1, SeqCst);
@@ -378,7 +390,8 @@ fn expect_status(what: &str, got: i32, valid: bool) -> Check {
 }
 
 fn key_calls(parts: &[Part]) -> Check {
-    let key = persistency_key_new();
+    // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+    let key = unsafe { persistency_key_new() };
     if key.is_null() {
         return Err("persistency_key_new returned NULL".into());
     }
@@ -392,22 +405,30 @@ fn key_calls(parts: &[Part]) -> Check {
                     v.push(0);
                     v
                 });
-                persistency_key_push_str(key, ptr_of(&s))
+                // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+                unsafe { persistency_key_push_str(key, ptr_of(&s)) }
             }
             Part::Bytes(b) => {
                 let a = Arg::new(b);
-                persistency_key_push_bytes(key, a.ptr(), a.len)
+                // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+                unsafe { persistency_key_push_bytes(key, a.ptr(), a.len) }
             }
             Part::Raw(b) => {
                 let a = Arg::new(b);
-                persistency_key_push_raw(key, a.ptr(), a.len)
+                // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+                unsafe { persistency_key_push_raw(key, a.ptr(), a.len) }
             }
-            Part::I64(v) => persistency_key_push_i64(key, *v),
-            Part::U64(v) => persistency_key_push_u64(key, *v),
-            Part::U8(v) => persistency_key_push_u8(key, *v),
-            Part::Bool(v) => persistency_key_push_bool(key, *v),
+            // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+            Part::I64(v) => unsafe { persistency_key_push_i64(key, *v) },
+            // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+            Part::U64(v) => unsafe { persistency_key_push_u64(key, *v) },
+            // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+            Part::U8(v) => unsafe { persistency_key_push_u8(key, *v) },
+            // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+            Part::Bool(v) => unsafe { persistency_key_push_bool(key, *v) },
             Part::Clear => {
-                persistency_key_clear(key);
+                // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+                unsafe { persistency_key_clear(key) };
                 model.clear();
                 PERSISTENCY_OK
             }
@@ -423,7 +444,8 @@ fn key_calls(parts: &[Part]) -> Check {
             }
         }
         let mut len = usize::MAX;
-        let data = persistency_key_data(key, &mut len);
+        // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+        let data = unsafe { persistency_key_data(key, &mut len) };
         let got: &[u8] = if data.is_null() {
             &[]
         } else {
@@ -440,7 +462,8 @@ fn key_calls(parts: &[Part]) -> Check {
             break;
         }
     }
-    persistency_key_free(key);
+    // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+    unsafe { persistency_key_free(key) };
     result
 }
 
@@ -459,7 +482,8 @@ fn prefix_stop_call(prefix: &Buf, out_null: bool, out_len_null: bool) -> Check {
     } else {
         &mut out_len
     };
-    let status = persistency_prefix_stop(a.ptr(), a.len, out_ptr, out_len_ptr);
+    // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+    let status = unsafe { persistency_prefix_stop(a.ptr(), a.len, out_ptr, out_len_ptr) };
     let stop = match (&want, prefix.valid()) {
         (Some(stop), _) => Some(stop.clone()),
         (None, true) => Some(Vec::new()),
@@ -491,23 +515,23 @@ fn prefix_stop_call(prefix: &Buf, out_null: bool, out_len_null: bool) -> Check {
 }
 
 /// Materialised op arguments, kept alive across the call.
-struct COp {
+struct OwnedOp {
     category: Option<Vec<u8>>,
     key: Arg,
     payload: Arg,
 }
 
-impl COp {
-    fn new(op: &Op) -> COp {
-        COp {
+impl OwnedOp {
+    fn new(op: &Op) -> OwnedOp {
+        OwnedOp {
             category: op.category.c_string(),
             key: Arg::new(&op.key),
             payload: Arg::new(&op.payload),
         }
     }
 
-    fn raw(&self, kind: i32) -> persistency_op {
-        persistency_op {
+    fn raw(&self, kind: i32) -> COp {
+        COp {
             kind,
             category: ptr_of(&self.category),
             key: self.key.ptr(),
@@ -531,19 +555,26 @@ fn write_call(job: &Job, c: &Call) -> Check {
                 _ => PERSISTENCY_OP_DELETE_PREFIX,
             };
             let single = Op { kind, ..op.clone() };
-            let a = COp::new(&single);
+            let a = OwnedOp::new(&single);
             let cat = ptr_of(&a.category);
             let status = match kind {
-                PERSISTENCY_OP_PUT => persistency_put(
-                    job.job,
-                    cat,
-                    a.key.ptr(),
-                    a.key.len,
-                    a.payload.ptr(),
-                    a.payload.len,
-                ),
-                PERSISTENCY_OP_DELETE => persistency_delete(job.job, cat, a.key.ptr(), a.key.len),
-                _ => persistency_delete_prefix(job.job, cat, a.key.ptr(), a.key.len),
+                // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+                PERSISTENCY_OP_PUT => unsafe {
+                    persistency_put(
+                        job.job,
+                        cat,
+                        a.key.ptr(),
+                        a.key.len,
+                        a.payload.ptr(),
+                        a.payload.len,
+                    )
+                },
+                // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+                PERSISTENCY_OP_DELETE => unsafe {
+                    persistency_delete(job.job, cat, a.key.ptr(), a.key.len)
+                },
+                // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+                _ => unsafe { persistency_delete_prefix(job.job, cat, a.key.ptr(), a.key.len) },
             };
             (status, single.valid(), 1, false)
         }
@@ -552,8 +583,8 @@ fn write_call(job: &Job, c: &Call) -> Check {
             null_ops,
             callback,
         } => {
-            let owned: Vec<COp> = ops.iter().map(COp::new).collect();
-            let raw: Vec<persistency_op> = owned
+            let owned: Vec<OwnedOp> = ops.iter().map(OwnedOp::new).collect();
+            let raw: Vec<COp> = owned
                 .iter()
                 .zip(ops)
                 .map(|(o, op)| o.raw(op.kind))
@@ -562,8 +593,9 @@ fn write_call(job: &Job, c: &Call) -> Check {
                 Some(n) => (std::ptr::null(), *n, *n == 0),
                 None => (raw.as_ptr(), raw.len(), ops.iter().all(Op::valid)),
             };
-            let cb: persistency_callback = if *callback { Some(on_write) } else { None };
-            let status = persistency_write(job.job, ptr, n, cb, std::ptr::null_mut());
+            let cb: Callback = if *callback { Some(on_write) } else { None };
+            // SAFETY: every pointer passed is NULL or live memory of the stated length owned by this test.
+            let status = unsafe { persistency_write(job.job, ptr, n, cb, std::ptr::null_mut()) };
             let applied = if null_ops.is_some() {
                 0
             } else {

@@ -126,11 +126,9 @@ fn callbacks_arrive_in_acceptance_order() -> Result<()> {
 #[test]
 fn fail_fast_backpressure_loses_nothing_accepted() -> Result<()> {
     let db = Persistency::new(":memory:")?;
-    let options = JobOptions {
-        queue_capacity: 4,
-        full_policy: FullPolicy::Fail,
-        ..JobOptions::default()
-    };
+    let options = JobOptions::default()
+        .queue_capacity(4)
+        .full_policy(FullPolicy::Fail);
     let job = db.open_job_with("bp", &options)?;
     // Hold the worker inside a callback so the queue fills up.
     let release_tx = hold_worker(&job)?;
@@ -168,10 +166,7 @@ fn fail_fast_backpressure_loses_nothing_accepted() -> Result<()> {
 #[test]
 fn blocking_policy_waits_for_room() -> Result<()> {
     let db = Persistency::new(":memory:")?;
-    let options = JobOptions {
-        queue_capacity: 2,
-        ..JobOptions::default()
-    };
+    let options = JobOptions::default().queue_capacity(2);
     let job = db.open_job_with("block", &options)?;
     std::thread::scope(|s| {
         for t in 0..4u32 {
@@ -191,10 +186,7 @@ fn blocking_policy_waits_for_room() -> Result<()> {
 #[test]
 fn own_callback_never_waits_for_its_queue() -> Result<()> {
     let db = Persistency::new(":memory:")?;
-    let options = JobOptions {
-        queue_capacity: 1,
-        ..JobOptions::default()
-    };
+    let options = JobOptions::default().queue_capacity(1);
     let job = db.open_job_with("own", &options)?;
     let inner = job.clone();
     let (tx, rx) = mpsc::channel();
@@ -248,10 +240,7 @@ fn closing_from_a_callback_is_refused() -> Result<()> {
 fn quota_refuses_growth_whole_batches_and_reads_go_on() -> Result<()> {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
-    let options = JobOptions {
-        max_db_bytes: 256 * 1024,
-        ..JobOptions::default()
-    };
+    let options = JobOptions::default().max_db_bytes(256 * 1024);
     let job = db.open_job_with("quota", &options)?;
     job.put("c", b"first", b"kept")?;
     let payload = vec![7u8; 4096];
@@ -282,10 +271,7 @@ fn quota_refuses_growth_whole_batches_and_reads_go_on() -> Result<()> {
 fn a_failing_batch_rolls_back_alone_in_its_group() -> Result<()> {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
-    let options = JobOptions {
-        max_db_bytes: 192 * 1024,
-        ..JobOptions::default()
-    };
+    let options = JobOptions::default().max_db_bytes(192 * 1024);
     let job = db.open_job_with("group", &options)?;
     // Hold the worker so the next requests are committed as one group.
     let release_tx = hold_worker(&job)?;
@@ -352,10 +338,7 @@ fn logger_reports_failed_fire_and_forget_writes() -> Result<()> {
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
-    let options = JobOptions {
-        max_db_bytes: 64 * 1024,
-        ..JobOptions::default()
-    };
+    let options = JobOptions::default().max_db_bytes(64 * 1024);
     let job = db.open_job_with("logged", &options)?;
     job.put("c", b"huge", &vec![1u8; 256 * 1024])?;
     job.flush()?;
@@ -375,11 +358,9 @@ fn logger_reports_failed_fire_and_forget_writes() -> Result<()> {
 #[test]
 fn queue_capacity_counts_operations_not_requests() -> Result<()> {
     let db = Persistency::new(":memory:")?;
-    let options = JobOptions {
-        queue_capacity: 10,
-        full_policy: FullPolicy::Fail,
-        ..JobOptions::default()
-    };
+    let options = JobOptions::default()
+        .queue_capacity(10)
+        .full_policy(FullPolicy::Fail);
     let job = db.open_job_with("weights", &options)?;
     let release_tx = hold_worker(&job)?;
     let batch = |n: u8| {

@@ -83,10 +83,7 @@ fn reopen_keeps_data() -> Result<()> {
 fn open_is_idempotent_and_first_options_stand() -> Result<()> {
     let db = Persistency::new(":memory:")?;
     let a = db.open_job("j")?;
-    let options = JobOptions {
-        queue_capacity: 1,
-        ..JobOptions::default()
-    };
+    let options = JobOptions::default().queue_capacity(1);
     let b = db.open_job_with("j", &options)?;
     b.put("c", b"k", b"v")?;
     assert_eq!(a.get("c", b"k")?, Some(b"v".to_vec()), "same job");

@@ -109,10 +109,7 @@ struct World {
 }
 
 fn options() -> JobOptions {
-    JobOptions {
-        queue_capacity: 512,
-        ..JobOptions::default()
-    }
+    JobOptions::default().queue_capacity(512)
 }
 
 fn is_closed<T>(r: &persistency::Result<T>) -> bool {
@@ -250,14 +247,7 @@ impl Worker {
                 let prefix = self.prefix();
                 let rows = self
                     .on_job(world, j, |job| {
-                        job.scan_prefix(
-                            "s",
-                            &prefix,
-                            ScanOptions {
-                                reverse: true,
-                                limit: 16,
-                            },
-                        )
+                        job.scan_prefix("s", &prefix, ScanOptions::new().reverse(true).limit(16))
                     })
                     .expect("scan_prefix");
                 assert!(rows

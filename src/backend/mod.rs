@@ -1,10 +1,19 @@
-//! The storage port: what the worker needs from a store. Nothing above this
-//! module writes SQL; another engine is added as another adapter.
+//! The storage port: what the layers above need from a store, and the one
+//! constructor that picks an adapter for an instance's root.
+//!
+//! Nothing above this module names an adapter or writes SQL. An instance
+//! asks [`Store::for_root`] for its store, a job asks the store for its
+//! [`Site`], and the worker thread opens the site into a [`Backend`]. A new
+//! adapter is a new module here plus one arm in [`Store::for_root`].
 
-pub(crate) mod sqlite;
+mod sqlite;
+
+use std::fmt;
+use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::ops::Op;
+use crate::options::JobOptions;
 use crate::rows::Rows;
 
 /// A half-open key range `[start, stop)` of one category; `stop == None`
@@ -48,4 +57,99 @@ pub(crate) trait Backend: Send {
     fn get_many(&mut self, category: &[u8], keys: &[Vec<u8>]) -> Result<Rows>;
     /// Bytes the store occupies (on disk: database plus write-ahead log).
     fn size(&mut self) -> u64;
+}
+
+/// The root string that keeps every job in a private in-memory database.
+pub(crate) const MEMORY_ROOT: &str = ":memory:";
+
+/// Where an instance keeps its jobs, chosen once from its root.
+#[derive(Debug)]
+pub(crate) struct Store(StoreKind);
+
+#[derive(Debug)]
+enum StoreKind {
+    /// [`MEMORY_ROOT`]: each job a private in-memory SQLite database.
+    Memory,
+    /// A directory of SQLite job files, as the root was given.
+    Directory(String),
+}
+
+impl Store {
+    /// The store of an instance root: validates the root and picks the
+    /// adapter. This is the only place that maps roots to adapters.
+    pub(crate) fn for_root(root: &str) -> Result<Store> {
+        if root == MEMORY_ROOT {
+            return Ok(Store(StoreKind::Memory));
+        }
+        sqlite::validate_root(root)?;
+        Ok(Store(StoreKind::Directory(root.to_string())))
+    }
+
+    /// Where the job `job_id` lives, preparing the store for it (creating
+    /// the root directory when missing).
+    pub(crate) fn site(&self, job_id: &str) -> Result<Site> {
+        Ok(match &self.0 {
+            StoreKind::Memory => Site::Memory,
+            StoreKind::Directory(root) => Site::File(sqlite::job_file(root, job_id, true)?),
+        })
+    }
+
+    /// Where the job `job_id` would live, without creating anything; `None`
+    /// when the store itself does not exist (so neither does the job).
+    pub(crate) fn existing_site(&self, job_id: &str) -> Option<Site> {
+        match &self.0 {
+            StoreKind::Memory => Some(Site::Memory),
+            StoreKind::Directory(root) => {
+                sqlite::job_file(root, job_id, false).ok().map(Site::File)
+            }
+        }
+    }
+}
+
+/// What identifies a job's storage across instances: two jobs with the same
+/// identity would share data, so only one live instance may hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Identity(PathBuf);
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "job file {}", self.0.display())
+    }
+}
+
+/// Where one job's data lives.
+#[derive(Debug, Clone)]
+pub(crate) enum Site {
+    /// A private in-memory database, gone when the job closes.
+    Memory,
+    /// A database file.
+    File(PathBuf),
+}
+
+impl Site {
+    /// The identity other instances are kept off; `None` for storage no
+    /// other instance can reach.
+    pub(crate) fn identity(&self) -> Option<Identity> {
+        match self {
+            Site::Memory => None,
+            Site::File(path) => Some(Identity(path.clone())),
+        }
+    }
+
+    /// Opens (creating if missing) the job's store; runs on its worker.
+    pub(crate) fn open(&self, options: &JobOptions) -> Result<Box<dyn Backend>> {
+        let path = match self {
+            Site::Memory => None,
+            Site::File(path) => Some(path.as_path()),
+        };
+        Ok(Box::new(sqlite::SqliteBackend::open(path, options)?))
+    }
+
+    /// Deletes the job's stored data; missing data is not an error.
+    pub(crate) fn remove(&self) -> Result<()> {
+        match self {
+            Site::Memory => Ok(()),
+            Site::File(path) => sqlite::remove_job_files(path),
+        }
+    }
 }

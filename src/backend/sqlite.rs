@@ -6,13 +6,13 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::{Backend, Range};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ops::Op;
 use crate::options::{JobOptions, Synchronous};
 use crate::rows::Rows;
 
 /// The schema version this library writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 1;
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS kv (\
     category BLOB NOT NULL, key BLOB NOT NULL, payload BLOB NOT NULL, \
@@ -35,17 +35,8 @@ const SCAN_FROM_ASC: &str = "SELECT key, payload FROM kv \
 const SCAN_FROM_DESC: &str = "SELECT key, payload FROM kv \
     WHERE category = ?1 AND key >= ?2 ORDER BY key DESC LIMIT ?3";
 
-/// Where a job's database lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Location {
-    /// A private in-memory database.
-    Memory,
-    /// A database file.
-    File(PathBuf),
-}
-
 /// A job's SQLite database.
-pub(crate) struct SqliteBackend {
+pub(super) struct SqliteBackend {
     conn: Connection,
     path: Option<PathBuf>,
     wal_path: Option<PathBuf>,
@@ -65,38 +56,117 @@ fn bytes_of<'a>(value: ValueRef<'a>) -> &'a [u8] {
     }
 }
 
-/// The SQLite file of a job id under a root directory, and its sidecars.
-pub(crate) fn job_files(root: &Path, job_id: &str) -> [PathBuf; 3] {
-    let db = root.join(format!("{job_id}.db"));
-    let wal = root.join(format!("{job_id}.db-wal"));
-    let shm = root.join(format!("{job_id}.db-shm"));
-    [db, wal, shm]
+/// A sidecar file of a database: `-wal` or `-shm` appended to its path.
+fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut path = db.as_os_str().to_owned();
+    path.push(suffix);
+    PathBuf::from(path)
+}
+
+/// Checks a root directory as upstream: not empty; not an existing
+/// non-directory; if missing, its first existing ancestor is a directory.
+pub(super) fn validate_root(root: &str) -> Result<()> {
+    if root.is_empty() {
+        return Err(Error::invalid("root directory is empty"));
+    }
+    if root.contains('\0') {
+        return Err(Error::invalid("root directory contains NUL"));
+    }
+    let path = Path::new(root);
+    let mut ancestor = Some(path);
+    while let Some(p) = ancestor {
+        let probe = if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        };
+        match std::fs::metadata(probe) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(_) if p == path => {
+                return Err(Error::invalid(format!(
+                    "root {root:?} exists and is not a directory"
+                )))
+            }
+            Ok(_) => {
+                return Err(Error::invalid(format!(
+                    "root {root:?} cannot be created: {} is not a directory",
+                    p.display()
+                )))
+            }
+            Err(_) => ancestor = p.parent(),
+        }
+    }
+    Ok(())
+}
+
+/// The database file of a job, `<root>/<job_id>.db` under the canonical
+/// root; with `create`, the root directory is created when missing.
+pub(super) fn job_file(root: &str, job_id: &str, create: bool) -> Result<PathBuf> {
+    if create {
+        std::fs::create_dir_all(root)
+            .map_err(|e| Error::from(e).context(format!("cannot create root {root:?}")))?;
+    }
+    let root = std::fs::canonicalize(root)
+        .map_err(|e| Error::from(e).context(format!("cannot resolve root {root:?}")))?;
+    Ok(root.join(format!("{job_id}.db")))
+}
+
+/// Deletes a job's database file and its `-wal` and `-shm` sidecars;
+/// missing files are not an error.
+pub(super) fn remove_job_files(db: &Path) -> Result<()> {
+    for file in [db.to_path_buf(), sidecar(db, "-wal"), sidecar(db, "-shm")] {
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::from(e).context(format!("cannot remove {}", file.display())))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A storage error with SQLite's extended result code; `SQLITE_FULL` (the
+/// quota or the disk) is [`ErrorKind::Full`].
+fn sqlite_error(code: i32, message: impl Into<String>) -> Error {
+    let kind = if code & 0xff == rusqlite::ffi::SQLITE_FULL {
+        ErrorKind::Full
+    } else {
+        ErrorKind::Backend
+    };
+    Error::from_backend(kind, code, message)
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _) => sqlite_error(f.extended_code, e.to_string()),
+            _ => sqlite_error(rusqlite::ffi::SQLITE_ERROR, e.to_string()),
+        }
+    }
 }
 
 impl SqliteBackend {
-    /// Opens (creating if missing) a job database with the schema and the
-    /// pragmas of `options`.
-    pub(crate) fn open(location: &Location, options: &JobOptions) -> Result<SqliteBackend> {
+    /// Opens (creating if missing) a job database, in memory for `None`,
+    /// with the schema and the pragmas of `options`.
+    pub(super) fn open(path: Option<&Path>, options: &JobOptions) -> Result<SqliteBackend> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let (conn, path) = match location {
-            Location::Memory => (Connection::open_in_memory_with_flags(flags)?, None),
-            Location::File(path) => (Connection::open_with_flags(path, flags)?, Some(path)),
+        let conn = match path {
+            None => Connection::open_in_memory_with_flags(flags)?,
+            Some(path) => Connection::open_with_flags(path, flags)
+                .map_err(|e| Error::from(e).context(format!("cannot open {}", path.display())))?,
         };
         let mut backend = SqliteBackend {
             conn,
-            wal_path: path.map(|p| {
-                let mut wal = p.clone().into_os_string();
-                wal.push("-wal");
-                PathBuf::from(wal)
-            }),
-            path: path.cloned(),
+            wal_path: path.map(|p| sidecar(p, "-wal")),
+            path: path.map(Path::to_path_buf),
             wrote: false,
         };
-        backend.configure(options).map_err(|e| match location {
-            Location::Memory => e.context("cannot open in-memory database"),
-            Location::File(p) => e.context(format!("cannot open {}", p.display())),
+        backend.configure(options).map_err(|e| match path {
+            None => e.context("cannot open in-memory database"),
+            Some(p) => e.context(format!("cannot open {}", p.display())),
         })?;
         Ok(backend)
     }
@@ -109,7 +179,7 @@ impl SqliteBackend {
         // database fails here.
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version != 0 && version != SCHEMA_VERSION {
-            return Err(Error::backend(
+            return Err(sqlite_error(
                 rusqlite::ffi::SQLITE_MISMATCH,
                 format!("unsupported schema user_version {version} (expected {SCHEMA_VERSION})"),
             ));
@@ -117,7 +187,7 @@ impl SqliteBackend {
         if self.path.is_some() {
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(Error::backend(
+                return Err(sqlite_error(
                     rusqlite::ffi::SQLITE_CANTOPEN,
                     format!("cannot switch to WAL journal mode (got {mode})"),
                 ));
@@ -226,7 +296,7 @@ impl Backend for SqliteBackend {
         if std::mem::take(&mut self.wrote) && self.path.is_some() && self.file_has_moved() {
             self.rollback();
             let path = self.path.as_deref().unwrap_or(Path::new("?"));
-            return Err(Error::backend(
+            return Err(sqlite_error(
                 READONLY_DBMOVED,
                 format!(
                     "{} was moved or deleted while the job was open; nothing was committed",
@@ -387,7 +457,7 @@ mod tests {
     use super::*;
 
     fn mem() -> Result<SqliteBackend> {
-        SqliteBackend::open(&Location::Memory, &JobOptions::default())
+        SqliteBackend::open(None, &JobOptions::default())
     }
 
     fn range(start: &[u8], stop: Option<&[u8]>) -> Range {
@@ -461,5 +531,14 @@ mod tests {
             vec![(vec![4], vec![4]), (vec![0], vec![0])]
         );
         Ok(())
+    }
+
+    #[test]
+    fn sqlite_full_becomes_full() {
+        let e = sqlite_error(rusqlite::ffi::SQLITE_FULL, "database or disk is full");
+        assert_eq!(e.kind(), ErrorKind::Full);
+        assert_eq!(e.backend_code(), 13);
+        let e = sqlite_error(rusqlite::ffi::SQLITE_IOERR_WRITE, "disk I/O error");
+        assert_eq!(e.kind(), ErrorKind::Backend);
     }
 }

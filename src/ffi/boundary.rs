@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::status::{persistency_status, PERSISTENCY_ERR_INTERNAL, PERSISTENCY_OK};
+use super::status::{Status, PERSISTENCY_ERR_INTERNAL, PERSISTENCY_OK};
 use crate::error::{Error, Result};
 
 thread_local! {
@@ -31,7 +31,7 @@ pub(crate) trait OnPanic {
     fn on_panic() -> Self;
 }
 
-impl OnPanic for persistency_status {
+impl OnPanic for Status {
     fn on_panic() -> Self {
         set_last_error(Some(&Error::internal(
             "a bug inside the library (a caught panic); the call had no effect",
@@ -71,7 +71,7 @@ pub(crate) fn boundary<R: OnPanic>(body: impl FnOnce() -> R) -> R {
 
 /// Runs a status-returning body: sets the last error on failure, clears it
 /// on success.
-pub(crate) fn status(body: impl FnOnce() -> Result<()>) -> persistency_status {
+pub(crate) fn status(body: impl FnOnce() -> Result<()>) -> Status {
     boundary(|| match body() {
         Ok(()) => {
             set_last_error(None);
@@ -79,7 +79,7 @@ pub(crate) fn status(body: impl FnOnce() -> Result<()>) -> persistency_status {
         }
         Err(e) => {
             set_last_error(Some(&e));
-            e.code()
+            e.kind().code()
         }
     })
 }

@@ -4,17 +4,10 @@ use std::ffi::c_char;
 
 use super::args;
 use super::boundary::{boundary, status};
-use super::instance::persistency;
-use super::status::persistency_status;
-use crate::error::Error;
-use crate::job::Job;
+use super::handles::{borrow, into_raw, release, retain, JobHandle, PersistencyHandle};
+use super::status::Status;
+use crate::error::{Error, Result};
 use crate::options::{FullPolicy, JobOptions, Synchronous};
-
-/// A job: one database file, one worker thread. Reference counted like
-/// `persistency`; released with `persistency_job_release`.
-pub struct persistency_job {
-    _opaque: [u8; 0],
-}
 
 /// `synchronous`: durable across process crashes (the default).
 pub const PERSISTENCY_SYNC_NORMAL: i32 = 0;
@@ -27,11 +20,12 @@ pub const PERSISTENCY_FULL_BLOCK: i32 = 0;
 /// `full_policy`: a write that finds the queue full returns `PERSISTENCY_ERR_BUSY`.
 pub const PERSISTENCY_FULL_FAIL: i32 = 1;
 
-/// Options of a job, read when it is first opened. Initialise with
-/// `persistency_job_options_init`, then change fields.
+/// Options of a job (C `persistency_job_options`), read when it is first
+/// opened. Initialise with `persistency_job_options_init`, then change
+/// fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct persistency_job_options {
+pub struct CJobOptions {
     /// Set by `persistency_job_options_init`; lets the struct grow.
     pub struct_size: u32,
     /// `PERSISTENCY_SYNC_NORMAL` (default), `_OFF` or `_FULL`.
@@ -44,106 +38,172 @@ pub struct persistency_job_options {
     pub max_db_bytes: u64,
 }
 
-const OPTIONS_V1_SIZE: u32 = std::mem::size_of::<persistency_job_options>() as u32;
+const OPTIONS_V1_SIZE: u32 = std::mem::size_of::<CJobOptions>() as u32;
+
+fn sync_code(mode: Synchronous) -> i32 {
+    match mode {
+        Synchronous::Normal => PERSISTENCY_SYNC_NORMAL,
+        Synchronous::Off => PERSISTENCY_SYNC_OFF,
+        Synchronous::Full => PERSISTENCY_SYNC_FULL,
+    }
+}
+
+fn sync_of(code: i32) -> Result<Synchronous> {
+    match code {
+        PERSISTENCY_SYNC_NORMAL => Ok(Synchronous::Normal),
+        PERSISTENCY_SYNC_OFF => Ok(Synchronous::Off),
+        PERSISTENCY_SYNC_FULL => Ok(Synchronous::Full),
+        _ => Err(Error::invalid(format!("unknown synchronous mode {code}"))),
+    }
+}
+
+fn policy_code(policy: FullPolicy) -> i32 {
+    match policy {
+        FullPolicy::Block => PERSISTENCY_FULL_BLOCK,
+        FullPolicy::Fail => PERSISTENCY_FULL_FAIL,
+    }
+}
+
+fn policy_of(code: i32) -> Result<FullPolicy> {
+    match code {
+        PERSISTENCY_FULL_BLOCK => Ok(FullPolicy::Block),
+        PERSISTENCY_FULL_FAIL => Ok(FullPolicy::Fail),
+        _ => Err(Error::invalid(format!("unknown full policy {code}"))),
+    }
+}
 
 /// Writes the defaults into every field of `options` (including
 /// `struct_size`). NULL is a no-op.
+///
+/// # Safety
+/// `options` is NULL or points at a writable `persistency_job_options`.
 #[no_mangle]
-pub extern "C" fn persistency_job_options_init(options: *mut persistency_job_options) {
+pub unsafe extern "C" fn persistency_job_options_init(options: *mut CJobOptions) {
     boundary(|| {
-        if let Ok(options) = args::out_ptr(options, "options") {
+        // SAFETY: the pointer is as this function's `# Safety` requires.
+        if let Ok(options) = unsafe { args::out_ptr(options, "options") } {
             let d = JobOptions::default();
-            *options = persistency_job_options {
+            *options = CJobOptions {
                 struct_size: OPTIONS_V1_SIZE,
-                synchronous: d.synchronous.code(),
+                synchronous: sync_code(d.synchronous),
                 queue_capacity: d.queue_capacity,
-                full_policy: d.full_policy.code(),
+                full_policy: policy_code(d.full_policy),
                 max_db_bytes: d.max_db_bytes,
             };
         }
     })
 }
 
-fn options_from_c(options: *const persistency_job_options) -> crate::Result<JobOptions> {
-    if options.is_null() {
+fn options_from_c(options: Option<&CJobOptions>) -> Result<JobOptions> {
+    let Some(o) = options else {
         return Ok(JobOptions::default());
-    }
-    let o = args::non_null(options, "options")?;
+    };
     if o.struct_size < OPTIONS_V1_SIZE {
         return Err(Error::invalid(format!(
             "options struct_size {} is smaller than {OPTIONS_V1_SIZE}; call persistency_job_options_init",
             o.struct_size
         )));
     }
-    Ok(JobOptions {
-        synchronous: Synchronous::from_code(o.synchronous)?,
-        queue_capacity: o.queue_capacity,
-        full_policy: FullPolicy::from_code(o.full_policy)?,
-        max_db_bytes: o.max_db_bytes,
-    })
-}
-
-fn hand_out(job: Job, out: &mut *mut persistency_job) {
-    *out = job.into_raw() as *mut persistency_job;
+    Ok(JobOptions::default()
+        .synchronous(sync_of(o.synchronous)?)
+        .queue_capacity(o.queue_capacity)
+        .full_policy(policy_of(o.full_policy)?)
+        .max_db_bytes(o.max_db_bytes))
 }
 
 /// Opens or creates the job `job_id` (`<root>/<job_id>.db`) with default
 /// options; an open job is returned as is. A job id is 1 to 128 bytes of
 /// `[A-Za-z0-9_.-]`, not starting with `.`. `*out` receives a new reference.
+///
+/// # Safety
+/// `p` is NULL or a live instance handle; `job_id` is NULL or a
+/// NUL-terminated string; `out` is NULL or points at writable storage for
+/// one pointer.
 #[no_mangle]
-pub extern "C" fn persistency_open_job(
-    p: *mut persistency,
+pub unsafe extern "C" fn persistency_open_job(
+    p: *mut PersistencyHandle,
     job_id: *const c_char,
-    out: *mut *mut persistency_job,
-) -> persistency_status {
-    persistency_open_job_with(p, job_id, std::ptr::null(), out)
+    out: *mut *mut JobHandle,
+) -> Status {
+    // SAFETY: passed on from this function's `# Safety` section; NULL
+    // options are allowed.
+    unsafe { persistency_open_job_with(p, job_id, std::ptr::null(), out) }
 }
 
 /// As `persistency_open_job`, with `options` (NULL: the defaults). The
 /// options of the first open stand. Unknown `synchronous`/`full_policy`
 /// values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
 /// A job file held by another live instance: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// As for `persistency_open_job`; `options` is NULL or points at a
+/// `persistency_job_options` of at least its `struct_size` bytes.
 #[no_mangle]
-pub extern "C" fn persistency_open_job_with(
-    p: *mut persistency,
+pub unsafe extern "C" fn persistency_open_job_with(
+    p: *mut PersistencyHandle,
     job_id: *const c_char,
-    options: *const persistency_job_options,
-    out: *mut *mut persistency_job,
-) -> persistency_status {
+    options: *const CJobOptions,
+    out: *mut *mut JobHandle,
+) -> Status {
     status(|| {
-        let out = args::out_ptr(out, "out")?;
-        let instance = args::instance(p)?;
-        let id = args::utf8(job_id, "job_id")?;
-        let options = options_from_c(options)?;
-        hand_out(instance.open_job_with(id, &options)?, out);
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (out, p, id, options) = unsafe {
+            (
+                args::out_ptr(out, "out")?,
+                borrow(p, "instance")?,
+                args::utf8(job_id, "job_id")?,
+                options.as_ref(),
+            )
+        };
+        let job = p.instance().open_job_with(id, &options_from_c(options)?)?;
+        *out = into_raw(JobHandle::new(job)?);
         Ok(())
     })
 }
 
 /// The open job `job_id` (a new reference in `*out`), or
 /// `PERSISTENCY_ERR_JOB_NOT_FOUND`.
+///
+/// # Safety
+/// As for `persistency_open_job`.
 #[no_mangle]
-pub extern "C" fn persistency_find_job(
-    p: *mut persistency,
+pub unsafe extern "C" fn persistency_find_job(
+    p: *mut PersistencyHandle,
     job_id: *const c_char,
-    out: *mut *mut persistency_job,
-) -> persistency_status {
+    out: *mut *mut JobHandle,
+) -> Status {
     status(|| {
-        let out = args::out_ptr(out, "out")?;
-        let instance = args::instance(p)?;
-        hand_out(instance.find_job(args::utf8(job_id, "job_id")?)?, out);
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (out, p, id) = unsafe {
+            (
+                args::out_ptr(out, "out")?,
+                borrow(p, "instance")?,
+                args::utf8(job_id, "job_id")?,
+            )
+        };
+        *out = into_raw(JobHandle::new(p.instance().find_job(id)?)?);
         Ok(())
     })
 }
 
 /// Whether the job `job_id` is open; false for NULL arguments.
+///
+/// # Safety
+/// `p` is NULL or a live instance handle; `job_id` is NULL or a
+/// NUL-terminated string.
 #[no_mangle]
-pub extern "C" fn persistency_has_job(p: *mut persistency, job_id: *const c_char) -> bool {
+pub unsafe extern "C" fn persistency_has_job(
+    p: *mut PersistencyHandle,
+    job_id: *const c_char,
+) -> bool {
     boundary(|| {
-        let (Ok(instance), Ok(id)) = (args::instance(p), args::utf8(job_id, "job_id")) else {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (Ok(p), Ok(id)) = (unsafe { borrow(p, "instance") }, unsafe {
+            args::utf8(job_id, "job_id")
+        }) else {
             return false;
         };
-        instance.has_job(id)
+        p.instance().has_job(id)
     })
 }
 
@@ -152,60 +212,79 @@ pub extern "C" fn persistency_has_job(p: *mut persistency, job_id: *const c_char
 /// invoked and its worker thread joined; later calls on its handles return
 /// `PERSISTENCY_ERR_CLOSED`. From one of the job's own callbacks:
 /// `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `p` is NULL or a live instance handle; `job_id` is NULL or a
+/// NUL-terminated string.
 #[no_mangle]
-pub extern "C" fn persistency_close_job(
-    p: *mut persistency,
+pub unsafe extern "C" fn persistency_close_job(
+    p: *mut PersistencyHandle,
     job_id: *const c_char,
-) -> persistency_status {
-    status(|| args::instance(p)?.close_job(args::utf8(job_id, "job_id")?))
+) -> Status {
+    status(|| {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (p, id) = unsafe { (borrow(p, "instance")?, args::utf8(job_id, "job_id")?) };
+        p.instance().close_job(id)
+    })
 }
 
 /// Closes the job if open, then deletes its file and the `-wal` and `-shm`
 /// sidecars; a missing file is not an error.
+///
+/// # Safety
+/// As for `persistency_close_job`.
 #[no_mangle]
-pub extern "C" fn persistency_drop_job(
-    p: *mut persistency,
+pub unsafe extern "C" fn persistency_drop_job(
+    p: *mut PersistencyHandle,
     job_id: *const c_char,
-) -> persistency_status {
-    status(|| args::instance(p)?.drop_job(args::utf8(job_id, "job_id")?))
+) -> Status {
+    status(|| {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (p, id) = unsafe { (borrow(p, "instance")?, args::utf8(job_id, "job_id")?) };
+        p.instance().drop_job(id)
+    })
 }
 
 /// Gives back one reference to a job; NULL is a no-op. The job stays open
 /// (it is closed by `persistency_close_job` or its instance).
+///
+/// # Safety
+/// `job` is NULL or a job handle whose reference the caller owns and gives
+/// up.
 #[no_mangle]
-pub extern "C" fn persistency_job_release(job: *mut persistency_job) {
-    boundary(|| {
-        if !job.is_null() {
-            // SAFETY: the host gives back a reference it owns.
-            drop(unsafe { Job::from_raw(job.cast()) });
-        }
-    })
+pub unsafe extern "C" fn persistency_job_release(job: *mut JobHandle) {
+    // SAFETY: the pointer is as this function's `# Safety` requires.
+    boundary(|| unsafe { release(job) })
 }
 
 /// Takes one more reference to a job and returns `job`; release it with
 /// `persistency_job_release`. NULL gives NULL.
+///
+/// # Safety
+/// `job` is NULL or a live job handle.
 #[no_mangle]
-pub extern "C" fn persistency_job_retain(job: *mut persistency_job) -> *mut persistency_job {
-    boundary(|| match args::job(job) {
-        Ok(job) => Job::clone(&job).into_raw() as *mut persistency_job,
-        Err(_) => std::ptr::null_mut(),
-    })
+pub unsafe extern "C" fn persistency_job_retain(job: *mut JobHandle) -> *mut JobHandle {
+    // SAFETY: the pointer is as this function's `# Safety` requires.
+    boundary(|| unsafe { retain(job) })
 }
 
 /// The job id, valid until the handle is released; NULL for NULL.
+///
+/// # Safety
+/// `job` is NULL or a live job handle.
 #[no_mangle]
-pub extern "C" fn persistency_job_id(job: *const persistency_job) -> *const c_char {
-    boundary(|| match args::job(job) {
-        Ok(job) => job.id_c().as_ptr(),
-        Err(_) => std::ptr::null(),
+pub unsafe extern "C" fn persistency_job_id(job: *const JobHandle) -> *const c_char {
+    boundary(|| {
+        // SAFETY: the pointer is as this function's `# Safety` requires.
+        unsafe { borrow(job, "job") }.map_or(std::ptr::null(), |h| h.id().as_ptr())
     })
 }
 
-/// A job's figures. The worker updates them as it goes; a reader may see
-/// figures from a moment earlier.
+/// A job's figures (C `persistency_stats`). The worker updates them as it
+/// goes; a reader may see figures from a moment earlier.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct persistency_stats {
+pub struct CStats {
     /// Operations waiting now.
     pub queued: u64,
     /// Write operations committed (a batch of n ops counts n; delete_acked counts 1).
@@ -222,15 +301,17 @@ pub struct persistency_stats {
 
 /// Writes the job's figures into `*out`; `PERSISTENCY_ERR_CLOSED` on a
 /// closed job.
+///
+/// # Safety
+/// `job` is NULL or a live job handle; `out` is NULL or points at a
+/// writable `persistency_stats`.
 #[no_mangle]
-pub extern "C" fn persistency_job_stats(
-    job: *mut persistency_job,
-    out: *mut persistency_stats,
-) -> persistency_status {
+pub unsafe extern "C" fn persistency_job_stats(job: *mut JobHandle, out: *mut CStats) -> Status {
     status(|| {
-        let out = args::out_ptr(out, "out")?;
-        let s = args::job(job)?.stats()?;
-        *out = persistency_stats {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (out, job) = unsafe { (args::out_ptr(out, "out")?, borrow(job, "job")?) };
+        let s = job.job().stats()?;
+        *out = CStats {
             queued: s.queued,
             ops_applied: s.ops_applied,
             ops_failed: s.ops_failed,

@@ -15,9 +15,18 @@ pub const PERSISTENCY_LOG_INFO: i32 = 3;
 /// Detail for debugging; `max_level = PERSISTENCY_LOG_DEBUG` delivers all.
 pub const PERSISTENCY_LOG_DEBUG: i32 = 4;
 
-/// A logger: `level` is a `PERSISTENCY_LOG_*` constant, `message` a
-/// NUL-terminated string valid only during the call.
-pub type persistency_log_callback =
+// The C levels are the discriminants of the core's `Level`.
+const _: () = {
+    assert!(crate::Level::Error as i32 == PERSISTENCY_LOG_ERROR);
+    assert!(crate::Level::Warn as i32 == PERSISTENCY_LOG_WARN);
+    assert!(crate::Level::Info as i32 == PERSISTENCY_LOG_INFO);
+    assert!(crate::Level::Debug as i32 == PERSISTENCY_LOG_DEBUG);
+};
+
+/// A logger (C `persistency_log_callback`): `level` is a
+/// `PERSISTENCY_LOG_*` constant, `message` a NUL-terminated string valid
+/// only during the call.
+pub type LogCallback =
     Option<unsafe extern "C" fn(level: i32, message: *const c_char, user_data: *mut c_void)>;
 
 struct HostLogger {
@@ -36,7 +45,7 @@ impl HostLogger {
         let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
         // SAFETY: the host's logger, called as its typedef says, with a
         // message that lives until it returns.
-        unsafe { (self.callback)(level.code(), text.as_ptr(), self.user_data) }
+        unsafe { (self.callback)(level as i32, text.as_ptr(), self.user_data) }
     }
 }
 
@@ -45,9 +54,13 @@ impl HostLogger {
 /// not block for long. With no logger the library prints nothing.
 /// `user_data` is passed back untouched and must stay valid until the
 /// logger is replaced or removed.
+///
+/// # Safety
+/// `callback` is NULL or a function that may be called as described, from
+/// any thread; `user_data` is only passed back to it.
 #[no_mangle]
-pub extern "C" fn persistency_set_logger(
-    callback: persistency_log_callback,
+pub unsafe extern "C" fn persistency_set_logger(
+    callback: LogCallback,
     user_data: *mut c_void,
     max_level: i32,
 ) {

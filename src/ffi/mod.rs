@@ -1,20 +1,25 @@
-//! The C ABI of API.md: thin wrappers that validate and copy C arguments,
-//! call the core, and turn results into status codes and
-//! `persistency_result` views. No logic lives here. Every entry point runs
-//! inside one panic boundary (the private `boundary` module).
+//! The C ABI (`include/persistency.h`, documented in `docs/c-api.md`):
+//! thin wrappers that validate and copy C arguments, call [`Persistency`],
+//! [`Job`] and the other public core types, and turn results into status
+//! codes and `persistency_result` views. No storage logic lives here; the
+//! C plumbing does (handles, C strings, code conversions). Every entry point
+//! runs inside one panic boundary (`boundary.rs`).
 //!
-//! The functions are also callable from Rust (as `unsafe extern "C"`), the
-//! way the benchmark and the fuzz tests drive the library exactly as a C
-//! host does.
-
-#![allow(non_camel_case_types)]
-#![allow(clippy::missing_safety_doc)]
-// The entry points take raw pointers from C by design; each dereference is
-// behind the NULL checks of `args` and documented in the header.
-#![allow(clippy::not_unsafe_ptr_arg_deref)]
+//! The Rust names are CamelCase; `cbindgen.toml` renames them to the C
+//! names of the contract (`JobHandle` is `persistency_job`, and so on).
+//!
+//! Every function here is `unsafe`: it takes raw pointers from C, and its
+//! `# Safety` section says what they must point at. The module is hidden
+//! from the documented Rust API; Rust programs use [`Persistency`] and
+//! [`Job`]. The benchmark and the FFI tests call it as a C host does.
+//!
+//! [`Persistency`]: crate::Persistency
+//! [`Job`]: crate::Job
 
 mod args;
 mod boundary;
+mod callback;
+mod handles;
 mod instance;
 mod job;
 mod keys;
@@ -23,6 +28,8 @@ mod reads;
 mod status;
 mod writes;
 
+pub use callback::{CBytes, CResult, CRow, Callback};
+pub use handles::{JobHandle, PersistencyHandle};
 pub use instance::*;
 pub use job::*;
 pub use keys::*;

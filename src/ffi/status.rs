@@ -1,63 +1,104 @@
 //! Status codes, the last error, names and the version.
+//!
+//! The C constants are written here once (cbindgen needs literals); the
+//! table below ties each to its name and to its [`ErrorKind`] at compile
+//! time, so the core and the header cannot drift apart.
 
 use std::ffi::c_char;
 
 use super::boundary::{boundary, last_error_ptr};
+use crate::error::ErrorKind;
 
-/// The status every synchronous call returns: `PERSISTENCY_OK` or an error
-/// code. Codes are never renumbered.
-pub type persistency_status = i32;
+/// The status every synchronous call returns (C `persistency_status`):
+/// `PERSISTENCY_OK` or an error code. Codes are never renumbered.
+pub type Status = i32;
 
 /// Success.
-pub const PERSISTENCY_OK: persistency_status = 0;
+pub const PERSISTENCY_OK: Status = 0;
 /// SQLite or file-system failure.
-pub const PERSISTENCY_ERR_BACKEND: persistency_status = 1;
+pub const PERSISTENCY_ERR_BACKEND: Status = 1;
 /// The instance or job is closed, or no instance is installed.
-pub const PERSISTENCY_ERR_CLOSED: persistency_status = 2;
+pub const PERSISTENCY_ERR_CLOSED: Status = 2;
 /// A bad argument: NULL, bad job id, bad root, over-long part, bad option.
-pub const PERSISTENCY_ERR_INVALID_ARGUMENT: persistency_status = 3;
+pub const PERSISTENCY_ERR_INVALID_ARGUMENT: Status = 3;
 /// A bounded wait ran out.
-pub const PERSISTENCY_ERR_TIMEOUT: persistency_status = 4;
+pub const PERSISTENCY_ERR_TIMEOUT: Status = 4;
 /// No open job with that id.
-pub const PERSISTENCY_ERR_JOB_NOT_FOUND: persistency_status = 5;
+pub const PERSISTENCY_ERR_JOB_NOT_FOUND: Status = 5;
 /// The job's queue is full and the job fails fast instead of waiting.
-pub const PERSISTENCY_ERR_BUSY: persistency_status = 6;
+pub const PERSISTENCY_ERR_BUSY: Status = 6;
 /// The job's disk quota (`max_db_bytes`) would be exceeded.
-pub const PERSISTENCY_ERR_FULL: persistency_status = 7;
+pub const PERSISTENCY_ERR_FULL: Status = 7;
 /// A bug inside the library (a caught panic); the call had no effect.
-pub const PERSISTENCY_ERR_INTERNAL: persistency_status = 8;
+pub const PERSISTENCY_ERR_INTERNAL: Status = 8;
+
+/// Builds the name table from the constants and checks, at compile time,
+/// that each error constant is the code of its [`ErrorKind`] and that the
+/// table covers every kind.
+macro_rules! status_table {
+    ($ok:ident; $($name:ident => $kind:ident),* $(,)?) => {
+        /// Every status with its NUL-terminated name, indexed by code.
+        const NAMES: &[(Status, &str)] = &[
+            ($ok, concat!(stringify!($ok), "\0")),
+            $(($name, concat!(stringify!($name), "\0"))),*
+        ];
+        const _: () = {
+            assert!($ok == 0);
+            $(assert!($name == ErrorKind::$kind.code());)*
+            assert!(NAMES.len() == ErrorKind::ALL.len() + 1);
+            let mut i = 0;
+            while i < NAMES.len() {
+                assert!(NAMES[i].0 == i as Status);
+                i += 1;
+            }
+        };
+    };
+}
+
+status_table! {
+    PERSISTENCY_OK;
+    PERSISTENCY_ERR_BACKEND => Backend,
+    PERSISTENCY_ERR_CLOSED => Closed,
+    PERSISTENCY_ERR_INVALID_ARGUMENT => InvalidArgument,
+    PERSISTENCY_ERR_TIMEOUT => Timeout,
+    PERSISTENCY_ERR_JOB_NOT_FOUND => JobNotFound,
+    PERSISTENCY_ERR_BUSY => Busy,
+    PERSISTENCY_ERR_FULL => Full,
+    PERSISTENCY_ERR_INTERNAL => Internal,
+}
 
 /// The message of the last failed status-returning call on the calling
 /// thread, or NULL after a success. The string is NUL-terminated and valid
 /// until the next status-returning call on this thread.
+///
+/// # Safety
+/// None: takes no pointers. (Unsafe like every C entry point.)
 #[no_mangle]
-pub extern "C" fn persistency_last_error() -> *const c_char {
+pub unsafe extern "C" fn persistency_last_error() -> *const c_char {
     boundary(last_error_ptr)
 }
 
 /// The name of a status constant as a static string, such as
 /// `"PERSISTENCY_ERR_CLOSED"`; `"PERSISTENCY_UNKNOWN"` for an unknown value.
+///
+/// # Safety
+/// None: takes no pointers. (Unsafe like every C entry point.)
 #[no_mangle]
-pub extern "C" fn persistency_status_name(status: i32) -> *const c_char {
+pub unsafe extern "C" fn persistency_status_name(status: i32) -> *const c_char {
     boundary(|| {
-        let name: &'static [u8] = match status {
-            PERSISTENCY_OK => b"PERSISTENCY_OK\0",
-            PERSISTENCY_ERR_BACKEND => b"PERSISTENCY_ERR_BACKEND\0",
-            PERSISTENCY_ERR_CLOSED => b"PERSISTENCY_ERR_CLOSED\0",
-            PERSISTENCY_ERR_INVALID_ARGUMENT => b"PERSISTENCY_ERR_INVALID_ARGUMENT\0",
-            PERSISTENCY_ERR_TIMEOUT => b"PERSISTENCY_ERR_TIMEOUT\0",
-            PERSISTENCY_ERR_JOB_NOT_FOUND => b"PERSISTENCY_ERR_JOB_NOT_FOUND\0",
-            PERSISTENCY_ERR_BUSY => b"PERSISTENCY_ERR_BUSY\0",
-            PERSISTENCY_ERR_FULL => b"PERSISTENCY_ERR_FULL\0",
-            PERSISTENCY_ERR_INTERNAL => b"PERSISTENCY_ERR_INTERNAL\0",
-            _ => b"PERSISTENCY_UNKNOWN\0",
-        };
+        let name = usize::try_from(status)
+            .ok()
+            .and_then(|i| NAMES.get(i))
+            .map_or("PERSISTENCY_UNKNOWN\0", |(_, name)| name);
         name.as_ptr().cast()
     })
 }
 
 /// The library version (the crate version) as a static string.
+///
+/// # Safety
+/// None: takes no pointers. (Unsafe like every C entry point.)
 #[no_mangle]
-pub extern "C" fn persistency_version() -> *const c_char {
+pub unsafe extern "C" fn persistency_version() -> *const c_char {
     boundary(|| concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
 }

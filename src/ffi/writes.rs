@@ -4,12 +4,11 @@ use std::ffi::{c_char, c_void};
 
 use super::args;
 use super::boundary::status;
-use super::job::persistency_job;
-use super::reads::{completion, persistency_callback};
-use super::status::persistency_status;
+use super::callback::{reporter, Callback};
+use super::handles::{borrow, JobHandle};
+use super::status::Status;
 use crate::error::{Error, Result};
 use crate::ops::Op;
-use crate::worker::Request;
 
 /// `persistency_op.kind`: insert or replace.
 pub const PERSISTENCY_OP_PUT: i32 = 0;
@@ -18,10 +17,10 @@ pub const PERSISTENCY_OP_DELETE: i32 = 1;
 /// `persistency_op.kind`: delete every key that starts with `key`.
 pub const PERSISTENCY_OP_DELETE_PREFIX: i32 = 2;
 
-/// One operation of a batch.
+/// One operation of a batch (C `persistency_op`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct persistency_op {
+pub struct COp {
     /// `PERSISTENCY_OP_PUT`, `_DELETE` or `_DELETE_PREFIX`.
     pub kind: i32,
     /// The category (NUL-terminated, at most 65535 bytes).
@@ -36,81 +35,108 @@ pub struct persistency_op {
     pub payload_len: usize,
 }
 
-fn op_from_c(op: &persistency_op) -> Result<Op> {
-    let category = args::category(op.category)?.to_vec();
-    let key = args::bytes(op.key, op.key_len, "key")?.to_vec();
+/// Copies one C op.
+///
+/// # Safety
+/// `op`'s pointers are as `persistency_write` requires.
+unsafe fn op_from_c(op: &COp) -> Result<Op> {
+    // SAFETY: this function's contract.
+    let (category, key) = unsafe {
+        (
+            args::category(op.category)?,
+            args::bytes(op.key, op.key_len, "key")?,
+        )
+    };
     Ok(match op.kind {
-        PERSISTENCY_OP_PUT => Op::Put {
-            category,
-            key,
-            payload: args::bytes(op.payload, op.payload_len, "payload")?.to_vec(),
-        },
-        PERSISTENCY_OP_DELETE => Op::Delete { category, key },
-        PERSISTENCY_OP_DELETE_PREFIX => Op::DeletePrefix {
-            category,
-            prefix: key,
-        },
+        PERSISTENCY_OP_PUT => {
+            // SAFETY: this function's contract.
+            let payload = unsafe { args::bytes(op.payload, op.payload_len, "payload") }?;
+            Op::put(category, key, payload)
+        }
+        PERSISTENCY_OP_DELETE => Op::delete(category, key),
+        PERSISTENCY_OP_DELETE_PREFIX => Op::delete_prefix(category, key),
         kind => return Err(Error::invalid(format!("unknown op kind {kind}"))),
-    })
-}
-
-fn submit_op(job: *mut persistency_job, make: impl FnOnce() -> Result<Op>) -> persistency_status {
-    status(|| {
-        let job = args::job(job)?;
-        job.submit(Request::Op(make()?))
     })
 }
 
 /// Queues an insert-or-replace and returns (fire-and-forget). A failure in
 /// the worker is counted in the stats (`ops_failed`) and logged.
+///
+/// # Safety
+/// `job` is NULL or a live job handle; `category` is NULL or a
+/// NUL-terminated string; `key` and `payload` are each NULL (with length 0)
+/// or point at that many readable bytes.
 #[no_mangle]
-pub extern "C" fn persistency_put(
-    job: *mut persistency_job,
+pub unsafe extern "C" fn persistency_put(
+    job: *mut JobHandle,
     category: *const c_char,
     key: *const u8,
     key_len: usize,
     payload: *const u8,
     payload_len: usize,
-) -> persistency_status {
-    submit_op(job, || {
-        Ok(Op::Put {
-            category: args::category(category)?.to_vec(),
-            key: args::bytes(key, key_len, "key")?.to_vec(),
-            payload: args::bytes(payload, payload_len, "payload")?.to_vec(),
-        })
+) -> Status {
+    status(|| {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (job, category, key, payload) = unsafe {
+            (
+                borrow(job, "job")?,
+                args::category(category)?,
+                args::bytes(key, key_len, "key")?,
+                args::bytes(payload, payload_len, "payload")?,
+            )
+        };
+        job.job().put(category, key, payload)
     })
 }
 
 /// Queues a delete of one key (fire-and-forget).
+///
+/// # Safety
+/// `job` is NULL or a live job handle; `category` is NULL or a
+/// NUL-terminated string; `key` is NULL (with `key_len` 0) or points at
+/// `key_len` readable bytes.
 #[no_mangle]
-pub extern "C" fn persistency_delete(
-    job: *mut persistency_job,
+pub unsafe extern "C" fn persistency_delete(
+    job: *mut JobHandle,
     category: *const c_char,
     key: *const u8,
     key_len: usize,
-) -> persistency_status {
-    submit_op(job, || {
-        Ok(Op::Delete {
-            category: args::category(category)?.to_vec(),
-            key: args::bytes(key, key_len, "key")?.to_vec(),
-        })
+) -> Status {
+    status(|| {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (job, category, key) = unsafe {
+            (
+                borrow(job, "job")?,
+                args::category(category)?,
+                args::bytes(key, key_len, "key")?,
+            )
+        };
+        job.job().delete(category, key)
     })
 }
 
 /// Queues a delete of every key that starts with `prefix` (fire-and-forget;
 /// an empty prefix deletes the whole category).
+///
+/// # Safety
+/// As for `persistency_delete`, with `prefix` for `key`.
 #[no_mangle]
-pub extern "C" fn persistency_delete_prefix(
-    job: *mut persistency_job,
+pub unsafe extern "C" fn persistency_delete_prefix(
+    job: *mut JobHandle,
     category: *const c_char,
     prefix: *const u8,
     prefix_len: usize,
-) -> persistency_status {
-    submit_op(job, || {
-        Ok(Op::DeletePrefix {
-            category: args::category(category)?.to_vec(),
-            prefix: args::bytes(prefix, prefix_len, "prefix")?.to_vec(),
-        })
+) -> Status {
+    status(|| {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (job, category, prefix) = unsafe {
+            (
+                borrow(job, "job")?,
+                args::category(category)?,
+                args::bytes(prefix, prefix_len, "prefix")?,
+            )
+        };
+        job.job().delete_prefix(category, prefix)
     })
 }
 
@@ -120,40 +146,54 @@ pub extern "C" fn persistency_delete_prefix(
 /// callback (NULL: fire-and-forget) runs on the worker thread after the
 /// transaction committed, as durable as `synchronous` makes it, or failed
 /// (`PERSISTENCY_ERR_FULL` past the quota), with the status.
+///
+/// # Safety
+/// `job` is NULL or a live job handle; `ops` is NULL (with `n_ops` 0) or
+/// points at `n_ops` ops whose `category` is NULL or NUL-terminated and
+/// whose `key` and `payload` are NULL with length 0 or point at that many
+/// readable bytes. `user_data` is only passed back.
 #[no_mangle]
-pub extern "C" fn persistency_write(
-    job: *mut persistency_job,
-    ops: *const persistency_op,
+pub unsafe extern "C" fn persistency_write(
+    job: *mut JobHandle,
+    ops: *const COp,
     n_ops: usize,
-    callback: persistency_callback,
+    callback: Callback,
     user_data: *mut c_void,
-) -> persistency_status {
+) -> Status {
     status(|| {
-        let job = args::job(job)?;
-        let ops = args::array(ops, n_ops, "ops")?
-            .iter()
-            .enumerate()
-            .map(|(i, op)| op_from_c(op).map_err(|e| e.context(format!("op {i}"))))
-            .collect::<Result<Vec<_>>>()?;
-        job.submit(Request::Batch {
-            ops,
-            done: callback.map(|cb| completion(cb, user_data)),
-        })
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (job, ops) = unsafe {
+            let job = borrow(job, "job")?;
+            let ops = args::array(ops, n_ops, "ops")?
+                .iter()
+                .enumerate()
+                .map(|(i, op)| op_from_c(op).map_err(|e| e.context(format!("op {i}"))))
+                .collect::<Result<Vec<_>>>()?;
+            (job, ops)
+        };
+        match callback {
+            Some(callback) => job.job().write_then(ops, reporter(callback, user_data)),
+            None => job.job().submit_batch(ops),
+        }
     })
 }
 
 /// The callback runs once every operation accepted before this call is
 /// committed. Its status is OK even if some fire-and-forget writes failed
 /// (those show in the stats and the log). The callback is required.
+///
+/// # Safety
+/// `job` is NULL or a live job handle. `user_data` is only passed back.
 #[no_mangle]
-pub extern "C" fn persistency_flush(
-    job: *mut persistency_job,
-    callback: persistency_callback,
+pub unsafe extern "C" fn persistency_flush(
+    job: *mut JobHandle,
+    callback: Callback,
     user_data: *mut c_void,
-) -> persistency_status {
+) -> Status {
     status(|| {
-        let job = args::job(job)?;
+        // SAFETY: the pointer is as this function's `# Safety` requires.
+        let job = unsafe { borrow(job, "job") }?;
         let callback = args::required(callback)?;
-        job.submit(Request::Flush(completion(callback, user_data)))
+        job.job().flush_then(reporter(callback, user_data))
     })
 }

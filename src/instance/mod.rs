@@ -1,23 +1,26 @@
 //! Instances: a root directory and its open jobs; the process-wide slot;
 //! the registry that keeps two live instances off the same job file.
 
+mod claims;
+mod global;
+
 use std::collections::HashMap;
-use std::ffi::CString;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::backend::sqlite::{job_files, Location, SqliteBackend};
+use crate::backend::Store;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::Job;
 use crate::log::{log, Level};
 use crate::options::JobOptions;
 use crate::worker::{self, WorkerTag};
+use claims::Claim;
+pub use global::{current, instance, reset};
 
 /// The root that keeps every job in a private in-memory database.
-pub const MEMORY_ROOT: &str = ":memory:";
+pub const MEMORY_ROOT: &str = crate::backend::MEMORY_ROOT;
 
 /// The longest job id, in bytes.
 pub const MAX_JOB_ID_LEN: usize = 128;
@@ -50,109 +53,6 @@ pub fn validate_job_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks a root directory as upstream: not empty; not an existing
-/// non-directory; if missing, its first existing ancestor is a directory.
-fn validate_root(root: &str) -> Result<()> {
-    if root.is_empty() {
-        return Err(Error::invalid("root directory is empty"));
-    }
-    if root.contains('\0') {
-        return Err(Error::invalid("root directory contains NUL"));
-    }
-    if root == MEMORY_ROOT {
-        return Ok(());
-    }
-    let path = Path::new(root);
-    let mut ancestor = Some(path);
-    while let Some(p) = ancestor {
-        let probe = if p.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            p
-        };
-        match std::fs::metadata(probe) {
-            Ok(meta) if meta.is_dir() => return Ok(()),
-            Ok(_) if p == path => {
-                return Err(Error::invalid(format!(
-                    "root {root:?} exists and is not a directory"
-                )))
-            }
-            Ok(_) => {
-                return Err(Error::invalid(format!(
-                    "root {root:?} cannot be created: {} is not a directory",
-                    p.display()
-                )))
-            }
-            Err(_) => ancestor = p.parent(),
-        }
-    }
-    Ok(())
-}
-
-/// Which instance holds which job file, process-wide.
-struct Claims {
-    held: Mutex<HashMap<PathBuf, WorkerTag>>,
-    released: Condvar,
-}
-
-static CLAIMS: std::sync::LazyLock<Claims> = std::sync::LazyLock::new(|| Claims {
-    held: Mutex::new(HashMap::new()),
-    released: Condvar::new(),
-});
-
-/// A job file held by one job; released when dropped (by the worker
-/// thread, after the database connection is closed).
-pub(crate) struct Claim(PathBuf);
-
-impl Claim {
-    /// Takes the claim on `path`, or returns `None` while the same instance
-    /// is still closing the job that holds it (see [`Claim::wait_released`]).
-    fn try_take(path: &Path, tag: WorkerTag) -> Result<Option<Claim>> {
-        let mut held = CLAIMS.held.lock();
-        match held.get(path) {
-            None => {
-                held.insert(path.to_path_buf(), tag);
-                Ok(Some(Claim(path.to_path_buf())))
-            }
-            Some(owner) if owner.instance != tag.instance => Err(Error::invalid(format!(
-                "job file {} is open in another instance",
-                path.display()
-            ))),
-            Some(_) => Ok(None),
-        }
-    }
-
-    /// Waits until the job of `instance` holding `path` has closed, unless
-    /// the caller is that job's own worker, which would wait for itself.
-    fn wait_released(path: &Path, instance: u64) -> Result<()> {
-        let mut held = CLAIMS.held.lock();
-        while let Some(owner) = held.get(path).copied() {
-            if owner.instance != instance {
-                break;
-            }
-            if worker::current() == Some(owner) {
-                return Err(Error::invalid(format!(
-                    "job file {} is closing; cannot reopen it from its own callback",
-                    path.display()
-                )));
-            }
-            CLAIMS.released.wait(&mut held);
-        }
-        Ok(())
-    }
-
-    fn holder(path: &Path) -> Option<WorkerTag> {
-        CLAIMS.held.lock().get(path).copied()
-    }
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        CLAIMS.held.lock().remove(&self.0);
-        CLAIMS.released.notify_all();
-    }
-}
-
 /// A job of an instance. A closing job stays in the map until its worker
 /// is joined, so concurrent closers all wait for that join and a reopen
 /// waits until the close is over.
@@ -164,7 +64,7 @@ struct Slot {
 struct InstanceShared {
     serial: u64,
     root: String,
-    root_c: CString,
+    store: Store,
     jobs: Mutex<HashMap<String, Slot>>,
     /// Signalled whenever a closing job leaves `jobs`.
     closed: Condvar,
@@ -209,7 +109,7 @@ impl std::fmt::Debug for Persistency {
 
 impl PartialEq for Persistency {
     fn eq(&self, other: &Persistency) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        self.same(other)
     }
 }
 
@@ -219,12 +119,12 @@ impl Persistency {
     /// Makes an independent instance over `root` (or [`MEMORY_ROOT`]). The
     /// directory is created by the first [`Persistency::open_job`].
     pub fn new(root: &str) -> Result<Persistency> {
-        validate_root(root)?;
+        let store = Store::for_root(root)?;
         Ok(Persistency {
             shared: Arc::new(InstanceShared {
                 serial: next_serial(),
                 root: root.to_string(),
-                root_c: CString::new(root).map_err(|_| Error::invalid("root contains NUL"))?,
+                store,
                 jobs: Mutex::new(HashMap::new()),
                 closed: Condvar::new(),
                 retired: AtomicBool::new(false),
@@ -237,21 +137,14 @@ impl Persistency {
         &self.shared.root
     }
 
-    pub(crate) fn root_c(&self) -> &std::ffi::CStr {
-        &self.shared.root_c
+    /// Whether two handles refer to the same instance.
+    pub fn same(&self, other: &Persistency) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
-    pub(crate) fn into_raw(self) -> *const () {
-        Arc::into_raw(self.shared).cast()
-    }
-
-    /// # Safety
-    /// `ptr` must come from [`Persistency::into_raw`] and still own its reference.
-    pub(crate) unsafe fn from_raw(ptr: *const ()) -> Persistency {
-        // SAFETY: the caller hands back a pointer made by `into_raw`.
-        Persistency {
-            shared: unsafe { Arc::from_raw(ptr.cast()) },
-        }
+    /// Closes the instance for good (the process-wide slot let go of it).
+    fn retire(&self) {
+        self.shared.retired.store(true, Ordering::Release);
     }
 
     fn check_live(&self) -> Result<()> {
@@ -266,7 +159,7 @@ impl Persistency {
 
     /// Refuses a call that would wait for a worker of this instance from
     /// inside that worker's callback.
-    fn check_not_in_callback(&self, job: Option<&Job>, what: &str) -> Result<()> {
+    pub(super) fn check_not_in_callback(&self, job: Option<&Job>, what: &str) -> Result<()> {
         let Some(tag) = worker::current() else {
             return Ok(());
         };
@@ -300,16 +193,9 @@ impl Persistency {
         if let Some(slot) = self.shared.jobs.lock().get(id).filter(|s| !s.closing) {
             return Ok(slot.job.clone());
         }
-        let file = match self.shared.root.as_str() {
-            MEMORY_ROOT => None,
-            root => {
-                std::fs::create_dir_all(root)
-                    .map_err(|e| Error::from(e).context(format!("cannot create root {root:?}")))?;
-                let [path, ..] = job_files(&std::fs::canonicalize(root)?, id);
-                Some(path)
-            }
-        };
-        let (mut jobs, location, claim) = loop {
+        let site = self.shared.store.site(id)?;
+        let identity = site.identity();
+        let (mut jobs, claim) = loop {
             let mut jobs = self.shared.jobs.lock();
             if let Some(slot) = jobs.get(id) {
                 if !slot.closing {
@@ -325,17 +211,17 @@ impl Persistency {
                 self.shared.closed.wait(&mut jobs);
                 continue;
             }
-            let Some(path) = &file else {
-                break (jobs, Location::Memory, None);
+            let Some(identity) = &identity else {
+                break (jobs, None);
             };
-            match Claim::try_take(path, tag)? {
-                Some(claim) => break (jobs, Location::File(path.clone()), Some(claim)),
+            match Claim::try_take(identity, tag)? {
+                Some(claim) => break (jobs, Some(claim)),
                 None => {
                     // This instance is still closing the job: wait with the
                     // job map unlocked, so the closing job's callbacks can
                     // still reach the instance.
                     drop(jobs);
-                    Claim::wait_released(path, self.shared.serial)?;
+                    Claim::wait_released(identity, self.shared.serial)?;
                 }
             }
         };
@@ -345,7 +231,7 @@ impl Persistency {
             tag,
             options.full_policy,
             options.effective_queue_capacity(),
-            move || SqliteBackend::open(&location, &opts),
+            move || site.open(&opts),
             claim,
         )?;
         log(Level::Info, || {
@@ -424,32 +310,17 @@ impl Persistency {
     /// `-shm` sidecars; missing files are not an error.
     pub fn drop_job(&self, id: &str) -> Result<()> {
         self.close_job(id)?;
-        if self.shared.root == MEMORY_ROOT {
+        let Some(site) = self.shared.store.existing_site(id) else {
             return Ok(());
-        }
-        let root = match std::fs::canonicalize(&self.shared.root) {
-            Ok(root) => root,
-            Err(_) => return Ok(()),
         };
-        let files = job_files(&root, id);
-        if let Some(owner) = Claim::holder(&files[0]) {
-            if owner.instance != self.shared.serial {
+        if let Some(identity) = site.identity() {
+            if Claim::holder(&identity).is_some_and(|o| o.instance != self.shared.serial) {
                 return Err(Error::invalid(format!(
-                    "job file {} is open in another instance",
-                    files[0].display()
+                    "{identity} is open in another instance"
                 )));
             }
         }
-        for file in &files {
-            match std::fs::remove_file(file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(Error::from(e).context(format!("cannot remove {}", file.display())))
-                }
-            }
-        }
-        Ok(())
+        site.remove()
     }
 
     /// Closes every job; the instance stays usable for new jobs.
@@ -458,7 +329,7 @@ impl Persistency {
         self.close_all()
     }
 
-    fn close_all(&self) -> Result<()> {
+    pub(super) fn close_all(&self) -> Result<()> {
         let closing: Vec<(String, Job)> = {
             let mut jobs = self.shared.jobs.lock();
             self.check_not_in_callback(None, "close")?;
@@ -474,49 +345,6 @@ impl Persistency {
         }
         Ok(())
     }
-}
-
-static GLOBAL: Mutex<Option<Persistency>> = Mutex::new(None);
-
-/// The process-wide instance: the first call installs `root`; later calls
-/// with the same string return the same instance, with another root fail
-/// with [`ErrorKind::InvalidArgument`].
-pub fn instance(root: &str) -> Result<Persistency> {
-    let mut slot = GLOBAL.lock();
-    match slot.as_ref() {
-        Some(p) if p.shared.root == root => Ok(p.clone()),
-        Some(p) => Err(Error::invalid(format!(
-            "the process-wide instance is installed with root {:?}, not {root:?}; reset it first",
-            p.shared.root
-        ))),
-        None => {
-            let p = Persistency::new(root)?;
-            *slot = Some(p.clone());
-            Ok(p)
-        }
-    }
-}
-
-/// The installed process-wide instance, or [`ErrorKind::Closed`].
-pub fn current() -> Result<Persistency> {
-    GLOBAL
-        .lock()
-        .clone()
-        .ok_or_else(|| Error::closed("no process-wide instance is installed"))
-}
-
-/// Closes every job of the process-wide instance and empties the slot. The
-/// old instance is closed for good. Idempotent.
-pub fn reset() -> Result<()> {
-    let mut slot = GLOBAL.lock();
-    let Some(p) = slot.as_ref() else {
-        return Ok(());
-    };
-    p.check_not_in_callback(None, "reset")?;
-    let p = slot.take().expect("slot checked above");
-    drop(slot);
-    p.shared.retired.store(true, Ordering::Release);
-    p.close_all()
 }
 
 #[cfg(test)]

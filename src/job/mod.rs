@@ -1,0 +1,223 @@
+//! A job: one database, one worker thread, one bounded queue. [`Job`] is a
+//! cheap, cloneable handle; every clone refers to the same job. The
+//! operations are in `writes.rs` and `reads.rs`; this file holds the handle,
+//! the queueing and the close.
+
+mod reads;
+mod writes;
+
+pub use reads::ScanOptions;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::keys::MAX_PART_LEN;
+use crate::log::{log, Level};
+use crate::options::FullPolicy;
+use crate::protocol::{Completion, Reply, Request};
+use crate::queue::{Queue, Refused};
+use crate::worker::{self, Counters, WorkerTag};
+
+/// A snapshot of a job's figures. The worker updates them as it goes, so a
+/// reader may see figures from a moment earlier. New figures may be added.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Operations waiting in the queue now.
+    pub queued: u64,
+    /// Write operations committed (a batch of n ops counts n).
+    pub ops_applied: u64,
+    /// Write operations that failed.
+    pub ops_failed: u64,
+    /// Commits that carried writes.
+    pub transactions: u64,
+    /// Read requests served.
+    pub reads: u64,
+    /// Bytes of the job's files (database plus write-ahead log).
+    pub db_bytes: u64,
+}
+
+pub(crate) struct JobShared {
+    id: Arc<str>,
+    tag: WorkerTag,
+    policy: FullPolicy,
+    queue: Arc<Queue<Request>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    counters: Arc<Counters>,
+}
+
+/// A handle to an open job. Clones share the job; once the job is closed
+/// every call returns [`ErrorKind::Closed`].
+#[derive(Clone)]
+pub struct Job {
+    pub(crate) shared: Arc<JobShared>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("id", &self.id()).finish()
+    }
+}
+
+pub(super) fn check_category(category: &[u8]) -> Result<()> {
+    if category.len() > MAX_PART_LEN {
+        return Err(Error::invalid(format!(
+            "category of {} bytes is longer than {MAX_PART_LEN}",
+            category.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn unexpected(reply: Reply) -> Error {
+    Error::internal(format!("unexpected reply {reply:?}"))
+}
+
+impl Job {
+    pub(crate) fn start(
+        id: &str,
+        tag: WorkerTag,
+        policy: FullPolicy,
+        capacity: usize,
+        open: impl FnOnce() -> Result<Box<dyn Backend>> + Send + 'static,
+        guard: impl Send + 'static,
+    ) -> Result<Job> {
+        let id: Arc<str> = Arc::from(id);
+        let counters = Arc::new(Counters::default());
+        let queue = Arc::new(Queue::new(capacity));
+        let handle = worker::spawn(
+            id.clone(),
+            tag,
+            queue.clone(),
+            counters.clone(),
+            open,
+            guard,
+        )?;
+        Ok(Job {
+            shared: Arc::new(JobShared {
+                id,
+                tag,
+                policy,
+                queue,
+                worker: Mutex::new(Some(handle)),
+                counters,
+            }),
+        })
+    }
+
+    /// Whether two handles refer to the same job.
+    pub fn same(&self, other: &Job) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// The job id.
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    pub(crate) fn tag(&self) -> WorkerTag {
+        self.shared.tag
+    }
+
+    /// Whether the current thread is this job's worker.
+    fn on_own_worker(&self) -> bool {
+        worker::current() == Some(self.shared.tag)
+    }
+
+    /// Whether the job is still open.
+    pub fn is_open(&self) -> bool {
+        !self.shared.queue.is_closed()
+    }
+
+    /// Queues a request: waits for room or fails with `Busy` by policy. On
+    /// error the request's callback is never invoked.
+    pub(super) fn submit(&self, request: Request) -> Result<()> {
+        let weight = request.op_count() as usize;
+        let wait = self.shared.policy == FullPolicy::Block && !self.on_own_worker();
+        self.shared
+            .queue
+            .push(request, weight, wait)
+            .map_err(|(request, why)| {
+                request.refuse();
+                match why {
+                    Refused::Full => {
+                        Error::new(ErrorKind::Busy, format!("job {}: queue is full", self.id()))
+                    }
+                    Refused::Closed => Error::closed(format!("job {} is closed", self.id())),
+                }
+            })
+    }
+
+    /// Stops intake, lets the worker complete every accepted request and
+    /// joins it. Called from the job's own worker it cannot wait for
+    /// itself: intake stops and the worker ends after the current round.
+    pub(crate) fn shut_down(&self) {
+        self.shared.queue.close();
+        let mut worker = self.shared.worker.lock();
+        let Some(handle) = worker.take() else {
+            return;
+        };
+        if handle.thread().id() == std::thread::current().id() {
+            return;
+        }
+        if handle.join().is_err() {
+            log(Level::Error, || {
+                format!("job {}: worker panicked", self.id())
+            });
+        }
+    }
+
+    /// Submits a request whose reply `then` receives, and returns a
+    /// completion for it.
+    pub(super) fn request<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(Completion) -> Request,
+        extract: fn(Reply) -> Result<T>,
+        then: impl FnOnce(Result<T>) + Send + 'static,
+    ) -> Result<()> {
+        let done = Completion::new(move |r: Result<Reply>| then(r.and_then(extract)));
+        self.submit(make(done))
+    }
+
+    /// Submits a request and waits for its reply. Refused on the job's own
+    /// worker thread, where waiting would deadlock.
+    pub(super) fn wait<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(Completion) -> Request,
+        extract: fn(Reply) -> Result<T>,
+    ) -> Result<T> {
+        if self.on_own_worker() {
+            return Err(Error::invalid(format!(
+                "job {}: a blocking call from the job's own callback would deadlock; use the callback form",
+                self.id()
+            )));
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.request(make, extract, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.recv()
+            .unwrap_or_else(|_| Err(Error::internal("the worker dropped a request")))
+    }
+
+    /// The job's figures.
+    pub fn stats(&self) -> Result<Stats> {
+        if !self.is_open() {
+            return Err(Error::closed(format!("job {} is closed", self.id())));
+        }
+        let c = &self.shared.counters;
+        Ok(Stats {
+            queued: self.shared.queue.len() as u64,
+            ops_applied: c.ops_applied.load(Ordering::Relaxed),
+            ops_failed: c.ops_failed.load(Ordering::Relaxed),
+            transactions: c.transactions.load(Ordering::Relaxed),
+            reads: c.reads.load(Ordering::Relaxed),
+            db_bytes: c.db_bytes.load(Ordering::Relaxed),
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! The job↔worker protocol: the requests a [`Job`](crate::Job) queues, the
+//! replies the worker sends back, and the [`Completion`] that delivers each
+//! reply exactly once.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::backend::Range;
+use crate::error::{Error, Result};
+use crate::log::{log, Level};
+use crate::ops::Op;
+use crate::rows::Rows;
+
+/// What a request answers with.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// A write or flush completed.
+    Done,
+    /// `exists`, or `delete_acked` (whether a row was removed).
+    Found(bool),
+    /// `get`.
+    Value(Option<Vec<u8>>),
+    /// `count`.
+    Count(u64),
+    /// `scan`, `get_many`.
+    Rows(Rows),
+}
+
+type Continuation = Box<dyn FnOnce(Result<Reply>) + Send>;
+
+/// A callback that is invoked exactly once: by [`Completion::complete`], or
+/// with an internal error if the request is dropped without completing.
+pub(crate) struct Completion(Option<Continuation>);
+
+impl Completion {
+    pub(crate) fn new(callback: impl FnOnce(Result<Reply>) + Send + 'static) -> Completion {
+        Completion(Some(Box::new(callback)))
+    }
+
+    pub(crate) fn complete(mut self, result: Result<Reply>) {
+        if let Some(callback) = self.0.take() {
+            invoke(callback, result);
+        }
+    }
+
+    /// Forgets the callback without invoking it: for a request that was
+    /// refused, whose caller got an error instead.
+    pub(crate) fn defuse(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if let Some(callback) = self.0.take() {
+            invoke(
+                callback,
+                Err(Error::internal("request dropped before it completed")),
+            );
+        }
+    }
+}
+
+fn invoke(callback: Continuation, result: Result<Reply>) {
+    if catch_unwind(AssertUnwindSafe(move || callback(result))).is_err() {
+        log(Level::Error, || {
+            "a completion callback panicked".to_string()
+        });
+    }
+}
+
+/// A read request.
+pub(crate) enum Read {
+    Get {
+        category: Vec<u8>,
+        key: Vec<u8>,
+    },
+    Exists {
+        category: Vec<u8>,
+        key: Vec<u8>,
+    },
+    Scan {
+        range: Range,
+        reverse: bool,
+        limit: u32,
+    },
+    Count {
+        range: Range,
+    },
+    GetMany {
+        category: Vec<u8>,
+        keys: Vec<Vec<u8>>,
+    },
+}
+
+impl Read {
+    /// The category the read is about.
+    pub(crate) fn category(&self) -> &[u8] {
+        match self {
+            Read::Get { category, .. }
+            | Read::Exists { category, .. }
+            | Read::GetMany { category, .. } => category,
+            Read::Scan { range, .. } | Read::Count { range } => &range.category,
+        }
+    }
+}
+
+/// What travels through a job's queue.
+pub(crate) enum Request {
+    /// A fire-and-forget write.
+    Op(Op),
+    /// An atomic batch, with an optional callback after its commit.
+    Batch {
+        ops: Vec<Op>,
+        done: Option<Completion>,
+    },
+    /// A delete that reports whether the row existed, after its commit.
+    DeleteAcked {
+        category: Vec<u8>,
+        key: Vec<u8>,
+        done: Completion,
+    },
+    /// Completes once everything accepted before it is committed.
+    Flush(Completion),
+    /// A read, served after every write accepted before it.
+    Read { read: Read, done: Completion },
+}
+
+impl Request {
+    /// Whether this is a read.
+    pub(crate) fn is_read(&self) -> bool {
+        matches!(self, Request::Read { .. })
+    }
+
+    /// Write operations this request counts for in the stats.
+    pub(crate) fn op_count(&self) -> u64 {
+        match self {
+            Request::Op(_) | Request::DeleteAcked { .. } => 1,
+            Request::Batch { ops, .. } => ops.len() as u64,
+            Request::Flush(_) | Request::Read { .. } => 0,
+        }
+    }
+
+    /// Approximate bytes this request holds while it waits for its commit.
+    pub(crate) fn retained_bytes(&self) -> usize {
+        const OVERHEAD: usize = 96;
+        let op_bytes = |op: &Op| {
+            OVERHEAD
+                + match op {
+                    Op::Put {
+                        category,
+                        key,
+                        payload,
+                    } => category.len() + key.len() + payload.len(),
+                    Op::Delete { category, key } => category.len() + key.len(),
+                    Op::DeletePrefix { category, prefix } => category.len() + prefix.len(),
+                }
+        };
+        match self {
+            Request::Op(op) => op_bytes(op),
+            Request::Batch { ops, .. } => OVERHEAD + ops.iter().map(op_bytes).sum::<usize>(),
+            Request::DeleteAcked { category, key, .. } => OVERHEAD + category.len() + key.len(),
+            Request::Flush(_) | Request::Read { .. } => OVERHEAD,
+        }
+    }
+
+    /// Drops a refused request without invoking its callback.
+    pub(crate) fn refuse(self) {
+        match self {
+            Request::Op(_) | Request::Batch { done: None, .. } => {}
+            Request::Batch { done: Some(d), .. }
+            | Request::DeleteAcked { done: d, .. }
+            | Request::Flush(d)
+            | Request::Read { done: d, .. } => d.defuse(),
+        }
+    }
+}

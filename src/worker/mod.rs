@@ -1,0 +1,248 @@
+//! The job thread: owns the backend, blocks on the queue, serves reads and
+//! hands writes to the group commit (`group.rs`), completing every request
+//! exactly once.
+
+mod group;
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::bounded;
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::log::{log, Level};
+use crate::protocol::{Read, Reply, Request};
+use crate::queue::Queue;
+
+/// Most operations taken from the queue for one round; the writes among
+/// them commit together.
+const MAX_ROUND: usize = 8_192;
+
+/// Most write operations committed in one transaction.
+const MAX_GROUP_OPS: u64 = 65_536;
+
+/// Most reads served in one read transaction before it ends (it pins a
+/// snapshot, which holds back checkpoints).
+const MAX_TXN_READS: u32 = 10_000;
+
+/// Most bytes of requests one open transaction keeps (for its callbacks and
+/// for replay should SQLite roll the transaction back): bounds the memory a
+/// long group commit holds on top of the queue.
+const MAX_GROUP_BYTES: usize = 12 * 1024 * 1024;
+
+/// Figures the worker updates as it goes.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub ops_applied: AtomicU64,
+    pub ops_failed: AtomicU64,
+    pub transactions: AtomicU64,
+    pub reads: AtomicU64,
+    pub db_bytes: AtomicU64,
+}
+
+/// Identifies the job whose worker runs on the current thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WorkerTag {
+    pub instance: u64,
+    pub job: u64,
+}
+
+thread_local! {
+    static CURRENT: Cell<Option<WorkerTag>> = const { Cell::new(None) };
+}
+
+/// The job whose worker thread this is, if any.
+pub(crate) fn current() -> Option<WorkerTag> {
+    CURRENT.with(Cell::get)
+}
+
+/// With the `fault-injection` feature, panics on the test category.
+#[cfg(feature = "fault-injection")]
+fn inject_fault(category: &[u8]) {
+    crate::fault::worker_request(category);
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn inject_fault(_category: &[u8]) {}
+
+/// A write request waiting for its group's commit.
+struct Pending {
+    request: Request,
+    result: Result<Reply>,
+}
+
+struct Worker {
+    backend: Box<dyn Backend>,
+    job_id: Arc<str>,
+    counters: Arc<Counters>,
+    group: Vec<Pending>,
+    /// Write operations applied in the open transaction.
+    group_ops: u64,
+    /// Bytes the requests in `group` hold.
+    group_bytes: usize,
+    /// The open transaction was begun for reads.
+    read_txn: bool,
+    /// Reads served in the open read transaction.
+    txn_reads: u32,
+}
+
+/// Starts a worker thread for a job: `open` runs on the new thread and its
+/// outcome is handed back before this returns (a blocking handshake, no
+/// polling). `guard` lives until the thread ends, after the backend closed.
+pub(crate) fn spawn<F, G>(
+    job_id: Arc<str>,
+    tag: WorkerTag,
+    queue: Arc<Queue<Request>>,
+    counters: Arc<Counters>,
+    open: F,
+    guard: G,
+) -> Result<JoinHandle<()>>
+where
+    F: FnOnce() -> Result<Box<dyn Backend>> + Send + 'static,
+    G: Send + 'static,
+{
+    let (ready_tx, ready_rx) = bounded::<Result<()>>(1);
+    let name: String = format!("pers-{job_id}").chars().take(15).collect();
+    let id = job_id.clone();
+    let handle = thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let _guard = guard;
+            CURRENT.with(|c| c.set(Some(tag)));
+            crate::log::quiet_panics();
+            let backend = match catch_unwind(AssertUnwindSafe(open)) {
+                Ok(Ok(backend)) => backend,
+                Ok(Err(e)) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+                Err(_) => {
+                    let _ = ready_tx.send(Err(Error::internal("opening the job panicked")));
+                    return;
+                }
+            };
+            let mut worker = Worker {
+                backend,
+                job_id: id,
+                counters,
+                group: Vec::new(),
+                group_ops: 0,
+                group_bytes: 0,
+                read_txn: false,
+                txn_reads: 0,
+            };
+            worker.update_size();
+            let _ = ready_tx.send(Ok(()));
+            drop(ready_tx);
+            worker.run(&queue);
+        })
+        .map_err(|e| Error::new(ErrorKind::Backend, format!("cannot start worker: {e}")))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(e)) => {
+            let _ = handle.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = handle.join();
+            Err(Error::internal("worker thread ended before it was ready"))
+        }
+    }
+}
+
+/// Closes the queue when the worker ends, however it ends: requests still
+/// queued then (only if the worker died) complete with an internal error
+/// as they are dropped, and senders are refused from then on.
+struct CloseOnExit(Arc<Queue<Request>>);
+
+impl Drop for CloseOnExit {
+    fn drop(&mut self) {
+        drop(self.0.close_and_take());
+    }
+}
+
+impl Worker {
+    /// Serves requests until the queue is closed and drained.
+    fn run(&mut self, queue: &Arc<Queue<Request>>) {
+        let _exit = CloseOnExit(queue.clone());
+        let mut round: Vec<Request> = Vec::with_capacity(64);
+        while queue.pop_into(&mut round, MAX_ROUND) {
+            let mut requests = round.drain(..).peekable();
+            while let Some(request) = requests.next() {
+                if request.is_read() {
+                    let more = requests.peek().is_some() || queue.len() > 0;
+                    self.read(request, more);
+                } else {
+                    self.write(request);
+                }
+            }
+            drop(requests);
+            // Across rounds, while more requests are already waiting, keep
+            // the transaction open (group commit for writes, one snapshot for
+            // reads), up to a bound.
+            if queue.len() == 0
+                || self.group_ops >= MAX_GROUP_OPS
+                || self.group_bytes >= MAX_GROUP_BYTES
+                || self.txn_reads >= MAX_TXN_READS
+            {
+                self.end_transaction();
+            }
+        }
+        self.end_transaction();
+        log(Level::Debug, || {
+            format!("job {}: worker stopped", self.job_id)
+        });
+    }
+
+    /// Serves a read after committing the writes before it. When more
+    /// requests wait (or the read has many statements) it opens a read
+    /// transaction that the following reads share: one snapshot instead of
+    /// one per statement.
+    fn read(&mut self, request: Request, more: bool) {
+        let Request::Read { read, done } = request else {
+            return;
+        };
+        if !self.group.is_empty() {
+            self.end_transaction();
+        }
+        let many = matches!(&read, Read::GetMany { keys, .. } if keys.len() > 1);
+        if (more || many) && !self.backend.in_transaction() && self.backend.begin().is_ok() {
+            self.read_txn = true;
+        }
+        if self.read_txn {
+            self.txn_reads += 1;
+        }
+        let backend = &mut self.backend;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            inject_fault(read.category());
+            serve(backend.as_mut(), &read)
+        }))
+        .unwrap_or_else(|_| Err(Error::internal("a read request panicked")))
+        .map_err(|e| e.context(format!("job {}", self.job_id)));
+        self.counters.reads.fetch_add(1, Ordering::Relaxed);
+        done.complete(result);
+    }
+
+    fn update_size(&mut self) {
+        let size = self.backend.size();
+        self.counters.db_bytes.store(size, Ordering::Relaxed);
+    }
+}
+
+fn serve(backend: &mut dyn Backend, read: &Read) -> Result<Reply> {
+    Ok(match read {
+        Read::Get { category, key } => Reply::Value(backend.get(category, key)?),
+        Read::Exists { category, key } => Reply::Found(backend.exists(category, key)?),
+        Read::Scan {
+            range,
+            reverse,
+            limit,
+        } => Reply::Rows(backend.scan(range, *reverse, *limit)?),
+        Read::Count { range } => Reply::Count(backend.count(range)?),
+        Read::GetMany { category, keys } => Reply::Rows(backend.get_many(category, keys)?),
+    })
+}
