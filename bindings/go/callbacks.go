@@ -2,7 +2,8 @@ package persistency
 
 // This file holds the //export'ed entry points the library's threads call.
 // cgo forbids definitions in the preamble of a file with //export, so the C
-// trampolines that call these live in persistency.go.
+// trampolines that call these live in async.go (results) and logging.go
+// (log messages).
 
 /*
 #include "persistency.h"
