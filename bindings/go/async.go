@@ -79,3 +79,17 @@ func (j *Job) async(ctx context.Context, submit func(ptr *C.persistency_job, h C
 		}
 	}
 }
+
+// request runs async for a C call on one category: submit gets the job's
+// handle, the category as a C string and the request's handle, and returns
+// the call's status. A category with a NUL byte is refused before anything
+// else is looked at.
+func (j *Job) request(ctx context.Context, category string, submit func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32) (result, error) {
+	cat, err := cstr("category", category)
+	if err != nil {
+		return result{}, err
+	}
+	return j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
+		return call(func() int32 { return submit(ptr, charPtr(cat), h) })
+	})
+}

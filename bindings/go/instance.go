@@ -32,27 +32,29 @@ func wrapInstance(ptr *C.persistency) *Instance {
 // created by the first OpenJob; ":memory:" keeps every job in memory. Two
 // live instances cannot open the same job file.
 func Open(rootDir string) (*Instance, error) {
-	root, err := cstr("root directory", rootDir)
-	if err != nil {
-		return nil, err
-	}
-	var ptr *C.persistency
-	if err := call(func() int32 { return int32(C.persistency_new(charPtr(root), &ptr)) }); err != nil {
-		return nil, err
-	}
-	return wrapInstance(ptr), nil
+	return instanceAt(rootDir, func(root *C.char, out **C.persistency) int32 {
+		return int32(C.persistency_new(root, out))
+	})
 }
 
 // Global returns the process-wide instance: the first call installs rootDir;
 // later calls with the same string return the same instance, and a call
 // with another string fails with ErrInvalidArgument (until Reset).
 func Global(rootDir string) (*Instance, error) {
+	return instanceAt(rootDir, func(root *C.char, out **C.persistency) int32 {
+		return int32(C.persistency_instance(root, out))
+	})
+}
+
+// instanceAt runs get, a C call that hands out an instance for a root
+// directory, and wraps the handle it writes to out.
+func instanceAt(rootDir string, get func(root *C.char, out **C.persistency) int32) (*Instance, error) {
 	root, err := cstr("root directory", rootDir)
 	if err != nil {
 		return nil, err
 	}
 	var ptr *C.persistency
-	if err := call(func() int32 { return int32(C.persistency_instance(charPtr(root), &ptr)) }); err != nil {
+	if err := call(func() int32 { return get(charPtr(root), &ptr) }); err != nil {
 		return nil, err
 	}
 	return wrapInstance(ptr), nil

@@ -14,23 +14,10 @@ import "runtime"
 // [A-Za-z0-9_.-], not starting with '.'). Opening an open job returns it
 // again; the options of the first open stand. nil options mean defaults.
 func (i *Instance) OpenJob(id string, opts *JobOptions) (*Job, error) {
-	cid, err := cstr("job id", id)
-	if err != nil {
-		return nil, err
-	}
-	var c C.persistency_job_options
-	C.persistency_job_options_init(&c)
-	if opts != nil {
-		c.synchronous = C.int32_t(opts.Synchronous)
-		c.full_policy = C.int32_t(opts.FullPolicy)
-		c.max_db_bytes = C.uint64_t(opts.MaxDBBytes)
-		if opts.QueueCapacity != 0 {
-			c.queue_capacity = C.uint32_t(opts.QueueCapacity)
-		}
-	}
+	c := cOptions(opts)
 	var ptr *C.persistency_job
-	err = i.with(func(p *C.persistency) error {
-		return call(func() int32 { return int32(C.persistency_open_job_with(p, charPtr(cid), &c, &ptr)) })
+	err := i.callJob(id, func(p *C.persistency, cid *C.char) int32 {
+		return int32(C.persistency_open_job_with(p, cid, &c, &ptr))
 	})
 	if err != nil {
 		return nil, err
@@ -40,13 +27,9 @@ func (i *Instance) OpenJob(id string, opts *JobOptions) (*Job, error) {
 
 // FindJob returns the open job id, or ErrJobNotFound.
 func (i *Instance) FindJob(id string) (*Job, error) {
-	cid, err := cstr("job id", id)
-	if err != nil {
-		return nil, err
-	}
 	var ptr *C.persistency_job
-	err = i.with(func(p *C.persistency) error {
-		return call(func() int32 { return int32(C.persistency_find_job(p, charPtr(cid), &ptr)) })
+	err := i.callJob(id, func(p *C.persistency, cid *C.char) int32 {
+		return int32(C.persistency_find_job(p, cid, &ptr))
 	})
 	if err != nil {
 		return nil, err
@@ -72,24 +55,29 @@ func (i *Instance) HasJob(id string) bool {
 // before and running every pending callback; later calls on its *Job fail
 // with ErrClosed. Closing a job that is not open is a no-op.
 func (i *Instance) CloseJob(id string) error {
-	cid, err := cstr("job id", id)
-	if err != nil {
-		return err
-	}
-	return i.with(func(p *C.persistency) error {
-		return call(func() int32 { return int32(C.persistency_close_job(p, charPtr(cid))) })
+	return i.callJob(id, func(p *C.persistency, cid *C.char) int32 {
+		return int32(C.persistency_close_job(p, cid))
 	})
 }
 
 // DropJob closes the job id if it is open, then deletes its database file
 // and sidecars. A missing file is not an error.
 func (i *Instance) DropJob(id string) error {
+	return i.callJob(id, func(p *C.persistency, cid *C.char) int32 {
+		return int32(C.persistency_drop_job(p, cid))
+	})
+}
+
+// callJob runs f, a status-returning C call on the job id, with the
+// instance's handle. An id with a NUL byte is refused before the instance
+// is looked at.
+func (i *Instance) callJob(id string, f func(p *C.persistency, id *C.char) int32) error {
 	cid, err := cstr("job id", id)
 	if err != nil {
 		return err
 	}
 	return i.with(func(p *C.persistency) error {
-		return call(func() int32 { return int32(C.persistency_drop_job(p, charPtr(cid))) })
+		return call(func() int32 { return f(p, charPtr(cid)) })
 	})
 }
 

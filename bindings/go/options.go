@@ -1,7 +1,12 @@
 package persistency
 
-// This file holds the options of a job: JobOptions and the types of its
-// fields.
+// This file holds the options of a job (JobOptions and the types of its
+// fields) and their conversion to the C struct.
+
+/*
+#include "persistency.h"
+*/
+import "C"
 
 // Synchronous is SQLite's synchronous setting for a job.
 type Synchronous int32
@@ -29,4 +34,20 @@ type JobOptions struct {
 	QueueCapacity uint32      // max operations waiting for the worker; 0 = library default
 	FullPolicy    FullPolicy  // FullBlock by default
 	MaxDBBytes    uint64      // cap on the database file's size; 0 = unlimited
+}
+
+// cOptions returns opts as the C struct, the library's defaults where opts
+// is nil.
+func cOptions(opts *JobOptions) C.persistency_job_options {
+	var c C.persistency_job_options
+	C.persistency_job_options_init(&c)
+	if opts != nil {
+		c.synchronous = C.int32_t(opts.Synchronous)
+		c.full_policy = C.int32_t(opts.FullPolicy)
+		c.max_db_bytes = C.uint64_t(opts.MaxDBBytes)
+		if opts.QueueCapacity != 0 {
+			c.queue_capacity = C.uint32_t(opts.QueueCapacity)
+		}
+	}
+	return c
 }

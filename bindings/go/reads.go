@@ -66,13 +66,9 @@ type Row struct {
 
 // Get returns the value stored under key, and whether there is one.
 func (j *Job) Get(ctx context.Context, category string, key []byte) (value []byte, found bool, err error) {
-	cat, err := cstr("category", category)
-	if err != nil {
-		return nil, false, err
-	}
-	res, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
+	res, err := j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
 		k, kl := bytesPtr(key)
-		return call(func() int32 { return int32(C.pgo_get(ptr, charPtr(cat), k, kl, h)) })
+		return int32(C.pgo_get(ptr, cat, k, kl, h))
 	})
 	if err != nil || !res.found {
 		return nil, false, err
@@ -82,13 +78,9 @@ func (j *Job) Get(ctx context.Context, category string, key []byte) (value []byt
 
 // Exists reports whether key is present.
 func (j *Job) Exists(ctx context.Context, category string, key []byte) (bool, error) {
-	cat, err := cstr("category", category)
-	if err != nil {
-		return false, err
-	}
-	res, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
+	res, err := j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
 		k, kl := bytesPtr(key)
-		return call(func() int32 { return int32(C.pgo_exists(ptr, charPtr(cat), k, kl, h)) })
+		return int32(C.pgo_exists(ptr, cat, k, kl, h))
 	})
 	return res.found, err
 }
@@ -96,14 +88,10 @@ func (j *Job) Exists(ctx context.Context, category string, key []byte) (bool, er
 // Count returns the number of keys in [start, stop); an empty stop means
 // no upper bound.
 func (j *Job) Count(ctx context.Context, category string, start, stop []byte) (uint64, error) {
-	cat, err := cstr("category", category)
-	if err != nil {
-		return 0, err
-	}
-	res, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
+	res, err := j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
 		s, sl := bytesPtr(start)
 		e, el := bytesPtr(stop)
-		return call(func() int32 { return int32(C.pgo_count(ptr, charPtr(cat), s, sl, e, el, h)) })
+		return int32(C.pgo_count(ptr, cat, s, sl, e, el, h))
 	})
 	return res.count, err
 }
@@ -112,10 +100,6 @@ func (j *Job) Count(ctx context.Context, category string, start, stop []byte) (u
 // returns one row per key that exists, in the order of keys (missing keys
 // are left out).
 func (j *Job) GetMany(ctx context.Context, category string, keys [][]byte) ([]Row, error) {
-	cat, err := cstr("category", category)
-	if err != nil {
-		return nil, err
-	}
 	size := 0
 	for _, k := range keys {
 		size += len(k)
@@ -126,23 +110,16 @@ func (j *Job) GetMany(ctx context.Context, category string, keys [][]byte) ([]Ro
 		blob = append(blob, k...)
 		lens[i] = C.size_t(len(k))
 	}
-	res, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
+	res, err := j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
 		b, _ := bytesPtr(blob)
 		var l *C.size_t
 		if len(lens) > 0 {
 			l = &lens[0]
 		}
-		return call(func() int32 {
-			return int32(C.pgo_get_many(ptr, charPtr(cat), b, l, C.size_t(len(lens)), h))
-		})
+		return int32(C.pgo_get_many(ptr, cat, b, l, C.size_t(len(lens)), h))
 	})
-	if err != nil {
-		return nil, err
-	}
-	if res.rows == nil {
-		res.rows = []Row{}
-	}
-	return res.rows, nil
+	rows, _, err := scanned(res, err)
+	return rows, err
 }
 
 // Range selects the keys of a scan: the half-open range [Start, Stop) in
@@ -165,38 +142,24 @@ func PrefixRange(prefix []byte) Range {
 // most r.Limit of them when it is not 0; hasMore says whether rows remain
 // in the range beyond those returned.
 func (j *Job) Scan(ctx context.Context, category string, r Range) (rows []Row, hasMore bool, err error) {
-	cat, err := cstr("category", category)
-	if err != nil {
-		return nil, false, err
-	}
-	res, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
+	return scanned(j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
 		s, sl := bytesPtr(r.Start)
 		e, el := bytesPtr(r.Stop)
-		return call(func() int32 {
-			return int32(C.pgo_scan(ptr, charPtr(cat), s, sl, e, el, cbool(r.Reverse), C.uint32_t(r.Limit), h))
-		})
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	if res.rows == nil {
-		res.rows = []Row{}
-	}
-	return res.rows, res.hasMore, nil
+		return int32(C.pgo_scan(ptr, cat, s, sl, e, el, cbool(r.Reverse), C.uint32_t(r.Limit), h))
+	}))
 }
 
 // ScanPrefix returns the rows whose key starts with prefix, like Scan.
 func (j *Job) ScanPrefix(ctx context.Context, category string, prefix []byte, reverse bool, limit uint32) (rows []Row, hasMore bool, err error) {
-	cat, err := cstr("category", category)
-	if err != nil {
-		return nil, false, err
-	}
-	res, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
+	return scanned(j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
 		p, pl := bytesPtr(prefix)
-		return call(func() int32 {
-			return int32(C.pgo_scan_prefix(ptr, charPtr(cat), p, pl, cbool(reverse), C.uint32_t(limit), h))
-		})
-	})
+		return int32(C.pgo_scan_prefix(ptr, cat, p, pl, cbool(reverse), C.uint32_t(limit), h))
+	}))
+}
+
+// scanned returns the rows of a request that returns rows: never nil on
+// success (an empty result is an empty slice), nothing on failure.
+func scanned(res result, err error) ([]Row, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}

@@ -61,40 +61,34 @@ import (
 // (fire-and-forget; use Flush or Write to wait for durability). A failure
 // in the worker is counted in Stats.OpsFailed and logged.
 func (j *Job) Put(category string, key, value []byte) error {
-	ptr, err := j.handle()
-	if err != nil {
-		return err
-	}
-	cat, err := cstr("category", category)
-	if err != nil {
-		return err
-	}
-	k, kl := bytesPtr(key)
-	v, vl := bytesPtr(value)
-	err = call(func() int32 { return int32(C.persistency_put(ptr, charPtr(cat), k, kl, v, vl)) })
-	runtime.KeepAlive(j)
-	return err
+	return j.queue(category, func(ptr *C.persistency_job, cat *C.char) int32 {
+		k, kl := bytesPtr(key)
+		v, vl := bytesPtr(value)
+		return int32(C.persistency_put(ptr, cat, k, kl, v, vl))
+	})
 }
 
 // Delete queues the deletion of one key (fire-and-forget).
 func (j *Job) Delete(category string, key []byte) error {
-	ptr, err := j.handle()
-	if err != nil {
-		return err
-	}
-	cat, err := cstr("category", category)
-	if err != nil {
-		return err
-	}
-	k, kl := bytesPtr(key)
-	err = call(func() int32 { return int32(C.persistency_delete(ptr, charPtr(cat), k, kl)) })
-	runtime.KeepAlive(j)
-	return err
+	return j.queue(category, func(ptr *C.persistency_job, cat *C.char) int32 {
+		k, kl := bytesPtr(key)
+		return int32(C.persistency_delete(ptr, cat, k, kl))
+	})
 }
 
 // DeletePrefix queues the deletion of every key of category that starts
 // with prefix (fire-and-forget; an empty prefix empties the category).
 func (j *Job) DeletePrefix(category string, prefix []byte) error {
+	return j.queue(category, func(ptr *C.persistency_job, cat *C.char) int32 {
+		k, kl := bytesPtr(prefix)
+		return int32(C.persistency_delete_prefix(ptr, cat, k, kl))
+	})
+}
+
+// queue runs f, a fire-and-forget C call on one category, with the job's
+// handle and the category as a C string. A nil *Job is refused first, then
+// a category with a NUL byte.
+func (j *Job) queue(category string, f func(ptr *C.persistency_job, cat *C.char) int32) error {
 	ptr, err := j.handle()
 	if err != nil {
 		return err
@@ -103,8 +97,7 @@ func (j *Job) DeletePrefix(category string, prefix []byte) error {
 	if err != nil {
 		return err
 	}
-	k, kl := bytesPtr(prefix)
-	err = call(func() int32 { return int32(C.persistency_delete_prefix(ptr, charPtr(cat), k, kl)) })
+	err = call(func() int32 { return f(ptr, charPtr(cat)) })
 	runtime.KeepAlive(j)
 	return err
 }
@@ -207,13 +200,9 @@ func (j *Job) Flush(ctx context.Context) error {
 // DeleteAcked deletes key, waits for the commit, and reports whether a row
 // was removed.
 func (j *Job) DeleteAcked(ctx context.Context, category string, key []byte) (bool, error) {
-	cat, err := cstr("category", category)
-	if err != nil {
-		return false, err
-	}
-	res, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
+	res, err := j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
 		k, kl := bytesPtr(key)
-		return call(func() int32 { return int32(C.pgo_delete_acked(ptr, charPtr(cat), k, kl, h)) })
+		return int32(C.pgo_delete_acked(ptr, cat, k, kl, h))
 	})
 	return res.found, err
 }
