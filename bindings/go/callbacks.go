@@ -47,7 +47,7 @@ func persistencyGoResult(r *C.persistency_result, h C.uintptr_t) {
 // copyResult copies a C result into Go memory.
 func copyResult(r *C.persistency_result) result {
 	var res result
-	if r.status != 0 {
+	if r.status != C.PERSISTENCY_OK {
 		e := &Error{Code: Status(r.status), BackendCode: int32(r.backend_code)}
 		if r.error != nil {
 			e.Message = C.GoString(r.error)

@@ -51,7 +51,7 @@ func call(f func() int32) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	s := f()
-	if s == 0 {
+	if s == C.PERSISTENCY_OK {
 		return nil
 	}
 	if s == C.PGO_NOMEM {
