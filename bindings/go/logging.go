@@ -23,10 +23,10 @@ import "C"
 // The log levels; a logger set with max level L receives the messages of
 // level L and below.
 const (
-	LogError = 1
-	LogWarn  = 2
-	LogInfo  = 3
-	LogDebug = 4
+	LogError = C.PERSISTENCY_LOG_ERROR
+	LogWarn  = C.PERSISTENCY_LOG_WARN
+	LogInfo  = C.PERSISTENCY_LOG_INFO
+	LogDebug = C.PERSISTENCY_LOG_DEBUG
 )
 
 // SetLogger installs fn as the library's logger for messages of level at

@@ -13,9 +13,9 @@ type Synchronous int32
 
 // The synchronous settings.
 const (
-	SyncNormal Synchronous = 0 // the default: durable at checkpoints, safe against corruption
-	SyncOff    Synchronous = 1 // fastest, a power loss may lose recent commits
-	SyncFull   Synchronous = 2 // every commit durable
+	SyncNormal Synchronous = C.PERSISTENCY_SYNC_NORMAL // the default: durable at checkpoints, safe against corruption
+	SyncOff    Synchronous = C.PERSISTENCY_SYNC_OFF    // fastest, a power loss may lose recent commits
+	SyncFull   Synchronous = C.PERSISTENCY_SYNC_FULL   // every commit durable
 )
 
 // FullPolicy says what a write does when the job's queue is full.
@@ -23,8 +23,8 @@ type FullPolicy int32
 
 // The queue-full policies.
 const (
-	FullBlock FullPolicy = 0 // wait for room (the default)
-	FullFail  FullPolicy = 1 // fail at once with ErrBusy
+	FullBlock FullPolicy = C.PERSISTENCY_FULL_BLOCK // wait for room (the default)
+	FullFail  FullPolicy = C.PERSISTENCY_FULL_FAIL  // fail at once with ErrBusy
 )
 
 // JobOptions configures a job when it is opened. The zero value means the

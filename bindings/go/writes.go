@@ -107,9 +107,9 @@ type OpKind int32
 
 // The operation kinds.
 const (
-	OpPut          OpKind = 0 // insert or replace Key with Value
-	OpDelete       OpKind = 1 // delete Key
-	OpDeletePrefix OpKind = 2 // delete every key starting with Key
+	OpPut          OpKind = C.PERSISTENCY_OP_PUT           // insert or replace Key with Value
+	OpDelete       OpKind = C.PERSISTENCY_OP_DELETE        // delete Key
+	OpDeletePrefix OpKind = C.PERSISTENCY_OP_DELETE_PREFIX // delete every key starting with Key
 )
 
 // Op is one operation of an atomic batch.
