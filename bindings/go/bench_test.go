@@ -1,5 +1,8 @@
 package persistency
 
+// This file holds the benchmarks of the binding (compare with
+// bench_c/bench.c).
+
 import (
 	"context"
 	"math/rand"

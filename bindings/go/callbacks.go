@@ -2,7 +2,8 @@ package persistency
 
 // This file holds the //export'ed entry points the library's threads call.
 // cgo forbids definitions in the preamble of a file with //export, so the C
-// trampolines that call these live in persistency.go.
+// trampolines that call these live in async.go (results) and logging.go
+// (log messages).
 
 /*
 #include "persistency.h"
@@ -46,7 +47,7 @@ func persistencyGoResult(r *C.persistency_result, h C.uintptr_t) {
 // copyResult copies a C result into Go memory.
 func copyResult(r *C.persistency_result) result {
 	var res result
-	if r.status != 0 {
+	if r.status != C.PERSISTENCY_OK {
 		e := &Error{Code: Status(r.status), BackendCode: int32(r.backend_code)}
 		if r.error != nil {
 			e.Message = C.GoString(r.error)

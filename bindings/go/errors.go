@@ -1,5 +1,15 @@
 package persistency
 
+// This file holds the status codes of the C ABI and the errors made from
+// them: *Error and one sentinel per failure status. The codes and their
+// names come from the C header and the library, so the binding has no copy
+// of its own to drift (status_test.go checks the mapping).
+
+/*
+#include "persistency.h"
+*/
+import "C"
+
 import (
 	"errors"
 	"fmt"
@@ -10,35 +20,20 @@ type Status int32
 
 // The status codes; values are those of the C ABI and never change.
 const (
-	StatusOK              Status = 0 // success
-	StatusBackend         Status = 1 // SQLite or file-system failure
-	StatusClosed          Status = 2 // instance or job closed / not initialised
-	StatusInvalidArgument Status = 3 // bad argument
-	StatusTimeout         Status = 4 // a bounded wait ran out
-	StatusJobNotFound     Status = 5 // no open job with that id
-	StatusBusy            Status = 6 // queue full and the job fails fast
-	StatusFull            Status = 7 // the job's disk quota would be exceeded
-	StatusInternal        Status = 8 // a bug inside the library; the call had no effect
+	StatusOK              Status = C.PERSISTENCY_OK                   // success
+	StatusBackend         Status = C.PERSISTENCY_ERR_BACKEND          // SQLite or file-system failure
+	StatusClosed          Status = C.PERSISTENCY_ERR_CLOSED           // instance or job closed / not initialised
+	StatusInvalidArgument Status = C.PERSISTENCY_ERR_INVALID_ARGUMENT // bad argument
+	StatusTimeout         Status = C.PERSISTENCY_ERR_TIMEOUT          // a bounded wait ran out
+	StatusJobNotFound     Status = C.PERSISTENCY_ERR_JOB_NOT_FOUND    // no open job with that id
+	StatusBusy            Status = C.PERSISTENCY_ERR_BUSY             // queue full and the job fails fast
+	StatusFull            Status = C.PERSISTENCY_ERR_FULL             // the job's disk quota would be exceeded
+	StatusInternal        Status = C.PERSISTENCY_ERR_INTERNAL         // a bug inside the library; the call had no effect
 )
-
-var statusNames = [...]string{
-	"PERSISTENCY_OK",
-	"PERSISTENCY_ERR_BACKEND",
-	"PERSISTENCY_ERR_CLOSED",
-	"PERSISTENCY_ERR_INVALID_ARGUMENT",
-	"PERSISTENCY_ERR_TIMEOUT",
-	"PERSISTENCY_ERR_JOB_NOT_FOUND",
-	"PERSISTENCY_ERR_BUSY",
-	"PERSISTENCY_ERR_FULL",
-	"PERSISTENCY_ERR_INTERNAL",
-}
 
 // String returns the C constant's name, e.g. "PERSISTENCY_ERR_CLOSED".
 func (s Status) String() string {
-	if s >= 0 && int(s) < len(statusNames) {
-		return statusNames[s]
-	}
-	return "PERSISTENCY_UNKNOWN"
+	return C.GoString(C.persistency_status_name(C.int32_t(s)))
 }
 
 // Sentinel errors, one per failure status. Every *Error matches the sentinel

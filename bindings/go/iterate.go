@@ -1,5 +1,8 @@
 package persistency
 
+// This file holds Iterator and ForEach, which page through a Range of any
+// size with one Scan per page.
+
 import "context"
 
 // DefaultPageSize is the page size of Iterate and ForEach when Range.Limit

@@ -1,5 +1,8 @@
 package persistency
 
+// This file holds the key encoding, in pure Go: KeyBuilder, EncodeKey,
+// the Append* functions, RawKey and PrefixStop.
+
 import (
 	"encoding/binary"
 	"fmt"

@@ -1,5 +1,8 @@
 package persistency
 
+// This file holds the tests of the key encoding, against every case of
+// tests/data/keys.json.
+
 import (
 	"bytes"
 	"encoding/hex"
