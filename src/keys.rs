@@ -143,6 +143,8 @@ macro_rules! tuple_part {
     ($($name:ident),+) => {
         /// A tuple: its fields in order.
         impl<$($name: KeyPart),+> KeyPart for ($($name,)+) {
+            // The fields are bound to variables named after the type
+            // parameters (`A`, `B`, ...), which a macro cannot lowercase.
             #[allow(non_snake_case)]
             fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
                 let ($($name,)+) = self;

@@ -2,8 +2,11 @@
 //! strings the host may borrow from it. A handle pointer is an `Arc`
 //! turned raw: each reference the host holds is one strong count.
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Weak};
+
+use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::instance::Persistency;
@@ -16,11 +19,24 @@ pub struct PersistencyHandle {
     root: CString,
 }
 
-/// A job handle (C `persistency_job`): one job of an instance.
+/// A job handle (C `persistency_job`): one job of an instance. A job has
+/// one handle at a time, so every call that hands out the same job returns
+/// the same pointer (as `open_job` on an open job promises).
 pub struct JobHandle {
     job: Job,
     id: CString,
 }
+
+/// The live handle of each job, by the job's serial number.
+static JOB_HANDLES: LazyLock<Mutex<HashMap<u64, Weak<JobHandle>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+// Hosts pass handles between threads: both must stay `Send + Sync`.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<PersistencyHandle>();
+    send_sync::<JobHandle>();
+};
 
 fn c_string(text: &str, what: &str) -> Result<CString> {
     CString::new(text).map_err(|_| Error::invalid(format!("{what} contains NUL")))
@@ -45,10 +61,17 @@ impl PersistencyHandle {
 }
 
 impl JobHandle {
-    /// A new handle (one reference) for `job`.
-    pub(crate) fn new(job: Job) -> Result<Arc<JobHandle>> {
+    /// One more reference to the handle of `job`, made if it has none.
+    pub(crate) fn of(job: Job) -> Result<Arc<JobHandle>> {
+        let serial = job.serial();
+        let mut handles = JOB_HANDLES.lock();
+        if let Some(handle) = handles.get(&serial).and_then(Weak::upgrade) {
+            return Ok(handle);
+        }
         let id = c_string(job.id(), "job id")?;
-        Ok(Arc::new(JobHandle { job, id }))
+        let handle = Arc::new(JobHandle { job, id });
+        handles.insert(serial, Arc::downgrade(&handle));
+        Ok(handle)
     }
 
     /// The job.
@@ -59,6 +82,20 @@ impl JobHandle {
     /// The job id as a C string living as long as the handle.
     pub(crate) fn id(&self) -> &CStr {
         &self.id
+    }
+}
+
+impl Drop for JobHandle {
+    fn drop(&mut self) {
+        let serial = self.job.serial();
+        let mut handles = JOB_HANDLES.lock();
+        // A new handle may already have replaced this dying one.
+        if handles
+            .get(&serial)
+            .is_some_and(|weak| std::ptr::eq(weak.as_ptr(), self))
+        {
+            handles.remove(&serial);
+        }
     }
 }
 

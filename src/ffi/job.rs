@@ -156,7 +156,7 @@ pub unsafe extern "C" fn persistency_open_job_with(
             )
         };
         let job = p.instance().open_job_with(id, &options_from_c(options)?)?;
-        *out = into_raw(JobHandle::new(job)?);
+        *out = into_raw(JobHandle::of(job)?);
         Ok(())
     })
 }
@@ -181,7 +181,7 @@ pub unsafe extern "C" fn persistency_find_job(
                 args::utf8(job_id, "job_id")?,
             )
         };
-        *out = into_raw(JobHandle::new(p.instance().find_job(id)?)?);
+        *out = into_raw(JobHandle::of(p.instance().find_job(id)?)?);
         Ok(())
     })
 }

@@ -120,6 +120,11 @@ impl Job {
         &self.shared.id
     }
 
+    /// A number no other job of this process has, for as long as it runs.
+    pub(crate) fn serial(&self) -> u64 {
+        self.shared.tag.job
+    }
+
     pub(crate) fn tag(&self) -> WorkerTag {
         self.shared.tag
     }
