@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long run of the model-based test (tests/model.rs): more and longer
+# Long run of the model-based test (tests/model/): more and longer
 # sequences than the project's test command runs.
 #
 #   scripts/model_long.sh [CASES] [SEED]

@@ -43,7 +43,7 @@ const JOB: &str = "crash";
 const EPOCH: u64 = 50;
 
 mod common;
-use common::Rng;
+use common::{env_or, integrity_check_with, Rng};
 
 fn batch_rows(id: u64) -> u64 {
     1 + id % 5
@@ -214,21 +214,13 @@ enum Checked {
     OnCopy,
 }
 
-fn run_integrity_check(conn: &rusqlite::Connection) -> rusqlite::Result<String> {
-    let lines: Vec<String> = conn
-        .prepare("PRAGMA integrity_check")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(lines.join("\n"))
-}
-
 /// `PRAGMA integrity_check` on the file as the kill left it, through a
 /// connection of our own (not the library's).
 fn integrity_check(db: &Path) -> (String, Checked) {
     let flags =
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let read_only =
-        rusqlite::Connection::open_with_flags(db, flags).and_then(|c| run_integrity_check(&c));
+        rusqlite::Connection::open_with_flags(db, flags).and_then(|c| integrity_check_with(&c));
     match read_only {
         Ok(result) => (result, Checked::InPlace),
         Err(rusqlite::Error::SqliteFailure(e, _))
@@ -244,7 +236,7 @@ fn integrity_check(db: &Path) -> (String, Checked) {
             }
             let conn = rusqlite::Connection::open(&target).expect("open copy");
             (
-                run_integrity_check(&conn).expect("integrity_check on copy"),
+                integrity_check_with(&conn).expect("integrity_check on copy"),
                 Checked::OnCopy,
             )
         }
@@ -357,14 +349,8 @@ fn job_file(root: &Path) -> PathBuf {
 
 #[test]
 fn acknowledged_batches_survive_sigkill() {
-    let cycles: u64 = std::env::var("CRASH_CYCLES")
-        .ok()
-        .map(|v| v.parse().expect("CRASH_CYCLES"))
-        .unwrap_or(50);
-    let seed: u64 = std::env::var("CRASH_SEED")
-        .ok()
-        .map(|v| v.parse().expect("CRASH_SEED"))
-        .unwrap_or(0xc4a5_4001);
+    let cycles: u64 = env_or("CRASH_CYCLES", 50);
+    let seed: u64 = env_or("CRASH_SEED", 0xc4a5_4001);
     let mut rng = Rng(seed);
     let started = Instant::now();
     let mut dir = tempfile::tempdir().expect("tempdir");

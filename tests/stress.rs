@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use persistency::{ErrorKind, Job, JobOptions, Op, Persistency, ScanOptions};
 
 mod common;
-use common::Rng;
+use common::{env_or, root_in, Rng};
 
 struct Size {
     threads: usize,
@@ -33,24 +33,18 @@ struct Size {
 }
 
 fn size() -> Size {
-    let env = |name: &str, default: u64| -> u64 {
-        std::env::var(name)
-            .ok()
-            .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v:?}")))
-            .unwrap_or(default)
-    };
     if std::env::var_os("STRESS_SMALL").is_some() {
         return Size {
             threads: 2,
             jobs: 2,
-            duration: Duration::from_secs(env("STRESS_SECS", 2)),
+            duration: Duration::from_secs(env_or("STRESS_SECS", 2)),
             warm_up: false,
         };
     }
     Size {
-        threads: env("STRESS_THREADS", 8) as usize,
-        jobs: env("STRESS_JOBS", 4) as usize,
-        duration: Duration::from_secs(env("STRESS_SECS", 3)),
+        threads: env_or("STRESS_THREADS", 8),
+        jobs: env_or("STRESS_JOBS", 4),
+        duration: Duration::from_secs(env_or("STRESS_SECS", 3)),
         warm_up: true,
     }
 }
@@ -365,7 +359,7 @@ struct Outcome {
 
 fn run(size: &Size, duration: Duration, seed: u64) -> Outcome {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = Persistency::new(&dir.path().join("root").to_string_lossy()).expect("instance");
+    let db = Persistency::new(&root_in(dir.path())).expect("instance");
     let shared_ids: Vec<String> = (0..size.jobs).map(|j| format!("shared-{j}")).collect();
     let world = Arc::new(World {
         db: db.clone(),
@@ -525,7 +519,7 @@ fn concurrent_close_job_never_orphans_a_reopened_job() {
 
 fn close_reopen_race() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = Persistency::new(&dir.path().join("root").to_string_lossy()).expect("instance");
+    let db = Persistency::new(&root_in(dir.path())).expect("instance");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let closers: Vec<_> = (0..6)
         .map(|_| {
