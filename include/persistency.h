@@ -85,7 +85,9 @@
 #define PERSISTENCY_OP_DELETE_PREFIX 2
 
 /**
- * A job handle (C `persistency_job`): one job of an instance.
+ * A job handle (C `persistency_job`): one job of an instance. A job has
+ * one handle at a time, so every call that hands out the same job returns
+ * the same pointer (as `open_job` on an open job promises).
  */
 typedef struct persistency_job persistency_job;
 

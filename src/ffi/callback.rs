@@ -115,18 +115,21 @@ impl From<Rows> for Answer {
     }
 }
 
+/// A core `_then` callback that reports to a host's C callback.
+pub(crate) type Reporter<T> = Box<dyn FnOnce(Result<T>) + Send>;
+
 /// The core `_then` callback that reports its outcome to a host's C
 /// callback. The core runs it exactly once (or never, when the call that
 /// queued it failed).
 pub(crate) fn reporter<T: Into<Answer>>(
     callback: HostCallback,
     user_data: *mut c_void,
-) -> impl FnOnce(Result<T>) + Send + 'static {
+) -> Reporter<T> {
     let user_data = UserData(user_data);
-    move |result| {
+    Box::new(move |result: Result<T>| {
         let user_data = user_data;
         deliver(callback, user_data.0, result.map(Into::into))
-    }
+    })
 }
 
 fn deliver(callback: HostCallback, user_data: *mut c_void, result: Result<Answer>) {

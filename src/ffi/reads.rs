@@ -6,10 +6,73 @@ use std::ffi::{c_char, c_void};
 use super::args;
 use super::boundary::status;
 use super::callback::{reporter, CBytes, Callback};
+use super::callback::{Answer, Reporter};
 use super::handles::{borrow, JobHandle};
 use super::status::Status;
 use crate::error::Result;
-use crate::job::ScanOptions;
+use crate::job::{Job, ScanOptions};
+
+/// Runs a call on one key: checks the job, the callback, the category and
+/// the key (in that order), then hands them to `call` with the host's
+/// callback as the core's `_then` callback.
+///
+/// # Safety
+/// The pointers are as `persistency_get` requires.
+unsafe fn on_key<T: Into<Answer>>(
+    job: *mut JobHandle,
+    category: *const c_char,
+    key: *const u8,
+    key_len: usize,
+    callback: Callback,
+    user_data: *mut c_void,
+    call: impl FnOnce(&Job, &[u8], &[u8], Reporter<T>) -> Result<()>,
+) -> Status {
+    status(|| {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let job = unsafe { borrow(job, "job") }?;
+        let callback = args::required(callback)?;
+        // SAFETY: as above.
+        let (category, key) =
+            unsafe { (args::category(category)?, args::bytes(key, key_len, "key")?) };
+        call(job.job(), category, key, reporter(callback, user_data))
+    })
+}
+
+/// Runs a call on the range `[start, stop)`, checked as [`on_key`] checks.
+///
+/// # Safety
+/// The pointers are as `persistency_scan` requires.
+#[allow(clippy::too_many_arguments)] // the C call's arguments, passed on as they are
+unsafe fn on_range<T: Into<Answer>>(
+    job: *mut JobHandle,
+    category: *const c_char,
+    (start, start_len): (*const u8, usize),
+    (stop, stop_len): (*const u8, usize),
+    callback: Callback,
+    user_data: *mut c_void,
+    call: impl FnOnce(&Job, &[u8], &[u8], &[u8], Reporter<T>) -> Result<()>,
+) -> Status {
+    status(|| {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let job = unsafe { borrow(job, "job") }?;
+        let callback = args::required(callback)?;
+        // SAFETY: as above.
+        let (category, start, stop) = unsafe {
+            (
+                args::category(category)?,
+                args::bytes(start, start_len, "start")?,
+                args::bytes(stop, stop_len, "stop")?,
+            )
+        };
+        call(
+            job.job(),
+            category,
+            start,
+            stop,
+            reporter(callback, user_data),
+        )
+    })
+}
 
 /// Looks up a key. The callback gets `found` and, when found, `value` /
 /// `value_len`. Sees every write accepted before it.
@@ -27,16 +90,18 @@ pub unsafe extern "C" fn persistency_get(
     callback: Callback,
     user_data: *mut c_void,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let job = unsafe { borrow(job, "job") }?;
-        let callback = args::required(callback)?;
-        // SAFETY: as above.
-        let (category, key) =
-            unsafe { (args::category(category)?, args::bytes(key, key_len, "key")?) };
-        job.job()
-            .get_then(category, key, reporter(callback, user_data))
-    })
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        on_key(
+            job,
+            category,
+            key,
+            key_len,
+            callback,
+            user_data,
+            |job, category, key, then| job.get_then(category, key, then),
+        )
+    }
 }
 
 /// Tells whether a key is present (`found`).
@@ -52,16 +117,18 @@ pub unsafe extern "C" fn persistency_exists(
     callback: Callback,
     user_data: *mut c_void,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let job = unsafe { borrow(job, "job") }?;
-        let callback = args::required(callback)?;
-        // SAFETY: as above.
-        let (category, key) =
-            unsafe { (args::category(category)?, args::bytes(key, key_len, "key")?) };
-        job.job()
-            .exists_then(category, key, reporter(callback, user_data))
-    })
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        on_key(
+            job,
+            category,
+            key,
+            key_len,
+            callback,
+            user_data,
+            |job, category, key, then| job.exists_then(category, key, then),
+        )
+    }
 }
 
 /// Scans the half-open range `[start, stop)` (`stop_len == 0`: no upper
@@ -88,27 +155,19 @@ pub unsafe extern "C" fn persistency_scan(
     callback: Callback,
     user_data: *mut c_void,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let job = unsafe { borrow(job, "job") }?;
-        let callback = args::required(callback)?;
-        // SAFETY: as above.
-        let (category, start, stop) = unsafe {
-            (
-                args::category(category)?,
-                args::bytes(start, start_len, "start")?,
-                args::bytes(stop, stop_len, "stop")?,
-            )
-        };
-        let options = ScanOptions::new().reverse(reverse).limit(limit);
-        job.job().scan_then(
+    let options = ScanOptions::new().reverse(reverse).limit(limit);
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        on_range(
+            job,
             category,
-            start,
-            stop,
-            options,
-            reporter(callback, user_data),
+            (start, start_len),
+            (stop, stop_len),
+            callback,
+            user_data,
+            |job, category, start, stop, then| job.scan_then(category, start, stop, options, then),
         )
-    })
+    }
 }
 
 /// Scans every key that starts with `prefix` (upstream `prefixRange`), with
@@ -129,21 +188,19 @@ pub unsafe extern "C" fn persistency_scan_prefix(
     callback: Callback,
     user_data: *mut c_void,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let job = unsafe { borrow(job, "job") }?;
-        let callback = args::required(callback)?;
-        // SAFETY: as above.
-        let (category, prefix) = unsafe {
-            (
-                args::category(category)?,
-                args::bytes(prefix, prefix_len, "prefix")?,
-            )
-        };
-        let options = ScanOptions::new().reverse(reverse).limit(limit);
-        job.job()
-            .scan_prefix_then(category, prefix, options, reporter(callback, user_data))
-    })
+    let options = ScanOptions::new().reverse(reverse).limit(limit);
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        on_key(
+            job,
+            category,
+            prefix,
+            prefix_len,
+            callback,
+            user_data,
+            |job, category, prefix, then| job.scan_prefix_then(category, prefix, options, then),
+        )
+    }
 }
 
 /// Counts the rows of `[start, stop)` (`stop_len == 0`: no upper bound)
@@ -162,21 +219,18 @@ pub unsafe extern "C" fn persistency_count(
     callback: Callback,
     user_data: *mut c_void,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let job = unsafe { borrow(job, "job") }?;
-        let callback = args::required(callback)?;
-        // SAFETY: as above.
-        let (category, start, stop) = unsafe {
-            (
-                args::category(category)?,
-                args::bytes(start, start_len, "start")?,
-                args::bytes(stop, stop_len, "stop")?,
-            )
-        };
-        job.job()
-            .count_then(category, start, stop, reporter(callback, user_data))
-    })
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        on_range(
+            job,
+            category,
+            (start, start_len),
+            (stop, stop_len),
+            callback,
+            user_data,
+            |job, category, start, stop, then| job.count_then(category, start, stop, then),
+        )
+    }
 }
 
 /// Looks up `n_keys` keys in one request and one read transaction: `rows`
@@ -229,14 +283,16 @@ pub unsafe extern "C" fn persistency_delete_acked(
     callback: Callback,
     user_data: *mut c_void,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let job = unsafe { borrow(job, "job") }?;
-        let callback = args::required(callback)?;
-        // SAFETY: as above.
-        let (category, key) =
-            unsafe { (args::category(category)?, args::bytes(key, key_len, "key")?) };
-        job.job()
-            .delete_acked_then(category, key, reporter(callback, user_data))
-    })
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        on_key(
+            job,
+            category,
+            key,
+            key_len,
+            callback,
+            user_data,
+            |job, category, key, then| job.delete_acked_then(category, key, then),
+        )
+    }
 }

@@ -4,7 +4,6 @@
 //!
 //! Every call is in an `unsafe` block, as the C exports are about to become
 //! `unsafe extern "C" fn`s; until then the blocks are redundant.
-#![allow(unused_unsafe)] // until the C exports are unsafe fns (issue 10)
 
 use std::ffi::{c_void, CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +12,7 @@ use ::persistency::ffi::*;
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
-unsafe extern "C" fn count_call(result: *const persistency_result, user_data: *mut c_void) {
+unsafe extern "C" fn count_call(result: *const CResult, user_data: *mut c_void) {
     // SAFETY: the library passes a valid result for the callback's duration.
     let status = unsafe { (*result).status };
     assert_eq!(status, PERSISTENCY_OK);
@@ -31,8 +30,8 @@ fn last_error() -> String {
 
 #[test]
 fn an_entry_point_that_panics_returns_internal() {
-    let entry = CString::new(::persistency::FAULT_PANIC_ENTRY_CATEGORY).expect("cstring");
-    let worker = CString::new(::persistency::FAULT_PANIC_CATEGORY).expect("cstring");
+    let entry = CString::new(::persistency::fault::PANIC_ENTRY_CATEGORY).expect("cstring");
+    let worker = CString::new(::persistency::fault::PANIC_CATEGORY).expect("cstring");
     let good = CString::new("c").expect("cstring");
     let root = CString::new(::persistency::MEMORY_ROOT).expect("cstring");
     let id = CString::new("c-abi-faults").expect("cstring");
@@ -66,7 +65,7 @@ fn an_entry_point_that_panics_returns_internal() {
         )
     };
     assert_eq!(st, PERSISTENCY_ERR_INTERNAL, "an entry that panicked");
-    let op = persistency_op {
+    let op = COp {
         kind: PERSISTENCY_OP_PUT,
         category: entry.as_ptr(),
         key: k.as_ptr(),
@@ -91,7 +90,7 @@ fn an_entry_point_that_panics_returns_internal() {
     // SAFETY: as above; `count_call` accepts a null `user_data`.
     let st = unsafe { persistency_flush(job, Some(count_call), std::ptr::null_mut()) };
     assert_eq!(st, PERSISTENCY_OK);
-    let mut stats = persistency_stats {
+    let mut stats = CStats {
         queued: 0,
         ops_applied: 0,
         ops_failed: 0,

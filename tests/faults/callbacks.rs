@@ -65,11 +65,9 @@ fn a_blocking_callback_holds_only_its_own_job() {
     let slow = db
         .open_job_with(
             "slow",
-            &JobOptions {
-                queue_capacity: 8,
-                full_policy: FullPolicy::Fail,
-                ..JobOptions::default()
-            },
+            &JobOptions::default()
+                .queue_capacity(8)
+                .full_policy(FullPolicy::Fail),
         )
         .expect("open slow");
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();

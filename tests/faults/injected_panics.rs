@@ -12,7 +12,7 @@ use crate::{fast, kind};
 
 #[test]
 fn a_panicking_request_fails_alone_and_the_job_keeps_serving() {
-    let fault = persistency::FAULT_PANIC_CATEGORY;
+    let fault = persistency::fault::PANIC_CATEGORY;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Persistency::new(&root_in(dir.path())).expect("instance");
     let job = db.open_job_with("faulty", &fast()).expect("open");

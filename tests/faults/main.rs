@@ -33,10 +33,7 @@ use persistency::{ErrorKind, JobOptions, Synchronous};
 
 /// Job options for tests that do not need durability: no fsync.
 fn fast() -> JobOptions {
-    JobOptions {
-        synchronous: Synchronous::Off,
-        ..JobOptions::default()
-    }
+    JobOptions::default().synchronous(Synchronous::Off)
 }
 
 /// The error kind of `r`, if it failed.

@@ -67,10 +67,7 @@ fn quota_refuses_growth_reads_go_on_and_deleting_makes_room() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = root_in(dir.path());
     let db = Persistency::new(&root).expect("instance");
-    let options = JobOptions {
-        max_db_bytes: 256 * 1024,
-        ..fast()
-    };
+    let options = fast().max_db_bytes(256 * 1024);
     let job = db.open_job_with("quota-job", &options).expect("open");
     let batches = fill(&job, 0);
     let rows = u64::from(batches) * 3;
@@ -114,10 +111,7 @@ fn quota_refuses_growth_reads_go_on_and_deleting_makes_room() {
     // Reopened with a cap below the current size: reads work, growth is
     // refused, writes that fit in the pages present go on.
     db.close_job("quota-job").expect("close");
-    let small = JobOptions {
-        max_db_bytes: 16 * 1024,
-        ..fast()
-    };
+    let small = fast().max_db_bytes(16 * 1024);
     let job = db.open_job_with("quota-job", &small).expect("reopen");
     let n = job.count("q", b"", b"").expect("count");
     assert!(n > 0);
@@ -133,13 +127,7 @@ fn quota_refuses_growth_reads_go_on_and_deleting_makes_room() {
 fn quota_applies_to_memory_jobs_too() {
     let db = Persistency::new(persistency::MEMORY_ROOT).expect("instance");
     let job = db
-        .open_job_with(
-            "mem",
-            &JobOptions {
-                max_db_bytes: 128 * 1024,
-                ..JobOptions::default()
-            },
-        )
+        .open_job_with("mem", &JobOptions::default().max_db_bytes(128 * 1024))
         .expect("open");
     let batches = fill(&job, 0);
     assert_eq!(

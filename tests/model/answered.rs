@@ -148,10 +148,7 @@ pub struct Scan {
 
 impl Scan {
     fn options(&self) -> ScanOptions {
-        ScanOptions {
-            reverse: self.reverse,
-            limit: self.limit,
-        }
+        ScanOptions::new().reverse(self.reverse).limit(self.limit)
     }
 }
 
@@ -196,10 +193,7 @@ pub struct ScanPrefix {
 
 impl ScanPrefix {
     fn options(&self) -> ScanOptions {
-        ScanOptions {
-            reverse: self.reverse,
-            limit: self.limit,
-        }
+        ScanOptions::new().reverse(self.reverse).limit(self.limit)
     }
 }
 
