@@ -1,0 +1,242 @@
+//! Workloads 9 and 10: memory figures, taken in child processes (this
+//! executable re-run with `--child ...`), whose `VmHWM` is not raised by
+//! the workloads that ran before.
+
+use std::ffi::c_void;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ::persistency::ffi::*;
+
+use super::{rate, Bench, W10, W9};
+use crate::config::{
+    CATEGORY, FLOOD_SLACK_MIB, IDLE_GOAL_KIB, KEY_LEN, PAYLOAD_LEN, QUEUED_OP_OVERHEAD,
+};
+use crate::data::{Data, Rng};
+use crate::lib_driver::{check, cstring, on_done, options, LibJob, Waiter};
+use crate::machine::proc_status;
+
+impl Bench {
+    fn child(&self, args: &[String]) -> Vec<(String, f64)> {
+        let exe = std::env::current_exe().expect("current_exe");
+        let out = std::process::Command::new(exe)
+            .arg("--child")
+            .args(args)
+            .output()
+            .expect("run child");
+        assert!(
+            out.status.success(),
+            "child {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .expect("child printed its result");
+        line.split_whitespace()
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                Some((k.to_string(), v.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Workload 9: a flood of puts, peak RSS measured in a child process.
+    pub fn flood(&mut self) {
+        let mut queue = 0.0;
+        for _ in 0..self.config.reps {
+            let dir = self.tempdir();
+            let r = self.child(&[
+                "flood".to_string(),
+                self.config.flood.to_string(),
+                dir.path().display().to_string(),
+            ]);
+            let get = |k: &str| {
+                r.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| *v)
+                    .unwrap_or(f64::NAN)
+            };
+            queue = get("queue_capacity");
+            self.report
+                .record(W9, "lib put flood", "rows/s", get("rate"));
+            self.report.record(
+                W9,
+                "peak RSS growth (VmHWM delta)",
+                "MiB",
+                get("hwm_growth_kib") / 1024.0,
+            );
+            self.report
+                .record(W9, "RSS after flush", "MiB", get("rss_after_kib") / 1024.0);
+        }
+        let per_op = (KEY_LEN + PAYLOAD_LEN + CATEGORY.len()) as u64 + QUEUED_OP_OVERHEAD;
+        let bound = queue * per_op as f64 / (1024.0 * 1024.0) + FLOOD_SLACK_MIB;
+        self.report.at_most(
+            W9,
+            &format!(
+                "peak RSS growth <= queue ({queue} ops x {per_op} B) + {FLOOD_SLACK_MIB} MiB, MiB"
+            ),
+            "peak RSS growth (VmHWM delta)",
+            bound,
+        );
+        self.header(W9);
+        self.report.print_workload(W9);
+    }
+
+    /// Workload 10: idle open jobs, in a child process.
+    pub fn idle(&mut self) {
+        let n = self.config.idle_jobs;
+        for _ in 0..self.config.reps {
+            let dir = self.tempdir();
+            let r = self.child(&[
+                "idle".to_string(),
+                n.to_string(),
+                dir.path().display().to_string(),
+            ]);
+            let get = |k: &str| {
+                r.iter()
+                    .find(|(name, _)| name == k)
+                    .map(|(_, v)| *v)
+                    .unwrap_or(f64::NAN)
+            };
+            self.report.record(
+                W10,
+                "RSS per idle job",
+                "KiB",
+                get("rss_delta_kib") / n as f64,
+            );
+            self.report.record(
+                W10,
+                "threads per idle job",
+                "threads",
+                get("threads_delta") / n as f64,
+            );
+        }
+        self.report.at_most(
+            W10,
+            &format!("RSS per idle job ({n} jobs), KiB"),
+            "RSS per idle job",
+            IDLE_GOAL_KIB,
+        );
+        self.header(W10);
+        self.report.print_workload(W10);
+    }
+}
+
+/// `flood N DIR`: opens a job, floods N puts, flushes; prints the VmHWM
+/// growth from just before the flood (job open and warm) to after it.
+fn child_flood(n: usize, dir: &Path) {
+    let data = Data::new();
+    let job = LibJob::open(dir, "flood", None);
+    let waiter = Waiter::new();
+    let opts = options(PERSISTENCY_SYNC_NORMAL);
+    job.put(&data, &[0u8; KEY_LEN], data.payload(0));
+    job.flush(waiter);
+    let hwm_before = proc_status("VmHWM");
+    // Ascending keys (a counter, then random bytes): the worker appends
+    // instead of inserting at random, so 2M rows take seconds, not
+    // minutes; the host still outruns it, so the queue stays full.
+    let mut rng = Rng(9);
+    let mut key = [0u8; KEY_LEN];
+    let mut max_queued = 0;
+    let start = Instant::now();
+    for i in 0..n {
+        key[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+        rng.fill(&mut key[8..]);
+        job.put(&data, &key, data.payload(i));
+        if i % 4096 == 0 {
+            max_queued = max_queued.max(job.stats().queued);
+        }
+    }
+    job.flush(waiter);
+    let t = start.elapsed();
+    let hwm_after = proc_status("VmHWM");
+    let rss_after = proc_status("VmRSS");
+    assert_eq!(job.stats().ops_applied, n as u64 + 1);
+    println!(
+        "RESULT rate={} hwm_growth_kib={} rss_after_kib={} queue_capacity={} max_queued={max_queued}",
+        rate(n, t),
+        hwm_after.saturating_sub(hwm_before),
+        rss_after,
+        opts.queue_capacity
+    );
+}
+
+/// `idle N DIR`: with one job open and used (one-time costs paid), opens N
+/// more, each written once and then left idle; prints the RSS and thread
+/// deltas.
+fn child_idle(n: usize, dir: &Path) {
+    let data = Data::new();
+    let waiter = Waiter::new();
+    let warm = LibJob::open(dir, "warm", None);
+    warm.put(&data, &[1u8; KEY_LEN], data.payload(0));
+    warm.flush(waiter);
+    let root = cstring(dir.to_str().expect("UTF-8"));
+    let mut instance = std::ptr::null_mut();
+    unsafe {
+        check(
+            persistency_new(root.as_ptr(), &mut instance),
+            "persistency_new",
+        )
+    };
+    thread::sleep(Duration::from_millis(100));
+    let rss_before = proc_status("VmRSS");
+    let threads_before = proc_status("Threads");
+    let mut jobs = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = cstring(&format!("idle{i}"));
+        let mut job = std::ptr::null_mut();
+        unsafe {
+            check(
+                persistency_open_job(instance, id.as_ptr(), &mut job),
+                "persistency_open_job",
+            );
+            check(
+                persistency_put(
+                    job,
+                    data.category.as_ptr(),
+                    [2u8; KEY_LEN].as_ptr(),
+                    KEY_LEN,
+                    data.payload(i).as_ptr(),
+                    PAYLOAD_LEN,
+                ),
+                "persistency_put",
+            );
+            waiter.arm(1);
+            check(
+                persistency_flush(job, Some(on_done), waiter as *const Waiter as *mut c_void),
+                "flush",
+            );
+            waiter.wait();
+        }
+        jobs.push(job);
+    }
+    thread::sleep(Duration::from_millis(200));
+    let rss_after = proc_status("VmRSS");
+    let threads_after = proc_status("Threads");
+    println!(
+        "RESULT rss_delta_kib={} threads_delta={}",
+        rss_after as f64 - rss_before as f64,
+        threads_after as f64 - threads_before as f64
+    );
+    unsafe {
+        for job in jobs {
+            persistency_job_release(job);
+        }
+        check(persistency_close(instance), "persistency_close");
+        persistency_release(instance);
+    }
+    drop(warm);
+}
+
+pub fn run_child(args: &[String]) {
+    let n: usize = args.get(1).and_then(|s| s.parse().ok()).expect("count");
+    let dir = PathBuf::from(args.get(2).expect("dir"));
+    match args[0].as_str() {
+        "flood" => child_flood(n, &dir),
+        "idle" => child_idle(n, &dir),
+        other => panic!("unknown child {other}"),
+    }
+}
