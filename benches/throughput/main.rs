@@ -34,6 +34,8 @@ mod data;
 mod lib_driver;
 mod machine;
 mod report;
+#[path = "../../tests/common/rng.rs"]
+mod rng;
 mod workloads;
 
 use std::path::{Path, PathBuf};

@@ -13,9 +13,10 @@ use super::{rate, Bench, W10, W9};
 use crate::config::{
     CATEGORY, FLOOD_SLACK_MIB, IDLE_GOAL_KIB, KEY_LEN, PAYLOAD_LEN, QUEUED_OP_OVERHEAD,
 };
-use crate::data::{Data, Rng};
+use crate::data::Data;
 use crate::lib_driver::{check, cstring, on_done, options, LibJob, Waiter};
 use crate::machine::proc_status;
+use crate::rng::Rng;
 
 impl Bench {
     fn child(&self, args: &[String]) -> Vec<(String, f64)> {

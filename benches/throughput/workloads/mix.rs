@@ -10,8 +10,9 @@ use rusqlite::params;
 use super::{rate, rotated, Bench, W8};
 use crate::baselines::raw_sqlite::{raw_get, raw_open, GET, PUT};
 use crate::config::{CATEGORY, KEY_LEN, MIX_THREADS};
-use crate::data::{Key, Rng};
+use crate::data::{pick, Key};
 use crate::lib_driver::{GetSlot, LibJob, Waiter};
+use crate::rng::Rng;
 
 impl Bench {
     /// Workload 8: 4 host threads, each 90 % gets (awaited) and 10 % puts
@@ -47,7 +48,7 @@ impl Bench {
                                         job.put(data, &new_key, data.payload(i));
                                     } else {
                                         waiter.arm(1);
-                                        job.get(data, &table[rng.below(table.len())], &mut slot);
+                                        job.get(data, pick(&mut rng, table), &mut slot);
                                         waiter.wait();
                                         assert!(slot.found);
                                     }
@@ -71,7 +72,7 @@ impl Bench {
                                     } else {
                                         assert!(raw_get(
                                             &mut get,
-                                            &table[rng.below(table.len())],
+                                            pick(&mut rng, table),
                                             &mut value
                                         ));
                                     }

@@ -10,8 +10,9 @@ use rusqlite::Connection;
 use super::{rate, rotated, Bench, W4, W5, W6};
 use crate::baselines::raw_sqlite::{raw_get, raw_load, raw_open, GET};
 use crate::config::{IN_FLIGHT, PAYLOAD_LEN};
-use crate::data::{keys, Key, Rng};
+use crate::data::{keys, pick, Key};
 use crate::lib_driver::{check, on_rows, GetSlot, LibJob, RowsSlot, Waiter};
+use crate::rng::Rng;
 
 impl Bench {
     /// Workloads 4 to 8 read one table: a raw file, and a byte copy of it
@@ -64,7 +65,7 @@ impl Bench {
                 let start = Instant::now();
                 if variant == 0 {
                     for _ in 0..m {
-                        let k = &table[rng.below(table.len())];
+                        let k = pick(&mut rng, table);
                         let t0 = Instant::now();
                         waiter.arm(1);
                         job.get(&self.data, k, &mut slot);
@@ -75,7 +76,7 @@ impl Bench {
                 } else {
                     let mut stmt = conn.prepare_cached(GET).expect("prepare");
                     for _ in 0..m {
-                        let k = &table[rng.below(table.len())];
+                        let k = pick(&mut rng, table);
                         let t0 = Instant::now();
                         let found = raw_get(&mut stmt, k, &mut value);
                         lat.push(t0.elapsed());
@@ -146,7 +147,7 @@ impl Bench {
                         for _ in 0..total / IN_FLIGHT {
                             waiter.arm(IN_FLIGHT);
                             for slot in slots.iter_mut() {
-                                let k = &table[rng.below(table.len())];
+                                let k = pick(&mut rng, table);
                                 job.get(&self.data, k, slot);
                             }
                             waiter.wait();
@@ -162,7 +163,7 @@ impl Bench {
                         for _ in 0..rounds_many {
                             let keys: Vec<persistency_bytes> = (0..IN_FLIGHT)
                                 .map(|_| {
-                                    let k = &table[rng.below(table.len())];
+                                    let k = pick(&mut rng, table);
                                     persistency_bytes {
                                         data: k.as_ptr(),
                                         len: k.len(),
@@ -198,7 +199,7 @@ impl Bench {
                             {
                                 let mut stmt = conn.prepare_cached(GET).expect("prepare");
                                 for v in values.iter_mut() {
-                                    let k = &table[rng.below(table.len())];
+                                    let k = pick(&mut rng, table);
                                     assert!(raw_get(&mut stmt, k, v));
                                 }
                             }

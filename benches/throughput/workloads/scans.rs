@@ -7,8 +7,9 @@ use rusqlite::Connection;
 use super::{rate, rotated, Bench, W7};
 use crate::baselines::raw_sqlite::raw_scan;
 use crate::config::{PAGE_ROWS, SCAN_ROWS};
-use crate::data::{Key, Rng};
+use crate::data::{pick, Key};
 use crate::lib_driver::{LibJob, RowsSlot, Waiter};
+use crate::rng::Rng;
 
 impl Bench {
     /// Workload 7: 10k-row scans in one request, and as pages of 1,000.
@@ -35,7 +36,7 @@ impl Bench {
         for rep in 0..self.config.reps {
             starts.clear();
             for _ in 0..scans {
-                starts.push(sorted[rng.below(sorted.len() - rows_per_scan)]);
+                starts.push(*pick(&mut rng, &sorted[..sorted.len() - rows_per_scan]));
             }
             for variant in rotated(4, rep) {
                 let mut rows = 0;
