@@ -1,10 +1,10 @@
 //! Figures of this process and of the machine, from /proc.
 
-use std::ffi::CStr;
 use std::thread;
 
-use ::persistency::ffi::persistency_version;
 use serde_json::{json, Value};
+
+use crate::lib_driver::version;
 
 /// A field of /proc/self/status, in its own unit (kB for memory).
 pub fn proc_status(field: &str) -> u64 {
@@ -40,6 +40,6 @@ pub fn machine() -> Value {
         "mem_gib": (mem_kib as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
         "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
         "sqlite": sqlite,
-        "persistency": unsafe { CStr::from_ptr(persistency_version()) }.to_string_lossy(),
+        "persistency": version(),
     })
 }

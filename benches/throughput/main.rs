@@ -26,7 +26,10 @@
 //! design, LMDB), `workloads` (one module per group of workloads),
 //! `report` (tables, ratios, goals, JSON) and `machine` (/proc figures).
 
+// Removed once the C exports are unsafe fns (issue 10).
 #![allow(unused_unsafe)]
+// Every unsafe operation sits in an `unsafe` block with a `SAFETY` comment.
+#![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod baselines;
 mod config;

@@ -2,19 +2,16 @@
 //! executable re-run with `--child ...`), whose `VmHWM` is not raised by
 //! the workloads that ran before.
 
-use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use ::persistency::ffi::*;
 
 use super::{rate, Bench, W10, W9};
 use crate::config::{
     CATEGORY, FLOOD_SLACK_MIB, IDLE_GOAL_KIB, KEY_LEN, PAYLOAD_LEN, QUEUED_OP_OVERHEAD,
 };
 use crate::data::Data;
-use crate::lib_driver::{check, cstring, on_done, options, LibJob, Waiter};
+use crate::lib_driver::{options, Instance, LibJob, Waiter, PERSISTENCY_SYNC_NORMAL};
 use crate::machine::proc_status;
 use crate::rng::Rng;
 
@@ -174,44 +171,15 @@ fn child_idle(n: usize, dir: &Path) {
     let warm = LibJob::open(dir, "warm", None);
     warm.put(&data, &[1u8; KEY_LEN], data.payload(0));
     warm.flush(waiter);
-    let root = cstring(dir.to_str().expect("UTF-8"));
-    let mut instance = std::ptr::null_mut();
-    unsafe {
-        check(
-            persistency_new(root.as_ptr(), &mut instance),
-            "persistency_new",
-        )
-    };
+    let instance = Instance::new(dir);
     thread::sleep(Duration::from_millis(100));
     let rss_before = proc_status("VmRSS");
     let threads_before = proc_status("Threads");
     let mut jobs = Vec::with_capacity(n);
     for i in 0..n {
-        let id = cstring(&format!("idle{i}"));
-        let mut job = std::ptr::null_mut();
-        unsafe {
-            check(
-                persistency_open_job(instance, id.as_ptr(), &mut job),
-                "persistency_open_job",
-            );
-            check(
-                persistency_put(
-                    job,
-                    data.category.as_ptr(),
-                    [2u8; KEY_LEN].as_ptr(),
-                    KEY_LEN,
-                    data.payload(i).as_ptr(),
-                    PAYLOAD_LEN,
-                ),
-                "persistency_put",
-            );
-            waiter.arm(1);
-            check(
-                persistency_flush(job, Some(on_done), waiter as *const Waiter as *mut c_void),
-                "flush",
-            );
-            waiter.wait();
-        }
+        let job = instance.open_job(&format!("idle{i}"), None);
+        job.put(&data, &[2u8; KEY_LEN], data.payload(i));
+        job.flush(waiter);
         jobs.push(job);
     }
     thread::sleep(Duration::from_millis(200));
@@ -222,13 +190,10 @@ fn child_idle(n: usize, dir: &Path) {
         rss_after as f64 - rss_before as f64,
         threads_after as f64 - threads_before as f64
     );
-    unsafe {
-        for job in jobs {
-            persistency_job_release(job);
-        }
-        check(persistency_close(instance), "persistency_close");
-        persistency_release(instance);
-    }
+    // Released in the original order: the jobs, their instance, the warm
+    // job.
+    drop(jobs);
+    drop(instance);
     drop(warm);
 }
 

@@ -36,20 +36,14 @@ impl Bench {
                             let mut new_key = [0u8; KEY_LEN];
                             if variant == 0 {
                                 let waiter = Waiter::new();
-                                let mut slot = GetSlot {
-                                    waiter,
-                                    found: false,
-                                    value: Vec::new(),
-                                };
+                                let mut slot = GetSlot::new(waiter);
                                 barrier.wait();
                                 for i in 0..per_thread {
                                     if i % 10 == 9 {
                                         rng.fill(&mut new_key);
                                         job.put(data, &new_key, data.payload(i));
                                     } else {
-                                        waiter.arm(1);
                                         job.get(data, pick(&mut rng, table), &mut slot);
-                                        waiter.wait();
                                         assert!(slot.found);
                                     }
                                 }

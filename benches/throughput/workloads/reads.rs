@@ -1,17 +1,15 @@
 //! Workloads 4 to 6 (and the table that workloads 4 to 8 read): gets one
 //! at a time, pipelined and batched.
 
-use std::ffi::c_void;
 use std::time::Instant;
 
-use ::persistency::ffi::*;
 use rusqlite::Connection;
 
 use super::{rate, rotated, Bench, W4, W5, W6};
 use crate::baselines::raw_sqlite::{raw_get, raw_load, raw_open, GET};
 use crate::config::{IN_FLIGHT, PAYLOAD_LEN};
 use crate::data::{keys, pick, Key};
-use crate::lib_driver::{check, on_rows, GetSlot, LibJob, RowsSlot, Waiter};
+use crate::lib_driver::{GetSlot, LibJob, RowsSlot, Waiter};
 use crate::rng::Rng;
 
 impl Bench {
@@ -52,11 +50,7 @@ impl Bench {
     ) {
         let m = self.config.seq_gets;
         let mut rng = Rng(40);
-        let mut slot = GetSlot {
-            waiter,
-            found: false,
-            value: Vec::new(),
-        };
+        let mut slot = GetSlot::new(waiter);
         let mut value = Vec::new();
         let mut lat = Vec::with_capacity(m);
         for rep in 0..self.config.reps {
@@ -67,9 +61,7 @@ impl Bench {
                     for _ in 0..m {
                         let k = pick(&mut rng, table);
                         let t0 = Instant::now();
-                        waiter.arm(1);
                         job.get(&self.data, k, &mut slot);
-                        waiter.wait();
                         lat.push(t0.elapsed());
                         assert!(slot.found && slot.value.len() == PAYLOAD_LEN);
                     }
@@ -122,20 +114,8 @@ impl Bench {
         let total = self.config.pipelined_gets;
         let rounds_many = self.config.many_rounds;
         let mut rng = Rng(50);
-        let mut slots: Vec<GetSlot> = (0..IN_FLIGHT)
-            .map(|_| GetSlot {
-                waiter,
-                found: false,
-                value: Vec::with_capacity(PAYLOAD_LEN),
-            })
-            .collect();
-        let mut rows = RowsSlot {
-            waiter,
-            buf: Vec::new(),
-            rows: 0,
-            has_more: false,
-            last_key: Vec::new(),
-        };
+        let mut slots: Vec<GetSlot> = (0..IN_FLIGHT).map(|_| GetSlot::new(waiter)).collect();
+        let mut rows = RowsSlot::new(waiter);
         let mut values: Vec<Vec<u8>> = (0..IN_FLIGHT)
             .map(|_| Vec::with_capacity(PAYLOAD_LEN))
             .collect();
@@ -148,7 +128,10 @@ impl Bench {
                             waiter.arm(IN_FLIGHT);
                             for slot in slots.iter_mut() {
                                 let k = pick(&mut rng, table);
-                                job.get(&self.data, k, slot);
+                                // SAFETY: every slot waits on `waiter`, and
+                                // `slots` is not touched before it is
+                                // counted down to zero below.
+                                unsafe { job.get_queued(&self.data, k, slot) };
                             }
                             waiter.wait();
                             assert!(slots.iter().all(|s| s.found));
@@ -161,30 +144,8 @@ impl Bench {
                         let mut found = 0;
                         let start = Instant::now();
                         for _ in 0..rounds_many {
-                            let keys: Vec<persistency_bytes> = (0..IN_FLIGHT)
-                                .map(|_| {
-                                    let k = pick(&mut rng, table);
-                                    persistency_bytes {
-                                        data: k.as_ptr(),
-                                        len: k.len(),
-                                    }
-                                })
-                                .collect();
-                            waiter.arm(1);
-                            unsafe {
-                                check(
-                                    persistency_get_many(
-                                        job.job,
-                                        self.data.category.as_ptr(),
-                                        keys.as_ptr(),
-                                        keys.len(),
-                                        Some(on_rows),
-                                        &mut rows as *mut RowsSlot as *mut c_void,
-                                    ),
-                                    "persistency_get_many",
-                                );
-                            }
-                            waiter.wait();
+                            let keys = (0..IN_FLIGHT).map(|_| pick(&mut rng, table));
+                            job.get_many(&self.data, keys, &mut rows);
                             found += rows.rows;
                         }
                         let t = start.elapsed();

@@ -23,13 +23,7 @@ impl Bench {
         let scans = self.config.scans;
         let rows_per_scan = SCAN_ROWS.min(sorted.len() / 2);
         let mut rng = Rng(70);
-        let mut slot = RowsSlot {
-            waiter,
-            buf: Vec::new(),
-            rows: 0,
-            has_more: false,
-            last_key: Vec::new(),
-        };
+        let mut slot = RowsSlot::new(waiter);
         let mut buf = Vec::new();
         let mut last = Vec::new();
         let mut starts = Vec::with_capacity(scans);
@@ -44,18 +38,14 @@ impl Bench {
                 for s in &starts {
                     match variant {
                         0 => {
-                            waiter.arm(1);
                             job.scan(&self.data, s, rows_per_scan as u32, &mut slot);
-                            waiter.wait();
                             rows += slot.rows;
                         }
                         1 => {
                             let mut from = s.to_vec();
                             let mut got = 0;
                             while got < rows_per_scan {
-                                waiter.arm(1);
                                 job.scan(&self.data, &from, PAGE_ROWS as u32, &mut slot);
-                                waiter.wait();
                                 got += slot.rows;
                                 if !slot.has_more {
                                     break;

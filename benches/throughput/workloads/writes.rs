@@ -2,15 +2,13 @@
 
 use std::time::Instant;
 
-use ::persistency::ffi::*;
-
 use super::{rate, rotated, Bench, W1, W2, W3};
 use crate::baselines::lmdb::lmdb_insert;
 use crate::baselines::raw_sqlite::{raw_load, raw_open};
 use crate::baselines::upstream::Upstream;
 use crate::config::BATCH;
 use crate::data::keys;
-use crate::lib_driver::{options, put_ops, LibJob, Waiter};
+use crate::lib_driver::{options, LibJob, PutBatch, Waiter, PERSISTENCY_SYNC_FULL};
 
 impl Bench {
     /// Workloads 1 and 2: every writer inserts the same `puts` rows into an
@@ -46,7 +44,7 @@ impl Bench {
                         let job = LibJob::open(dir.path(), "batches", None);
                         let start = Instant::now();
                         for (c, chunk) in keys.chunks(BATCH).enumerate() {
-                            let ops = put_ops(&self.data, chunk, c * BATCH);
+                            let ops = PutBatch::new(&self.data, chunk, c * BATCH);
                             waiter.arm(1);
                             job.write(&ops, Some(waiter));
                             waiter.wait();
@@ -155,7 +153,7 @@ impl Bench {
                         let job = LibJob::open(dir.path(), "durable", Some(&full));
                         let start = Instant::now();
                         for (c, chunk) in keys.chunks(BATCH).enumerate() {
-                            let ops = put_ops(&self.data, chunk, c * BATCH);
+                            let ops = PutBatch::new(&self.data, chunk, c * BATCH);
                             waiter.arm(1);
                             job.write(&ops, Some(waiter));
                             waiter.wait();
@@ -171,10 +169,10 @@ impl Bench {
                     }
                     1 => {
                         let job = LibJob::open(dir.path(), "durable", Some(&full));
-                        let batches: Vec<Vec<persistency_op>> = keys
+                        let batches: Vec<PutBatch> = keys
                             .chunks(BATCH)
                             .enumerate()
-                            .map(|(c, chunk)| put_ops(&self.data, chunk, c * BATCH))
+                            .map(|(c, chunk)| PutBatch::new(&self.data, chunk, c * BATCH))
                             .collect();
                         let start = Instant::now();
                         waiter.arm(batches.len());
