@@ -218,8 +218,8 @@ unsafe extern "C" fn on_get(result: *const persistency_result, user_data: *mut c
 /// Copies a scan's or get_many's rows into the `RowsSlot` given as
 /// `user_data`.
 unsafe extern "C" fn on_rows(result: *const persistency_result, user_data: *mut c_void) {
-    // SAFETY: as in `on_get`, with the `RowsSlot` of `Job::scan` or
-    // `Job::get_many`, which wait for this callback before they return.
+    // SAFETY: as in `on_get`, with the `RowsSlot` of `rows_awaited`, which
+    // waits for this callback.
     let (r, slot) = unsafe { (&*result, &mut *(user_data as *mut RowsSlot)) };
     slot.buf.clear();
     slot.rows = 0;
@@ -244,6 +244,26 @@ unsafe extern "C" fn on_rows(result: *const persistency_result, user_data: *mut 
         }
     }
     slot.waiter.done(r.status);
+}
+
+/// Makes a call that replies with rows, given `on_rows` and `slot` as its
+/// callback and `user_data`, and waits for the reply. `user_data` is valid
+/// whenever the callback runs: `slot` stays borrowed, and untouched, until
+/// the wait has returned, after the callback's last use of it (and a call
+/// that fails never calls back).
+fn rows_awaited(
+    slot: &mut RowsSlot,
+    what: &str,
+    call: impl FnOnce(persistency_callback, *mut c_void) -> persistency_status,
+) {
+    // Copied out: `slot` is the callback's until the wait returns.
+    let waiter = slot.waiter;
+    waiter.arm(1);
+    check(
+        call(Some(on_rows), slot as *mut RowsSlot as *mut c_void),
+        what,
+    );
+    waiter.wait();
 }
 
 // ---------------------------------------------------------------------------
@@ -398,49 +418,45 @@ impl Job {
                 len: k.len(),
             })
             .collect();
-        let waiter = slot.waiter;
-        waiter.arm(1);
-        // SAFETY: `self.0` is live until drop; the category and the keys
-        // (borrowed for 'k) outlive the call, which copies them;
-        // `user_data` is `slot`, borrowed and untouched until the wait
-        // below returns, after the callback.
-        let status = unsafe {
-            persistency_get_many(
-                self.0,
-                data.category.as_ptr(),
-                keys.as_ptr(),
-                keys.len(),
-                Some(on_rows),
-                slot as *mut RowsSlot as *mut c_void,
-            )
-        };
-        check(status, "persistency_get_many");
-        waiter.wait();
+        rows_awaited(slot, "persistency_get_many", |callback, user_data| {
+            // SAFETY: `self.0` is live until drop; the category and the keys
+            // (borrowed for 'k) outlive the call, which copies them; for
+            // `user_data`, see `rows_awaited`.
+            unsafe {
+                persistency_get_many(
+                    self.0,
+                    data.category.as_ptr(),
+                    keys.as_ptr(),
+                    keys.len(),
+                    callback,
+                    user_data,
+                )
+            }
+        });
     }
 
     /// A scan of up to `limit` rows from `start`, awaited: `slot` holds the
     /// rows.
     pub fn scan(&self, data: &Data, start: &[u8], limit: u32, slot: &mut RowsSlot) {
-        let waiter = slot.waiter;
-        waiter.arm(1);
-        // SAFETY: as in `get_many`, with `start` (and no end bound) instead
-        // of keys.
-        let status = unsafe {
-            persistency_scan(
-                self.0,
-                data.category.as_ptr(),
-                start.as_ptr(),
-                start.len(),
-                std::ptr::null(),
-                0,
-                false,
-                limit,
-                Some(on_rows),
-                slot as *mut RowsSlot as *mut c_void,
-            )
-        };
-        check(status, "persistency_scan");
-        waiter.wait();
+        rows_awaited(slot, "persistency_scan", |callback, user_data| {
+            // SAFETY: `self.0` is live until drop; the category and `start`
+            // outlive the call, which copies them (no end bound); for
+            // `user_data`, see `rows_awaited`.
+            unsafe {
+                persistency_scan(
+                    self.0,
+                    data.category.as_ptr(),
+                    start.as_ptr(),
+                    start.len(),
+                    std::ptr::null(),
+                    0,
+                    false,
+                    limit,
+                    callback,
+                    user_data,
+                )
+            }
+        });
     }
 
     pub fn stats(&self) -> persistency_stats {

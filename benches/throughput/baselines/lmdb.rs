@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::config::{BATCH, CATEGORY, KEY_LEN};
-use crate::data::{Data, Key};
+use crate::config::{CATEGORY, KEY_LEN};
+use crate::data::{batches, Data, Key};
 
 /// Inserts `keys` into a new LMDB environment in `dir`, 1,000 per write
 /// transaction; returns the time the inserts took.
@@ -28,13 +28,13 @@ pub fn lmdb_insert(dir: &Path, data: &Data, keys: &[Key]) -> Duration {
     wtxn.commit().expect("commit");
     let mut composite = Vec::with_capacity(CATEGORY.len() + KEY_LEN);
     let start = Instant::now();
-    for (c, chunk) in keys.chunks(BATCH).enumerate() {
+    for (first, chunk) in batches(keys) {
         let mut wtxn = env.write_txn().expect("txn");
         for (i, k) in chunk.iter().enumerate() {
             composite.clear();
             composite.extend_from_slice(CATEGORY.as_bytes());
             composite.extend_from_slice(k);
-            db.put(&mut wtxn, &composite, data.payload(c * BATCH + i))
+            db.put(&mut wtxn, &composite, data.payload(first + i))
                 .expect("put");
         }
         wtxn.commit().expect("commit");

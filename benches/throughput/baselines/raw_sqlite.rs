@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Statement};
 
-use crate::config::{BATCH, CATEGORY};
-use crate::data::{Data, Key};
+use crate::config::CATEGORY;
+use crate::data::{batches, Data, Key};
 
 pub const CREATE: &str =
     "CREATE TABLE IF NOT EXISTS kv (category BLOB NOT NULL, key BLOB NOT NULL, \
@@ -37,20 +37,21 @@ pub fn raw_insert(conn: &mut Connection, data: &Data, keys: &[Key], first: usize
     {
         let mut stmt = tx.prepare_cached(PUT).expect("prepare");
         for (i, k) in keys.iter().enumerate() {
-            stmt.execute(params![
-                CATEGORY.as_bytes(),
-                &k[..],
-                data.payload(first + i)
-            ])
-            .expect("insert");
+            raw_put(&mut stmt, k, data.payload(first + i));
         }
     }
     tx.commit().expect("COMMIT");
 }
 
+/// One insert (or replace) through a prepared `PUT`.
+pub fn raw_put(stmt: &mut Statement<'_>, key: &[u8], payload: &[u8]) {
+    stmt.execute(params![CATEGORY.as_bytes(), key, payload])
+        .expect("insert");
+}
+
 pub fn raw_load(conn: &mut Connection, data: &Data, keys: &[Key]) {
-    for (c, chunk) in keys.chunks(BATCH).enumerate() {
-        raw_insert(conn, data, chunk, c * BATCH);
+    for (first, chunk) in batches(keys) {
+        raw_insert(conn, data, chunk, first);
     }
 }
 
