@@ -120,7 +120,13 @@ impl Report {
         });
     }
 
+    /// Prints the table of one workload's figures.
     pub fn print_workload(&self, workload: &str) {
+        println!("\n== {workload}");
+        println!(
+            "    {:<46} {:>13} {:>13} {:>13}",
+            "figure", "median", "min", "max"
+        );
         for f in self.figures.iter().filter(|f| f.workload == workload) {
             let s = summary(&f.samples);
             println!(

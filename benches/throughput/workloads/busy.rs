@@ -1,10 +1,6 @@
 //! Workload 11: several jobs written at once.
 
-use std::sync::Barrier;
-use std::thread;
-use std::time::Instant;
-
-use super::{rate, rotated, Bench, W11};
+use super::{put_all, rate, rotated, timed_threads, Bench, W11};
 use crate::baselines::raw_sqlite::{raw_load, raw_open};
 use crate::data::{keys, Key};
 use crate::lib_driver::{LibJob, Waiter};
@@ -20,33 +16,21 @@ impl Bench {
                 let jobs = [1, 2, 4][variant % 3];
                 let lib = variant < 3;
                 let dir = self.tempdir();
-                let barrier = Barrier::new(jobs + 1);
-                let data = &self.data;
-                let elapsed = thread::scope(|s| {
-                    for (j, keys) in per_job.iter().enumerate().take(jobs) {
-                        let (barrier, dir) = (&barrier, dir.path());
-                        s.spawn(move || {
-                            if lib {
-                                let job = LibJob::open(dir, &format!("busy{j}"), None);
-                                let waiter = Waiter::new();
-                                barrier.wait();
-                                for (i, k) in keys.iter().enumerate() {
-                                    job.put(data, k, data.payload(i));
-                                }
-                                job.flush(waiter);
-                                barrier.wait();
-                            } else {
-                                let mut conn = raw_open(&dir.join(format!("raw{j}.db")), "NORMAL");
-                                barrier.wait();
-                                raw_load(&mut conn, data, keys);
-                                barrier.wait();
-                            }
-                        });
+                let (data, dir) = (&self.data, dir.path());
+                let elapsed = timed_threads(jobs, |j, line| {
+                    let keys = &per_job[j];
+                    if lib {
+                        let job = LibJob::open(dir, &format!("busy{j}"), None);
+                        let waiter = Waiter::new();
+                        line.wait();
+                        put_all(&job, data, keys, waiter);
+                        line.wait();
+                    } else {
+                        let mut conn = raw_open(&dir.join(format!("raw{j}.db")), "NORMAL");
+                        line.wait();
+                        raw_load(&mut conn, data, keys);
+                        line.wait();
                     }
-                    barrier.wait();
-                    let start = Instant::now();
-                    barrier.wait();
-                    start.elapsed()
                 });
                 let name = if lib {
                     format!("lib put, {jobs} job(s) at once")
@@ -66,7 +50,6 @@ impl Bench {
                 None,
             );
         }
-        self.header(W11);
         self.report.print_workload(W11);
     }
 }

@@ -15,59 +15,72 @@ use crate::lib_driver::{options, Instance, LibJob, Waiter, PERSISTENCY_SYNC_NORM
 use crate::machine::proc_status;
 use crate::rng::Rng;
 
-impl Bench {
-    fn child(&self, args: &[String]) -> Vec<(String, f64)> {
-        let exe = std::env::current_exe().expect("current_exe");
-        let out = std::process::Command::new(exe)
-            .arg("--child")
-            .args(args)
-            .output()
-            .expect("run child");
-        assert!(
-            out.status.success(),
-            "child {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text
-            .lines()
-            .find_map(|l| l.strip_prefix("RESULT "))
-            .expect("child printed its result");
+/// The `name=value` pairs a child printed on its `RESULT` line.
+struct ChildResult(Vec<(String, f64)>);
+
+impl ChildResult {
+    /// The value of `name`, NaN if the child did not print it.
+    fn get(&self, name: &str) -> f64 {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// Runs `kind` with `n` in `dir` in a child process: this executable with
+/// `--child kind n dir` (see `run_child`).
+fn child(kind: &str, n: usize, dir: &Path) -> ChildResult {
+    let exe = std::env::current_exe().expect("current_exe");
+    let args = [kind.to_string(), n.to_string(), dir.display().to_string()];
+    let out = std::process::Command::new(exe)
+        .arg("--child")
+        .args(&args)
+        .output()
+        .expect("run child");
+    assert!(
+        out.status.success(),
+        "child {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .expect("child printed its result");
+    ChildResult(
         line.split_whitespace()
             .filter_map(|kv| {
                 let (k, v) = kv.split_once('=')?;
                 Some((k.to_string(), v.parse().ok()?))
             })
-            .collect()
-    }
+            .collect(),
+    )
+}
 
+impl Bench {
     /// Workload 9: a flood of puts, peak RSS measured in a child process.
     pub fn flood(&mut self) {
         let mut queue = 0.0;
         for _ in 0..self.config.reps {
             let dir = self.tempdir();
-            let r = self.child(&[
-                "flood".to_string(),
-                self.config.flood.to_string(),
-                dir.path().display().to_string(),
-            ]);
-            let get = |k: &str| {
-                r.iter()
-                    .find(|(n, _)| n == k)
-                    .map(|(_, v)| *v)
-                    .unwrap_or(f64::NAN)
-            };
-            queue = get("queue_capacity");
+            let r = child("flood", self.config.flood, dir.path());
+            queue = r.get("queue_capacity");
             self.report
-                .record(W9, "lib put flood", "rows/s", get("rate"));
+                .record(W9, "lib put flood", "rows/s", r.get("rate"));
             self.report.record(
                 W9,
                 "peak RSS growth (VmHWM delta)",
                 "MiB",
-                get("hwm_growth_kib") / 1024.0,
+                r.get("hwm_growth_kib") / 1024.0,
             );
-            self.report
-                .record(W9, "RSS after flush", "MiB", get("rss_after_kib") / 1024.0);
+            self.report.record(
+                W9,
+                "RSS after flush",
+                "MiB",
+                r.get("rss_after_kib") / 1024.0,
+            );
         }
         let per_op = (KEY_LEN + PAYLOAD_LEN + CATEGORY.len()) as u64 + QUEUED_OP_OVERHEAD;
         let bound = queue * per_op as f64 / (1024.0 * 1024.0) + FLOOD_SLACK_MIB;
@@ -79,7 +92,6 @@ impl Bench {
             "peak RSS growth (VmHWM delta)",
             bound,
         );
-        self.header(W9);
         self.report.print_workload(W9);
     }
 
@@ -88,28 +100,18 @@ impl Bench {
         let n = self.config.idle_jobs;
         for _ in 0..self.config.reps {
             let dir = self.tempdir();
-            let r = self.child(&[
-                "idle".to_string(),
-                n.to_string(),
-                dir.path().display().to_string(),
-            ]);
-            let get = |k: &str| {
-                r.iter()
-                    .find(|(name, _)| name == k)
-                    .map(|(_, v)| *v)
-                    .unwrap_or(f64::NAN)
-            };
+            let r = child("idle", n, dir.path());
             self.report.record(
                 W10,
                 "RSS per idle job",
                 "KiB",
-                get("rss_delta_kib") / n as f64,
+                r.get("rss_delta_kib") / n as f64,
             );
             self.report.record(
                 W10,
                 "threads per idle job",
                 "threads",
-                get("threads_delta") / n as f64,
+                r.get("threads_delta") / n as f64,
             );
         }
         self.report.at_most(
@@ -118,7 +120,6 @@ impl Bench {
             "RSS per idle job",
             IDLE_GOAL_KIB,
         );
-        self.header(W10);
         self.report.print_workload(W10);
     }
 }

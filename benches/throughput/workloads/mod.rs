@@ -9,10 +9,13 @@ mod scans;
 mod writes;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::data::Data;
+use crate::data::{Data, Key};
+use crate::lib_driver::{Job, Waiter};
 use crate::report::Report;
 
 pub use memory::run_child;
@@ -45,14 +48,34 @@ impl Bench {
             .tempdir_in(&self.scratch)
             .expect("tempdir")
     }
+}
 
-    fn header(&self, workload: &str) {
-        println!("\n== {workload}");
-        println!(
-            "    {:<46} {:>13} {:>13} {:>13}",
-            "figure", "median", "min", "max"
-        );
+/// Puts `keys` one at a time, fire-and-forget, then flushes.
+fn put_all(job: &Job, data: &Data, keys: &[Key], waiter: &'static Waiter) {
+    for (i, k) in keys.iter().enumerate() {
+        job.put(data, k, data.payload(i));
     }
+    job.flush(waiter);
+}
+
+/// Runs `body(t, line)` on `threads` host threads at once and times them
+/// from the moment all are ready to the moment all are done: each thread
+/// sets up, waits on `line`, works, and waits on `line` again.
+fn timed_threads<F>(threads: usize, body: F) -> Duration
+where
+    F: Fn(usize, &Barrier) + Sync,
+{
+    let line = Barrier::new(threads + 1);
+    thread::scope(|s| {
+        for t in 0..threads {
+            let (body, line) = (&body, &line);
+            s.spawn(move || body(t, line));
+        }
+        line.wait();
+        let start = Instant::now();
+        line.wait();
+        start.elapsed()
+    })
 }
 
 fn rate(n: usize, elapsed: Duration) -> f64 {

@@ -98,7 +98,6 @@ impl Bench {
             "direct get, same thread",
             Some(0.25),
         );
-        self.header(W4);
         self.report.print_workload(W4);
     }
 
@@ -194,9 +193,7 @@ impl Bench {
             "direct gets, 1000 per read txn",
             Some(0.9),
         );
-        self.header(W5);
         self.report.print_workload(W5);
-        self.header(W6);
         self.report.print_workload(W6);
     }
 }

@@ -11,6 +11,28 @@ use crate::data::{pick, Key};
 use crate::lib_driver::{LibJob, RowsSlot, Waiter};
 use crate::rng::Rng;
 
+/// Reads `want` rows from key `start` a page at a time: `page(from)` reads
+/// the page that starts at `from` and returns its row count and whether
+/// rows follow, in which case it has left the page's last key in `from`;
+/// the next page starts just after that key.
+fn paginated(
+    start: &[u8],
+    want: usize,
+    mut page: impl FnMut(&mut Vec<u8>) -> (usize, bool),
+) -> usize {
+    let mut from = start.to_vec();
+    let mut got = 0;
+    while got < want {
+        let (n, more) = page(&mut from);
+        got += n;
+        if !more {
+            break;
+        }
+        from.push(0);
+    }
+    got
+}
+
 impl Bench {
     /// Workload 7: 10k-row scans in one request, and as pages of 1,000.
     pub(super) fn scans(
@@ -42,35 +64,24 @@ impl Bench {
                             rows += slot.rows;
                         }
                         1 => {
-                            let mut from = s.to_vec();
-                            let mut got = 0;
-                            while got < rows_per_scan {
-                                job.scan(&self.data, &from, PAGE_ROWS as u32, &mut slot);
-                                got += slot.rows;
-                                if !slot.has_more {
-                                    break;
+                            rows += paginated(s, rows_per_scan, |from| {
+                                job.scan(&self.data, from, PAGE_ROWS as u32, &mut slot);
+                                if slot.has_more {
+                                    from.clone_from(&slot.last_key);
                                 }
-                                from.clear();
-                                from.extend_from_slice(&slot.last_key);
-                                from.push(0);
-                            }
-                            rows += got;
+                                (slot.rows, slot.has_more)
+                            })
                         }
                         2 => rows += raw_scan(conn, s, rows_per_scan, &mut buf, &mut last),
                         _ => {
-                            let mut from = s.to_vec();
-                            let mut got = 0;
-                            while got < rows_per_scan {
-                                let n = raw_scan(conn, &from, PAGE_ROWS, &mut buf, &mut last);
-                                got += n;
-                                if n < PAGE_ROWS {
-                                    break;
+                            rows += paginated(s, rows_per_scan, |from| {
+                                let n = raw_scan(conn, from, PAGE_ROWS, &mut buf, &mut last);
+                                let more = n >= PAGE_ROWS;
+                                if more {
+                                    from.clone_from(&last);
                                 }
-                                from.clear();
-                                from.extend_from_slice(&last);
-                                from.push(0);
-                            }
-                            rows += got;
+                                (n, more)
+                            })
                         }
                     }
                 }
@@ -99,7 +110,6 @@ impl Bench {
             "raw paginated scan, pages of 1000",
             Some(0.8),
         );
-        self.header(W7);
         self.report.print_workload(W7);
     }
 }

@@ -2,13 +2,30 @@
 
 use std::time::Instant;
 
-use super::{rate, rotated, Bench, W1, W2, W3};
+use super::{put_all, rate, rotated, Bench, W1, W2, W3};
 use crate::baselines::lmdb::lmdb_insert;
 use crate::baselines::raw_sqlite::{raw_load, raw_open};
 use crate::baselines::upstream::Upstream;
-use crate::config::BATCH;
-use crate::data::keys;
-use crate::lib_driver::{options, LibJob, PutBatch, Waiter, PERSISTENCY_SYNC_FULL};
+use crate::data::{batches, keys, Data, Key};
+use crate::lib_driver::{options, Job, LibJob, PutBatch, Waiter, PERSISTENCY_SYNC_FULL};
+
+/// Writes `keys` as atomic batches of 1,000, each awaited before the next
+/// is made and queued.
+fn write_awaited(job: &Job, data: &Data, keys: &[Key], waiter: &'static Waiter) {
+    for (first, chunk) in batches(keys) {
+        let batch = PutBatch::new(data, chunk, first);
+        waiter.arm(1);
+        job.write(&batch, Some(waiter));
+        waiter.wait();
+    }
+}
+
+/// Rows per commit of a job that has applied exactly `n` rows.
+fn rows_per_commit(job: &Job, n: usize) -> f64 {
+    let s = job.stats();
+    assert_eq!(s.ops_applied, n as u64);
+    n as f64 / s.transactions.max(1) as f64
+}
 
 impl Bench {
     /// Workloads 1 and 2: every writer inserts the same `puts` rows into an
@@ -24,41 +41,29 @@ impl Bench {
                     0 => {
                         let job = LibJob::open(dir.path(), "puts", None);
                         let start = Instant::now();
-                        for (i, k) in keys.iter().enumerate() {
-                            job.put(&self.data, k, self.data.payload(i));
-                        }
-                        job.flush(waiter);
+                        put_all(&job, &self.data, &keys, waiter);
                         let t = start.elapsed();
-                        let s = job.stats();
-                        assert_eq!(s.ops_applied, n as u64);
                         self.report
                             .record(W1, "lib put (default options)", "rows/s", rate(n, t));
                         self.report.record(
                             W1,
                             "lib put: rows per commit",
                             "rows",
-                            n as f64 / s.transactions.max(1) as f64,
+                            rows_per_commit(&job, n),
                         );
                     }
                     1 => {
                         let job = LibJob::open(dir.path(), "batches", None);
                         let start = Instant::now();
-                        for (c, chunk) in keys.chunks(BATCH).enumerate() {
-                            let ops = PutBatch::new(&self.data, chunk, c * BATCH);
-                            waiter.arm(1);
-                            job.write(&ops, Some(waiter));
-                            waiter.wait();
-                        }
+                        write_awaited(&job, &self.data, &keys, waiter);
                         let t = start.elapsed();
-                        let s = job.stats();
-                        assert_eq!(s.ops_applied, n as u64);
                         self.report
                             .record(W2, "lib write 1000, awaited", "rows/s", rate(n, t));
                         self.report.record(
                             W2,
                             "lib write 1000, awaited: rows per commit",
                             "rows",
-                            n as f64 / s.transactions.max(1) as f64,
+                            rows_per_commit(&job, n),
                         );
                     }
                     2 => {
@@ -133,9 +138,7 @@ impl Bench {
             "raw SQLite 1000/txn",
             Some(0.9),
         );
-        self.header(W1);
         self.report.print_workload(W1);
-        self.header(W2);
         self.report.print_workload(W2);
     }
 
@@ -152,14 +155,9 @@ impl Bench {
                     0 => {
                         let job = LibJob::open(dir.path(), "durable", Some(&full));
                         let start = Instant::now();
-                        for (c, chunk) in keys.chunks(BATCH).enumerate() {
-                            let ops = PutBatch::new(&self.data, chunk, c * BATCH);
-                            waiter.arm(1);
-                            job.write(&ops, Some(waiter));
-                            waiter.wait();
-                        }
+                        write_awaited(&job, &self.data, &keys, waiter);
                         let t = start.elapsed();
-                        assert_eq!(job.stats().transactions, keys.chunks(BATCH).len() as u64);
+                        assert_eq!(job.stats().transactions, batches(&keys).count() as u64);
                         self.report.record(
                             W3,
                             "lib write 1000 + callback, awaited",
@@ -169,10 +167,8 @@ impl Bench {
                     }
                     1 => {
                         let job = LibJob::open(dir.path(), "durable", Some(&full));
-                        let batches: Vec<PutBatch> = keys
-                            .chunks(BATCH)
-                            .enumerate()
-                            .map(|(c, chunk)| PutBatch::new(&self.data, chunk, c * BATCH))
+                        let batches: Vec<PutBatch> = batches(&keys)
+                            .map(|(first, chunk)| PutBatch::new(&self.data, chunk, first))
                             .collect();
                         let start = Instant::now();
                         waiter.arm(batches.len());
@@ -213,7 +209,6 @@ impl Bench {
             "raw SQLite 1000/txn, FULL",
             None,
         );
-        self.header(W3);
         self.report.print_workload(W3);
     }
 }
