@@ -1,5 +1,5 @@
-//! The sizes of a run: the fixed shapes of every workload, and the counts
-//! of the full and the quick mode.
+//! The command line, and the sizes of a run: the fixed shapes of every
+//! workload, and the counts of the full and the quick mode.
 
 pub const KEY_LEN: usize = 32;
 pub const PAYLOAD_LEN: usize = 256;
@@ -71,5 +71,59 @@ impl Config {
             idle_jobs: 16,
             busy_puts: 10_000,
         }
+    }
+
+    /// "quick" or "full".
+    pub fn mode(&self) -> &'static str {
+        if self.quick {
+            "quick"
+        } else {
+            "full"
+        }
+    }
+}
+
+/// What the command line asks for. Other arguments (such as the `--bench`
+/// that cargo passes) are ignored.
+pub enum Command {
+    /// `--child KIND N DIR`: one measurement in this process, for a parent
+    /// run (see `workloads::run_child`).
+    Child(Vec<String>),
+    /// A run of the workloads.
+    Run(Run),
+}
+
+/// A run: `--quick` for the quick sizes, `--only a,b` for some groups of
+/// workloads only (for profiling).
+pub struct Run {
+    pub config: Config,
+    only: Option<Vec<String>>,
+}
+
+impl Command {
+    pub fn parse(args: &[String]) -> Command {
+        if let Some(i) = args.iter().position(|a| a == "--child") {
+            return Command::Child(args[i + 1..].to_vec());
+        }
+        let config = if args.iter().any(|a| a == "--quick") {
+            Config::quick()
+        } else {
+            Config::full()
+        };
+        let only = args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1))
+            .map(|s| s.split(',').map(str::to_string).collect());
+        Command::Run(Run { config, only })
+    }
+}
+
+impl Run {
+    /// Whether the group of workloads `group` is to run.
+    pub fn wants(&self, group: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|g| g == group))
     }
 }

@@ -44,7 +44,7 @@ mod workloads;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use config::Config;
+use config::Command;
 use data::Data;
 use machine::machine;
 use report::Report;
@@ -65,22 +65,18 @@ type Group = (&'static str, fn(&mut Bench));
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(i) = args.iter().position(|a| a == "--child") {
-        run_child(&args[i + 1..]);
-        return;
-    }
-    let config = if args.iter().any(|a| a == "--quick") {
-        Config::quick()
-    } else {
-        Config::full()
+    let run = match Command::parse(&args) {
+        Command::Child(args) => return run_child(&args),
+        Command::Run(run) => run,
     };
+    let config = &run.config;
     let out_dir = target_dir().join("bench");
     let scratch = out_dir.join("tmp");
     std::fs::create_dir_all(&scratch).expect("create target/bench/tmp");
     let machine = machine();
     println!(
         "libpersistency throughput ({} mode, {} repetitions); machine: {machine}",
-        if config.quick { "quick" } else { "full" },
+        config.mode(),
         config.reps
     );
     println!("figures: median, min and max over repetitions; every variant of a workload runs once per repetition, round-robin");
@@ -91,13 +87,6 @@ fn main() {
         scratch,
         report: Report::default(),
     };
-    // `--only a,b` runs a subset of the groups (for profiling).
-    let only: Option<Vec<String>> = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .map(|s| s.split(',').map(str::to_string).collect());
-    let wanted = |group: &str| only.as_ref().is_none_or(|o| o.iter().any(|g| g == group));
     let groups: [Group; 6] = [
         ("writes", Bench::writes),
         ("durable", Bench::durable),
@@ -106,14 +95,14 @@ fn main() {
         ("idle", Bench::idle),
         ("busy", Bench::busy),
     ];
-    for (name, run) in groups {
-        if wanted(name) {
-            run(&mut bench);
+    for (name, workloads) in groups {
+        if run.wants(name) {
+            workloads(&mut bench);
         }
     }
     bench.report.print_goals();
     let elapsed = started.elapsed().as_secs_f64();
-    let json = bench.report.to_json(&config, &machine, elapsed);
+    let json = bench.report.to_json(config, &machine, elapsed);
     let path = out_dir.join("results.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json"))
         .expect("write results");

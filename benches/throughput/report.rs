@@ -236,7 +236,7 @@ impl Report {
             })
             .collect();
         json!({
-            "mode": if config.quick { "quick" } else { "full" },
+            "mode": config.mode(),
             "repetitions": config.reps,
             "elapsed_seconds": elapsed,
             "machine": machine,
