@@ -5,14 +5,14 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 
-pub struct Figure {
+struct Figure {
     workload: &'static str,
     name: String,
     unit: &'static str,
     samples: Vec<f64>,
 }
 
-pub enum GoalKind {
+enum GoalKind {
     /// `numerator / denominator` per repetition, at least `min`
     /// (`None`: reported, no goal).
     Ratio {
@@ -24,7 +24,7 @@ pub enum GoalKind {
     AtMost { figure: String, limit: f64 },
 }
 
-pub struct Goal {
+struct Goal {
     workload: &'static str,
     name: String,
     kind: GoalKind,
@@ -36,13 +36,13 @@ pub struct Report {
     goals: Vec<Goal>,
 }
 
-pub struct Summary {
+struct Summary {
     median: f64,
     min: f64,
     max: f64,
 }
 
-pub fn summary(samples: &[f64]) -> Summary {
+fn summary(samples: &[f64]) -> Summary {
     let mut v: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return Summary {
@@ -142,7 +142,7 @@ impl Report {
 
     /// Evaluates every goal: (summary of the per-repetition values, the
     /// threshold, met).
-    pub fn evaluate(&self, goal: &Goal) -> (Summary, Option<f64>, Option<bool>) {
+    fn evaluate(&self, goal: &Goal) -> (Summary, Option<f64>, Option<bool>) {
         match &goal.kind {
             GoalKind::Ratio {
                 numerator,
@@ -246,7 +246,7 @@ impl Report {
     }
 }
 
-pub fn fmt(x: f64) -> String {
+fn fmt(x: f64) -> String {
     if !x.is_finite() {
         "n/a".to_string()
     } else if x.abs() >= 100.0 {

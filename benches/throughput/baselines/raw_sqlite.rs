@@ -9,14 +9,15 @@ use rusqlite::{params, Connection, Statement};
 use crate::config::CATEGORY;
 use crate::data::{batches, Data, Key};
 
-pub const CREATE: &str =
-    "CREATE TABLE IF NOT EXISTS kv (category BLOB NOT NULL, key BLOB NOT NULL, \
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS kv (category BLOB NOT NULL, key BLOB NOT NULL, \
     payload BLOB NOT NULL, PRIMARY KEY (category, key)) WITHOUT ROWID";
 pub const PUT: &str = "INSERT OR REPLACE INTO kv (category, key, payload) VALUES (?1, ?2, ?3)";
 pub const GET: &str = "SELECT payload FROM kv WHERE category = ?1 AND key = ?2";
-pub const SCAN: &str =
+const SCAN: &str =
     "SELECT key, payload FROM kv WHERE category = ?1 AND key >= ?2 ORDER BY key ASC LIMIT ?3";
 
+/// Opens (or creates) the database at `path` with the library's schema and
+/// the upstream pragmas (WAL, `synchronous`, temp_store in memory).
 pub fn raw_open(path: &Path, synchronous: &str) -> Connection {
     let conn = Connection::open(path).expect("open raw database");
     conn.busy_timeout(Duration::from_millis(5000))
@@ -32,7 +33,9 @@ pub fn raw_open(path: &Path, synchronous: &str) -> Connection {
     conn
 }
 
-pub fn raw_insert(conn: &mut Connection, data: &Data, keys: &[Key], first: usize) {
+/// Inserts `keys` in one transaction, the payloads taken from row `first`
+/// on.
+fn raw_insert(conn: &mut Connection, data: &Data, keys: &[Key], first: usize) {
     let tx = conn.transaction().expect("BEGIN");
     {
         let mut stmt = tx.prepare_cached(PUT).expect("prepare");
@@ -49,12 +52,14 @@ pub fn raw_put(stmt: &mut Statement<'_>, key: &[u8], payload: &[u8]) {
         .expect("insert");
 }
 
+/// Inserts `keys`, 1,000 per transaction.
 pub fn raw_load(conn: &mut Connection, data: &Data, keys: &[Key]) {
     for (first, chunk) in batches(keys) {
         raw_insert(conn, data, chunk, first);
     }
 }
 
+/// Copies the payload of `key` into `value`; returns whether it was found.
 pub fn raw_get(stmt: &mut rusqlite::CachedStatement<'_>, key: &[u8], value: &mut Vec<u8>) -> bool {
     let mut rows = stmt.query(params![CATEGORY.as_bytes(), key]).expect("get");
     value.clear();
@@ -69,7 +74,8 @@ pub fn raw_get(stmt: &mut rusqlite::CachedStatement<'_>, key: &[u8], value: &mut
     }
 }
 
-/// Copies up to `limit` rows from `start` into `buf`; returns (rows, last key).
+/// Copies up to `limit` rows from `start` into `buf`, and the last key into
+/// `last`; returns the row count.
 pub fn raw_scan(
     conn: &Connection,
     start: &[u8],

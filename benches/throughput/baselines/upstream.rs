@@ -10,7 +10,7 @@ use rusqlite::params;
 use super::raw_sqlite::{raw_open, PUT};
 use crate::config::CATEGORY;
 
-pub enum UpstreamMsg {
+enum UpstreamMsg {
     Put {
         category: Vec<u8>,
         key: Vec<u8>,
