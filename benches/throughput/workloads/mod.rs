@@ -1,5 +1,6 @@
 //! The workloads, each comparing the library with its baselines, and what
-//! they share: the run's state, the rotation of variants, rates.
+//! they share: the run's state, the rotation of variants, timing, rates and
+//! the steps that several workloads take.
 
 mod busy;
 mod memory;
@@ -29,6 +30,7 @@ pub struct Bench {
     pub report: Report,
 }
 
+// The workloads' names, as the tables and results.json show them.
 const W1: &str = "1 puts + flush";
 const W2: &str = "2 equal rows per commit";
 const W3: &str = "3 durable batches (FULL)";
