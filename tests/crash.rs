@@ -43,7 +43,8 @@ const JOB: &str = "crash";
 const EPOCH: u64 = 50;
 
 mod common;
-use common::{env_or, integrity_check_with, Rng};
+use common::rng::Rng;
+use common::{env_or, integrity_check_with};
 
 fn batch_rows(id: u64) -> u64 {
     1 + id % 5

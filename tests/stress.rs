@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use persistency::{ErrorKind, Job, JobOptions, Op, Persistency, ScanOptions};
 
 mod common;
-use common::{env_or, root_in, Rng};
+use common::rng::Rng;
+use common::{env_or, root_in};
 
 struct Size {
     threads: usize,
