@@ -180,7 +180,7 @@ impl Job {
     ///     job.put("m", Key::new().push_str("topic")?.push_i64(ts)?.as_bytes(), b"x")?;
     /// }
     /// let prefix = Key::new().push_str("topic")?.to_vec();
-    /// let rows = job.scan_prefix("m", &prefix, ScanOptions { reverse: true, limit: 2 })?;
+    /// let rows = job.scan_prefix("m", &prefix, ScanOptions::new().reverse(true).limit(2))?;
     /// assert_eq!(rows.len(), 2);
     /// assert!(rows.has_more());
     /// # Ok::<(), persistency::Error>(())
