@@ -227,6 +227,13 @@ proc new*(T: type Persistency, rootDir: string): Result[T, PersistencyError] =
   p.rootDir = rootDir
   ok(p)
 
+proc ensureHandle(p: Persistency): PResult[void] =
+  ## `close` gives the C instance back (so nothing is left to a finalizer
+  ## under refc); a later `openJob` or `dropJob` takes a new one.
+  if p.handle == nil:
+    ?statusResult(persistency_new(p.rootDir.cstring, addr p.handle))
+  ok()
+
 proc wrapJob(h: ptr CPersistencyJob, jobId: string): Job =
   result = newJobObj()
   result.handle = h
@@ -244,6 +251,7 @@ proc openJob*(p: Persistency, jobId: string): Result[Job, PersistencyError] =
   if existing != nil:
     return ok(existing)
   ?checkCString(jobId, "job id")
+  ?p.ensureHandle()
   var h: ptr CPersistencyJob
   ?statusResult(persistency_open_job(p.handle, jobId.cstring, addr h))
   let j = wrapJob(h, jobId)
@@ -272,6 +280,7 @@ proc openJob*(p: Persistency, jobId: string, options: JobOptions): Result[Job, P
   c.queue_capacity = uint32(options.queueCapacity)
   c.full_policy = int32(ord(options.fullPolicy))
   c.max_db_bytes = options.maxDbBytes
+  ?p.ensureHandle()
   var h: ptr CPersistencyJob
   ?statusResult(persistency_open_job_with(p.handle, jobId.cstring, addr c, addr h))
   let j = wrapJob(h, jobId)
@@ -297,7 +306,8 @@ proc closeJob*(p: Persistency, jobId: string) =
   p.jobs.del(jobId)
 
 proc close*(p: Persistency) =
-  ## Closes every open job. Idempotent; `p` stays usable for `openJob`.
+  ## Closes every open job and gives back the library's instance.
+  ## Idempotent; `p` stays usable for `openJob`.
   if p == nil:
     return
   var ids: seq[string]
@@ -305,6 +315,9 @@ proc close*(p: Persistency) =
     ids.add(id)
   for id in ids:
     p.closeJob(id)
+  if p.handle != nil:
+    persistency_release(p.handle)
+    p.handle = nil
 
 proc dropJob*(p: Persistency, jobId: string) =
   ## Closes the job if open, then deletes its file and the `-wal` / `-shm`
@@ -313,7 +326,12 @@ proc dropJob*(p: Persistency, jobId: string) =
   if p == nil:
     return
   p.closeJob(jobId)
-  if checkCString(jobId, "job id").isErr:
+  let ready = block:
+    var c = checkCString(jobId, "job id")
+    if c.isOk: c = p.ensureHandle()
+    c
+  if ready.isErr:
+    warn("dropJob failed: " & ready.error.msg, jobId)
     return
   let st = persistency_drop_job(p.handle, jobId.cstring)
   if st != PERSISTENCY_OK:
@@ -337,6 +355,11 @@ proc `[]`*(p: Persistency, jobId: string): Job {.raises: [KeyError].} =
 proc hasJob*(p: Persistency, jobId: string): bool {.inline.} =
   ## Whether the job `jobId` is open through `p`.
   p.jobs.hasKey(jobId)
+
+proc unsafeHandle*(j: Job): ptr CPersistencyJob =
+  ## The C handle (for `persistency/ffi`), valid while the job is open and
+  ## `j` lives; nil once closed.
+  if j == nil: nil else: j.handle
 
 proc stats*(j: Job): Result[JobStats, PersistencyError] =
   ## The job's counters; `peClosed` once the job is closed.
