@@ -34,9 +34,9 @@ when not compileOption("threads"):
 
 import std/tables
 import chronos, results
-import ./[ffi, types, keys, payload, bridge]
+import ./[ffi, types, keys, payload, bridge, extras, checks]
 
-export types, keys, payload
+export types, keys, payload, extras
 
 const DefaultStoragePath* = "./data"
   ## The root directory a node uses when none is configured (upstream's).
@@ -70,41 +70,6 @@ type
   Persistency* = ref PersistencyObj
     ## One root directory and the jobs open under it. Close it with
     ## `close` to stop every job.
-
-  Synchronous* = enum
-    ## SQLite `synchronous` of a job.
-    syncNormal ## NORMAL (default): durable except on power loss in WAL mode
-    syncOff    ## OFF: fastest; an OS crash may lose recent commits
-    syncFull   ## FULL: every commit reaches the disk
-
-  FullPolicy* = enum
-    ## What a write does when the job's queue is full.
-    fpBlock ## wait for room (default)
-    fpFail  ## drop it (logged); `persistCommitted` gives `peBusy`
-
-  JobOptions* = object
-    ## Options of `openJob`; start from `defaultJobOptions()`.
-    synchronous*: Synchronous
-    queueCapacity*: int ## most operations waiting for the worker; 0 = default
-    fullPolicy*: FullPolicy
-    maxDbBytes*: uint64 ## cap on the database file's size; 0 = unlimited
-
-  JobStats* = object
-    ## Counters of a job (figures may be a moment old).
-    queued*: uint64       ## operations waiting now
-    opsApplied*: uint64   ## write operations committed
-    opsFailed*: uint64    ## write operations that failed
-    transactions*: uint64 ## commits
-    reads*: uint64        ## read requests served
-    dbBytes*: uint64      ## bytes of the job's files on disk
-
-  ScanPage* = object
-    ## One page of a limited scan.
-    rows*: seq[KvRow]
-    hasMore*: bool ## rows remain in the range beyond `rows`
-
-  WarningHandler* = proc (msg: string, jobId: string) {.nimcall, gcsafe, raises: [].}
-    ## Receives the warnings of the binding (e.g. a dropped write).
 
 # ── Handles: released when the Nim object goes ─────────────────────────
 
@@ -145,47 +110,6 @@ proc `$`*(c: JobContext): string =
 
 var nextContext: int # atomically incremented
 
-# ── Warnings ───────────────────────────────────────────────────────────
-
-proc stderrWarning(msg: string, jobId: string) {.nimcall, gcsafe, raises: [].} =
-  try:
-    stderr.writeLine("WRN persistency: " & msg & " topics=\"persistency\" jobId=" & jobId)
-  except IOError:
-    discard
-
-var warningHandler: WarningHandler = stderrWarning
-
-proc setWarningHandler*(handler: WarningHandler) =
-  ## Routes the binding's warnings (upstream logs them with chronicles'
-  ## `warn`, topic "persistency") to `handler`, process-wide; `nil`
-  ## restores the default, a line on stderr. Set it before starting
-  ## threads.
-  {.cast(gcsafe).}:
-    warningHandler = if handler == nil: stderrWarning else: handler
-
-proc warn(msg: string, jobId: string) =
-  {.cast(gcsafe).}:
-    let h = warningHandler
-  h(msg, jobId)
-
-# ── Argument checks ─────────────────────────────────────────────────────
-
-proc invalid(msg: string): PersistencyError =
-  persistencyErr(peInvalidArgument, msg)
-
-proc checkCString(s, what: string): PResult[void] =
-  ## C strings end at the first NUL: refuse strings holding one rather
-  ## than silently using a shorter name.
-  if '\0' in s:
-    return err(invalid(what & " contains a NUL byte"))
-  ok()
-
-proc checkCategory(category: string): PResult[void] =
-  ?checkCString(category, "category")
-  if category.len > StringLenMax:
-    return err(invalid("category of " & $category.len & " bytes is longer than " & $StringLenMax))
-  ok()
-
 proc checkJob(j: Job): PResult[void] =
   if j == nil:
     return err(invalid("job is nil"))
@@ -196,17 +120,6 @@ proc checkJob(j: Job): PResult[void] =
 proc checkInstance(p: Persistency): PResult[void] =
   if p == nil:
     return err(invalid("persistency instance is nil"))
-  ok()
-
-template bytesPtr(s: seq[byte]): ptr uint8 =
-  (if s.len == 0: nil else: unsafeAddr s[0])
-
-template keyPtr(k: Key): ptr uint8 =
-  bytesPtr(seq[byte](k))
-
-proc statusResult(st: CStatus): PResult[void] =
-  if st != PERSISTENCY_OK:
-    return err(lastError(st))
   ok()
 
 # ── Lifecycle ───────────────────────────────────────────────────────────
@@ -257,13 +170,6 @@ proc openJob*(p: Persistency, jobId: string): Result[Job, PersistencyError] =
   let j = wrapJob(h, jobId)
   p.jobs[jobId] = j
   ok(j)
-
-proc defaultJobOptions*(): JobOptions =
-  ## The library's defaults.
-  var c: CJobOptions
-  persistency_job_options_init(addr c)
-  JobOptions(synchronous: Synchronous(c.synchronous), queueCapacity: int(c.queue_capacity),
-             fullPolicy: FullPolicy(c.full_policy), maxDbBytes: c.max_db_bytes)
 
 proc openJob*(p: Persistency, jobId: string, options: JobOptions): Result[Job, PersistencyError] =
   ## `openJob` with options (those of the first opening stand).
@@ -378,25 +284,6 @@ proc queued(name: static string): Future[void] =
 proc dropped(j: Job, e: PersistencyError) =
   warn("write dropped: " & $e, if j == nil: "" else: j.id)
 
-proc toCOps(ops: openArray[TxOp]): PResult[seq[COp]] =
-  var cops = newSeq[COp](ops.len)
-  for i in 0 ..< ops.len:
-    # Index into `ops` (no copy): the views must point at its data.
-    ?checkCategory(ops[i].category)
-    cops[i].category = ops[i].category.cstring
-    cops[i].key = keyPtr(ops[i].key)
-    cops[i].key_len = csize_t(ops[i].key.len)
-    case ops[i].kind
-    of txPut:
-      cops[i].kind = PERSISTENCY_OP_PUT
-      cops[i].payload = bytesPtr(ops[i].payload)
-      cops[i].payload_len = csize_t(ops[i].payload.len)
-    of txDelete:
-      cops[i].kind = PERSISTENCY_OP_DELETE
-    of txDeletePrefix:
-      cops[i].kind = PERSISTENCY_OP_DELETE_PREFIX
-  ok(cops)
-
 proc writeNow(j: Job, ops: openArray[TxOp]): PResult[void] =
   ?checkJob(j)
   let cops = ?toCOps(ops)
@@ -506,33 +393,6 @@ proc persistEncoded*[T](p: Persistency, jobId: string, category: string, key: Ke
 {.push raises: [], gcsafe.}
 
 # ── Reads (async, typed errors) — Job form ──────────────────────────────
-
-proc convVoid(rep: Reply): PResult[void] =
-  if rep.status != PERSISTENCY_OK: err(rep.error) else: ok()
-
-proc convGet(rep: Reply): PResult[Opt[seq[byte]]] =
-  if rep.status != PERSISTENCY_OK: return err(rep.error)
-  if rep.found: ok(Opt.some(rep.value)) else: ok(Opt.none(seq[byte]))
-
-proc convFound(rep: Reply): PResult[bool] =
-  if rep.status != PERSISTENCY_OK: return err(rep.error)
-  ok(rep.found)
-
-proc convCount(rep: Reply): PResult[int] =
-  if rep.status != PERSISTENCY_OK: return err(rep.error)
-  ok(int(rep.count))
-
-proc convRows(rep: Reply): PResult[seq[KvRow]] =
-  if rep.status != PERSISTENCY_OK: return err(rep.error)
-  ok(rep.rows)
-
-proc convPage(rep: Reply): PResult[ScanPage] =
-  if rep.status != PERSISTENCY_OK: return err(rep.error)
-  ok(ScanPage(rows: rep.rows, hasMore: rep.hasMore))
-
-proc failed[T](name: static string, e: PersistencyError): Future[PResult[T]] =
-  result = newFuture[PResult[T]](name)
-  result.complete(PResult[T].err(e))
 
 template readCall(T: typedesc, name: static string, j: Job, category: string,
                   conv: untyped, call: untyped): untyped =

@@ -197,6 +197,91 @@ suite "C ABI constants":
     check sizeof(CResult) == 72
     check sizeof(COp) == 48
 
+suite "upstream's public API":
+  test "every public proc, type and constant of upstream, with its types":
+    # Each assignment picks the overload with exactly upstream's parameter
+    # and return types (from logos-delivery waku/persistency/*.nim); a
+    # missing one or a changed type fails to compile.
+    type
+      JobForm[T] = proc (t: Job, category: string, key: Key): Future[Result[T, PersistencyError]] {.nimcall.}
+      IdForm[T] = proc (p: Persistency, jobId: string, category: string, key: Key): Future[Result[T, PersistencyError]] {.nimcall.}
+    check typeof(Persistency.new("")) is Result[Persistency, PersistencyError]
+    let openJobP: proc (p: Persistency, jobId: string): Result[Job, PersistencyError] {.nimcall.} = openJob
+    let closeJobP: proc (p: Persistency, jobId: string) {.nimcall.} = closeJob
+    let closeP: proc (p: Persistency) {.nimcall.} = persistency.close
+    let dropJobP: proc (p: Persistency, jobId: string) {.nimcall.} = dropJob
+    let jobP: proc (p: Persistency, jobId: string): Result[Job, PersistencyError] {.nimcall.} = job
+    let subscriptP: proc (p: Persistency, jobId: string): Job {.nimcall, raises: [KeyError].} = `[]`
+    check typeof(hasJob(Persistency(), "")) is bool # {.inline.} upstream too
+    let persistOps: proc (t: Job, ops: seq[TxOp]): Future[void] {.nimcall.} = persist
+    let persistOp: proc (t: Job, op: TxOp): Future[void] {.nimcall.} = persist
+    let putP: proc (t: Job, category: string, key: Key, payload: seq[byte]): Future[void] {.nimcall.} = persistPut
+    let delP: proc (t: Job, category: string, key: Key): Future[void] {.nimcall.} = persistDelete
+    let delPrefixP: proc (t: Job, category: string, prefix: Key): Future[void] {.nimcall.} = persistDeletePrefix
+    check typeof(Job().persistEncoded("c", key(), Pair())) is Future[void] # generic
+    let idPersistOps: proc (p: Persistency, jobId: string, ops: seq[TxOp]): Future[void] {.nimcall.} = persist
+    let idPersistOp: proc (p: Persistency, jobId: string, op: TxOp): Future[void] {.nimcall.} = persist
+    let idPut: proc (p: Persistency, jobId: string, category: string, key: Key, payload: seq[byte]): Future[void] {.nimcall.} = persistPut
+    let idDel: proc (p: Persistency, jobId: string, category: string, key: Key): Future[void] {.nimcall.} = persistDelete
+    let idDelPrefix: proc (p: Persistency, jobId: string, category: string, prefix: Key): Future[void] {.nimcall.} = persistDeletePrefix
+    check typeof(Persistency().persistEncoded("j", "c", key(), Pair())) is Future[void]
+    let getP: JobForm[Opt[seq[byte]]] = get
+    let existsP: JobForm[bool] = exists
+    let deleteAckedP: JobForm[bool] = deleteAcked
+    let scanP: proc (t: Job, category: string, range: KeyRange, reverse: bool): Future[Result[seq[KvRow], PersistencyError]] {.nimcall.} = scan
+    let scanPrefixP: proc (t: Job, category: string, prefix: Key, reverse: bool): Future[Result[seq[KvRow], PersistencyError]] {.nimcall.} = scanPrefix
+    let countP: proc (t: Job, category: string, range: KeyRange): Future[Result[int, PersistencyError]] {.nimcall.} = count
+    let idGet: IdForm[Opt[seq[byte]]] = get
+    let idExists: IdForm[bool] = exists
+    let idDeleteAcked: IdForm[bool] = deleteAcked
+    let idScan: proc (p: Persistency, jobId: string, category: string, range: KeyRange, reverse: bool): Future[Result[seq[KvRow], PersistencyError]] {.nimcall.} = scan
+    let idScanPrefix: proc (p: Persistency, jobId: string, category: string, prefix: Key, reverse: bool): Future[Result[seq[KvRow], PersistencyError]] {.nimcall.} = scanPrefix
+    let idCount: proc (p: Persistency, jobId: string, category: string, range: KeyRange): Future[Result[int, PersistencyError]] {.nimcall.} = count
+    # types.nim
+    check typeof(bytes(key())) is seq[byte] # the {.inline.} ones
+    check typeof(key().len) is int
+    check typeof(key() == key()) is bool
+    let ltP: proc (a, b: Key): bool {.nimcall.} = `<`
+    check typeof(key() <= key()) is bool
+    let rawA: proc (b: openArray[byte]): Key {.nimcall.} = rawKey
+    check typeof(rawKey(@[1'u8])) is Key
+    check typeof(persistencyErr(peBackend, "m", 1)) is PersistencyError
+    let dollarP: proc (e: PersistencyError): string {.nimcall.} = `$`
+    # keys.nim and payload.nim
+    let prefixRangeP: proc (prefix: Key): KeyRange {.nimcall.} = prefixRange
+    var buf: seq[byte]
+    encodePart(buf, "s"); encodePart(buf, @[1'u8]); encodePart(buf, 1'i64); encodePart(buf, 1'u64)
+    encodePart(buf, 1); encodePart(buf, 1'i32); encodePart(buf, 1'i16); encodePart(buf, 1'i8)
+    encodePart(buf, 1'u32); encodePart(buf, 1'u16); encodePart(buf, true); encodePart(buf, 1'u8)
+    encodePart(buf, 'c'); encodePart(buf, key("k")); encodePart(buf, green); encodePart(buf, (1'i64, "t"))
+    var k = key("a")
+    k.add("b")
+    check toKey("x") == key("x")
+    check toPayload("x") == payload("x")
+    check StringLenMax == 65535
+    check DefaultStoragePath == "./data"
+    check InMemoryStoragePath == ":memory:"
+    check [peBackend, peClosed, peInvalidArgument, peTimeout, peJobNotFound].mapIt(ord(it)) == @[0, 1, 2, 3, 4]
+    check [txPut, txDelete, txDeletePrefix].mapIt(ord(it)) == @[0, 1, 2]
+    let row: KvRow = (key: key("r"), payload: @[1'u8])
+    let op = TxOp(category: "c", key: key("k"), kind: txPut, payload: @[1'u8])
+    let e = PersistencyError(kind: peTimeout, msg: "m", backendCode: 5)
+    check $e == "PersistencyError(peTimeout: m, code=5)"
+    check row.key == key("r") and op.payload == @[1'u8]
+    let jobFields = (id: Job().id, running: Job().running)
+    let pFields = (rootDir: Persistency().rootDir, jobs: Persistency().jobs)
+    check jobFields.id == "" and not jobFields.running and pFields.jobs.len == 0
+    check not openJobP.isNil and not closeJobP.isNil and not closeP.isNil
+    check not dropJobP.isNil and not jobP.isNil and not subscriptP.isNil
+    check not persistOps.isNil and not persistOp.isNil and not putP.isNil and not delP.isNil
+    check not delPrefixP.isNil and not idPersistOps.isNil and not idPersistOp.isNil
+    check not idPut.isNil and not idDel.isNil and not idDelPrefix.isNil
+    check not getP.isNil and not existsP.isNil and not deleteAckedP.isNil and not scanP.isNil
+    check not scanPrefixP.isNil and not countP.isNil and not idGet.isNil and not idExists.isNil
+    check not idDeleteAcked.isNil and not idScan.isNil and not idScanPrefix.isNil and not idCount.isNil
+    check not ltP.isNil and not rawA.isNil and not dollarP.isNil
+    check not prefixRangeP.isNil
+
 suite "facade":
   asyncTest "a read sees every write queued before it, no poll or sleep":
     let p = Persistency.new(freshRoot()).get()
