@@ -13,9 +13,10 @@
 ##   callback's `user_data`. The callback (`onReply`) runs on the worker:
 ##   it copies the `persistency_result` into `malloc`ed buffers, pushes
 ##   the request onto its hub's list under the hub's mutex, and writes the
-##   `eventfd` when the list was empty. It runs only libc and pthread code,
-##   with stack traces and runtime checks off: no GC'd memory, no Nim
-##   allocator, no exception, nothing thread-local of Nim.
+##   `eventfd` when the list was empty. It calls only libc and pthread
+##   functions (imported directly), compiled with stack traces and runtime
+##   checks off: no GC'd memory, no Nim allocator, no exception, nothing
+##   thread-local of Nim.
 ## * The dispatcher of the issuing thread sees the `eventfd` readable and
 ##   calls `drain`, on that thread: it takes the whole list, turns each
 ##   copy into Nim values and completes the `Future` found in a threadvar
@@ -29,7 +30,7 @@
 
 {.push raises: [], gcsafe.}
 
-import std/[locks, tables]
+import std/tables
 import chronos
 import ./ffi, ./types
 
@@ -41,6 +42,13 @@ proc c_write(fd: cint, buf: pointer, n: csize_t): int {.importc: "write", header
 proc c_read(fd: cint, buf: pointer, n: csize_t): int {.importc: "read", header: "<unistd.h>".}
 proc c_close(fd: cint): cint {.importc: "close", header: "<unistd.h>".}
 proc c_eventfd(initval: cuint, flags: cint): cint {.importc: "eventfd", header: "<sys/eventfd.h>".}
+type Mutex {.importc: "pthread_mutex_t", header: "<pthread.h>", bycopy.} = object
+# pthread directly rather than std/locks: the worker's callback must run no
+# Nim proc that could touch Nim's per-thread state.
+proc mutexInit(m: ptr Mutex, attr: pointer): cint {.importc: "pthread_mutex_init", header: "<pthread.h>".}
+proc mutexDestroy(m: ptr Mutex): cint {.importc: "pthread_mutex_destroy", header: "<pthread.h>".}
+proc mutexLock(m: ptr Mutex): cint {.importc: "pthread_mutex_lock", header: "<pthread.h>".}
+proc mutexUnlock(m: ptr Mutex): cint {.importc: "pthread_mutex_unlock", header: "<pthread.h>".}
 var
   EFD_CLOEXEC {.importc, header: "<sys/eventfd.h>".}: cint
   EFD_NONBLOCK {.importc, header: "<sys/eventfd.h>".}: cint
@@ -64,7 +72,7 @@ type
 
   Hub = object
     ## One per Nim thread that issued calls (see the module comment).
-    lock: Lock
+    lock: Mutex
     efd: cint
     head: ptr Request ## finished requests, newest first (under `lock`)
     refs: int         ## the thread's own + one per request in flight (under `lock`)
@@ -139,12 +147,12 @@ proc freeRequest(req: ptr Request) =
 
 proc unrefHub(hub: ptr Hub) =
   ## Drops one reference; frees the hub with the last one.
-  acquire(hub.lock)
+  discard mutexLock(addr hub.lock)
   dec hub.refs
   let last = hub.refs == 0
-  release(hub.lock)
+  discard mutexUnlock(addr hub.lock)
   if last:
-    deinitLock(hub.lock)
+    discard mutexDestroy(addr hub.lock)
     c_free(hub)
 
 proc onReply*(r: ptr CResult, userData: pointer) {.cdecl.} =
@@ -152,9 +160,9 @@ proc onReply*(r: ptr CResult, userData: pointer) {.cdecl.} =
   let req = cast[ptr Request](userData)
   copyReply(req.reply, r)
   let hub = req.hub
-  acquire(hub.lock)
+  discard mutexLock(addr hub.lock)
   if hub.ownerGone:
-    release(hub.lock)
+    discard mutexUnlock(addr hub.lock)
     freeRequest(req)
     unrefHub(hub)
     return
@@ -164,7 +172,7 @@ proc onReply*(r: ptr CResult, userData: pointer) {.cdecl.} =
   if wasEmpty:
     var one = 1'u64
     discard c_write(hub.efd, addr one, csize_t(sizeof(one)))
-  release(hub.lock)
+  discard mutexUnlock(addr hub.lock)
 
 {.pop.}
 
@@ -217,10 +225,10 @@ proc drain(arg: pointer) {.gcsafe, raises: [].} =
   let hub = cast[ptr Hub](arg)
   var counter: uint64
   discard c_read(hub.efd, addr counter, csize_t(sizeof(counter)))
-  acquire(hub.lock)
+  discard mutexLock(addr hub.lock)
   var list = hub.head
   hub.head = nil
-  release(hub.lock)
+  discard mutexUnlock(addr hub.lock)
   var ordered: ptr Request = nil # oldest first
   while list != nil:
     let next = list.next
@@ -243,13 +251,13 @@ proc releaseThreadHub() {.gcsafe, raises: [].} =
   threadHub = nil
   discard removeReader2(AsyncFD(hub.efd))
   discard unregister2(AsyncFD(hub.efd))
-  acquire(hub.lock)
+  discard mutexLock(addr hub.lock)
   hub.ownerGone = true
   discard c_close(hub.efd)
   hub.efd = -1
   var list = hub.head
   hub.head = nil
-  release(hub.lock)
+  discard mutexUnlock(addr hub.lock)
   while list != nil:
     let next = list.next
     freeRequest(list)
@@ -269,7 +277,7 @@ proc threadHubFor(): PResult[ptr Hub] =
   if hub == nil:
     discard c_close(efd)
     return err(persistencyErr(peInternal, "out of memory"))
-  initLock(hub.lock)
+  discard mutexInit(addr hub.lock, nil)
   hub.efd = efd
   hub.refs = 1
   let reg = register2(AsyncFD(efd))
@@ -277,7 +285,7 @@ proc threadHubFor(): PResult[ptr Hub] =
     if reg.isOk:
       discard unregister2(AsyncFD(efd))
     discard c_close(efd)
-    deinitLock(hub.lock)
+    discard mutexDestroy(addr hub.lock)
     c_free(hub)
     return err(persistencyErr(peInternal, "cannot register with the chronos dispatcher"))
   threadHub = hub
@@ -317,9 +325,9 @@ proc submitCall*[T](name: static string, submit: Submit,
     fut.complete(PResult[T].err(persistencyErr(peInternal, "out of memory")))
     return fut
   req.hub = hub
-  acquire(hub.lock)
+  discard mutexLock(addr hub.lock)
   inc hub.refs
-  release(hub.lock)
+  discard mutexUnlock(addr hub.lock)
   pending[cast[uint](req)] = proc (rep: Reply) {.gcsafe, raises: [].} =
     if not fut.finished():
       fut.complete(convert(rep))
