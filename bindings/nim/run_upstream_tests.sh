@@ -83,7 +83,6 @@ failed=0
 for mm in "${modes[@]}"; do
   bin="$out/test_upstream_$mm"
   if "$NIM" c --mm:"$mm" --threads:on --cc:gcc --hints:off --warnings:off --verbosity:0 \
-       -d:chronosStrictException=false \
        --path:"$repo/bindings/nim" \
        --path:"$deps/chronos" --path:"$deps/results" --path:"$deps/stew" \
        --path:"$deps/unittest2" --path:"$deps/testutils" \
