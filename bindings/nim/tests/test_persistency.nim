@@ -190,6 +190,20 @@ suite "C ABI constants":
         check ("pe" & name["PERSISTENCY_ERR_".len .. ^1].replace("_", "")).toLowerAscii ==
           ($kind).toLowerAscii
     check ord(high(PersistencyErrorKind)) + 1 == PERSISTENCY_ERR_INTERNAL
+    # Every function the header declares is imported by ffi.nim.
+    const ffiSource = staticRead(repoRoot / "bindings" / "nim" / "persistency" / "ffi.nim")
+    var functions = 0
+    var notImported: seq[string]
+    for line in lines(repoRoot / "include" / "persistency.h"):
+      if line.len > 0 and line[0] in {'a'..'z'} and not line.startsWith("typedef"):
+        let paren = line.find('(')
+        let name = if paren > 0: line[0 ..< paren].split({' ', '*'})[^1] else: ""
+        if name.startsWith("persistency_"):
+          inc functions
+          if ("proc " & name & "*(") notin ffiSource:
+            notImported.add name
+    check functions > 40
+    check notImported == newSeq[string]()
     # The Nim structs have the C sizes (LP64): a field added to the header
     # without the binding shows here.
     check sizeof(CJobOptions) == 24
