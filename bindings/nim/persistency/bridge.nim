@@ -263,7 +263,7 @@ proc releaseThreadHub() {.gcsafe, raises: [].} =
     freeRequest(list)
     unrefHub(hub)
     list = next
-  pending.clear()
+  pending = default(Table[uint, Completion]) # frees the storage: threadvars are not destroyed
   unrefHub(hub)
 
 proc threadHubFor(): PResult[ptr Hub] =
