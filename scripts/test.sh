@@ -11,7 +11,6 @@ need=()
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v go >/dev/null || need+=(golang-go)
-command -v nim >/dev/null || need+=(nim)
 [ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]}"
@@ -46,7 +45,7 @@ bindings/go/run_tests.sh
 step "C tests under valgrind, install + pkg-config"
 tests/c/run.sh
 
-step "Nim binding (unittest, asyncdispatch, cross-language)"
+step "Nim binding (Nim 2.2 from pip, chronos, refc and orc, upstream's tests, cross-language)"
 bash bindings/nim/run_tests.sh
 
 step "stress test under valgrind (small size)"

@@ -1,40 +1,54 @@
-## Internal: carries a result from the library's worker thread (a foreign,
-## non-Nim thread) back to the Nim thread that asked for it.
+## Internal: carries the result of a library call from the job's worker
+## thread (a Rust thread Nim knows nothing about) back to the Nim thread
+## that issued it, and completes its chronos `Future` there.
 ##
-## Why this is safe:
+## How, and why it is safe under `--mm:refc` as well as `--mm:orc`:
 ##
-## * The C callback (`onReply`) touches no Nim-managed memory and no Nim
-##   runtime state: it copies the result into `malloc`ed buffers hung on a
-##   `Request` that the Nim side allocated with `createShared` (the shared
-##   heap), then wakes the waiter with a pthread condition variable
-##   (blocking form) or an `eventfd` write (async form). Only libc and
-##   pthreads run on the foreign thread, with stack traces and runtime
-##   checks off, so no exception or GC'd object is ever created there.
-##   That holds under any memory manager; the binding still requires
-##   `--mm:orc`/`--mm:arc` because its `ref` handles have destructors, and
-##   because with `refc` any Nim code on a foreign thread would need
-##   `setupForeignThreadGc` first.
-## * After it signals, the callback never touches the `Request` again (the
-##   eventfd number is read before the result is published), so the Nim
-##   side may free it as soon as it observes `done`.
-## * Async form: each request gets its own non-blocking `eventfd`,
-##   registered with the calling thread's `asyncdispatch` dispatcher before
-##   the request is submitted. The dispatcher's read callback runs on the
-##   owning thread, converts the shared copy into Nim values, frees it and
-##   completes the `Future`; the fd is unregistered and closed on the next
-##   tick (not inside the selector's own callback). `Future`s and closures
-##   therefore never leave their thread.
+## * Every Nim thread that issues a call gets one `Hub` (lazily, kept in a
+##   threadvar): a `malloc`ed object holding a mutex, an `eventfd` and a
+##   list of finished requests. The `eventfd` is registered once with that
+##   thread's chronos dispatcher (`addReader2`). However many calls are in
+##   flight, a thread holds one descriptor.
+## * A call allocates a `Request` with `malloc` and passes it as the C
+##   callback's `user_data`. The callback (`onReply`) runs on the worker:
+##   it copies the `persistency_result` into `malloc`ed buffers, pushes
+##   the request onto its hub's list under the hub's mutex, and writes the
+##   `eventfd` when the list was empty. It calls only libc and pthread
+##   functions (imported directly), compiled with stack traces and runtime
+##   checks off: no GC'd memory, no Nim allocator, no exception, nothing
+##   thread-local of Nim.
+## * The dispatcher of the issuing thread sees the `eventfd` readable and
+##   calls `drain`, on that thread: it takes the whole list, turns each
+##   copy into Nim values and completes the `Future` found in a threadvar
+##   table keyed by the request. `Future`s and closures never leave their
+##   thread; a thread completes only its own futures.
+## * Lifetime: the hub counts one reference for its thread and one per
+##   request in flight. When the thread ends (`onThreadDestruction`), the
+##   hub is marked gone and its `eventfd` closed, under the mutex; a reply
+##   arriving later is freed by the callback, and the last reference frees
+##   the hub. No polling, no sleeping anywhere.
 
 {.push raises: [], gcsafe.}
 
-import std/[locks, asyncdispatch]
-import std/posix except Key
+import std/tables
+import chronos
 import ./ffi, ./types
 
 proc c_malloc(size: csize_t): pointer {.importc: "malloc", header: "<stdlib.h>".}
+proc c_calloc(n, size: csize_t): pointer {.importc: "calloc", header: "<stdlib.h>".}
 proc c_free(p: pointer) {.importc: "free", header: "<stdlib.h>".}
 proc c_strlen(s: cstring): csize_t {.importc: "strlen", header: "<string.h>".}
-proc eventfd(initval: cuint, flags: cint): cint {.importc, header: "<sys/eventfd.h>".}
+proc c_write(fd: cint, buf: pointer, n: csize_t): int {.importc: "write", header: "<unistd.h>".}
+proc c_read(fd: cint, buf: pointer, n: csize_t): int {.importc: "read", header: "<unistd.h>".}
+proc c_close(fd: cint): cint {.importc: "close", header: "<unistd.h>".}
+proc c_eventfd(initval: cuint, flags: cint): cint {.importc: "eventfd", header: "<sys/eventfd.h>".}
+type Mutex {.importc: "pthread_mutex_t", header: "<pthread.h>", bycopy.} = object
+# pthread directly rather than std/locks: the worker's callback must run no
+# Nim proc that could touch Nim's per-thread state.
+proc mutexInit(m: ptr Mutex, attr: pointer): cint {.importc: "pthread_mutex_init", header: "<pthread.h>".}
+proc mutexDestroy(m: ptr Mutex): cint {.importc: "pthread_mutex_destroy", header: "<pthread.h>".}
+proc mutexLock(m: ptr Mutex): cint {.importc: "pthread_mutex_lock", header: "<pthread.h>".}
+proc mutexUnlock(m: ptr Mutex): cint {.importc: "pthread_mutex_unlock", header: "<pthread.h>".}
 var
   EFD_CLOEXEC {.importc, header: "<sys/eventfd.h>".}: cint
   EFD_NONBLOCK {.importc, header: "<sys/eventfd.h>".}: cint
@@ -56,19 +70,25 @@ type
     rows: ptr UncheckedArray[RowSpan]
     data: ptr UncheckedArray[byte]
 
-  WaitMode* = enum
-    ## How the Nim side waits for the callback.
-    wmBlocking ## condition variable: the calling thread blocks
-    wmEventFd  ## eventfd registered with the thread's async dispatcher
+  Hub = object
+    ## One per Nim thread that issued calls (see the module comment).
+    lock: Mutex
+    efd: cint
+    head: ptr Request ## finished requests, newest first (under `lock`)
+    refs: int         ## the thread's own + one per request in flight (under `lock`)
+    ownerGone: bool   ## the thread ended (under `lock`)
 
   Request* = object
-    ## Shared between the Nim thread and the worker's callback.
-    reply*: Reply
-    mode: WaitMode
-    done: bool ## under `lock` (blocking) or atomic (eventfd)
-    lock: Lock
-    cond: Cond
-    efd: cint
+    ## One call in flight, shared with the worker's callback.
+    reply: Reply
+    hub: ptr Hub
+    next: ptr Request
+
+  Completion = proc (rep: Reply) {.gcsafe, raises: [].}
+
+var
+  threadHub {.threadvar.}: ptr Hub
+  pending {.threadvar.}: Table[uint, Completion]
 
 const oomMessage = "out of memory while copying a result"
 
@@ -120,52 +140,45 @@ proc copyReply(dst: var Reply, r: ptr CResult) =
   dst.rows = rows
   dst.data = data
 
+proc freeRequest(req: ptr Request) =
+  c_free(req.reply.data)
+  c_free(req.reply.rows)
+  c_free(req)
+
+proc unrefHub(hub: ptr Hub) =
+  ## Drops one reference; frees the hub with the last one.
+  discard mutexLock(addr hub.lock)
+  dec hub.refs
+  let last = hub.refs == 0
+  discard mutexUnlock(addr hub.lock)
+  if last:
+    discard mutexDestroy(addr hub.lock)
+    c_free(hub)
+
 proc onReply*(r: ptr CResult, userData: pointer) {.cdecl.} =
-  ## The `persistency_callback` of every request: runs on the worker thread.
+  ## The `persistency_callback` of every call: runs on the worker thread.
   let req = cast[ptr Request](userData)
   copyReply(req.reply, r)
-  case req.mode
-  of wmBlocking:
-    acquire(req.lock)
-    req.done = true
-    signal(req.cond)
-    release(req.lock)
-  of wmEventFd:
-    let fd = req.efd
-    atomicStoreN(addr req.done, true, ATOMIC_RELEASE)
+  let hub = req.hub
+  discard mutexLock(addr hub.lock)
+  if hub.ownerGone:
+    discard mutexUnlock(addr hub.lock)
+    freeRequest(req)
+    unrefHub(hub)
+    return
+  let wasEmpty = hub.head == nil
+  req.next = hub.head
+  hub.head = req
+  if wasEmpty:
     var one = 1'u64
-    discard posix.write(fd, addr one, sizeof(one))
+    discard c_write(hub.efd, addr one, csize_t(sizeof(one)))
+  discard mutexUnlock(addr hub.lock)
 
 {.pop.}
 
-proc newRequest*(mode: WaitMode): ptr Request =
-  ## A zeroed request in shared memory.
-  result = createShared(Request)
-  result.mode = mode
-  result.efd = -1
-  if mode == wmBlocking:
-    initLock(result.lock)
-    initCond(result.cond)
-
-proc freeRequest*(req: ptr Request) =
-  ## Frees `req` and its copied result (not its eventfd).
-  c_free(req.reply.data)
-  c_free(req.reply.rows)
-  if req.mode == wmBlocking:
-    deinitCond(req.cond)
-    deinitLock(req.lock)
-  freeShared(req)
-
-proc waitBlocking*(req: ptr Request) =
-  ## Blocks until the callback of `req` ran.
-  acquire(req.lock)
-  while not req.done:
-    wait(req.cond, req.lock)
-  release(req.lock)
-
 proc errorKind*(status: int32): PersistencyErrorKind =
   ## The error kind of a non-zero status (`peInternal` for an unknown one).
-  if status >= 1 and status <= 8:
+  if status >= PERSISTENCY_ERR_BACKEND and status <= PERSISTENCY_ERR_INTERNAL:
     PersistencyErrorKind(status - 1)
   else:
     peInternal
@@ -189,16 +202,14 @@ proc error*(rep: Reply): PersistencyError =
     msg = $persistency_status_name(rep.status)
   persistencyErr(errorKind(rep.status), msg, int(rep.backendCode))
 
-proc value*(rep: Reply): seq[byte] =
-  ## The `value` of a get reply.
-  result = newSeq[byte](rep.valueLen)
-  if rep.valueLen > 0:
-    copyMem(addr result[0], addr rep.data[rep.errLen], rep.valueLen)
-
 proc slice(rep: Reply, off, len: int): seq[byte] =
   result = newSeq[byte](len)
   if len > 0:
     copyMem(addr result[0], addr rep.data[off], len)
+
+proc value*(rep: Reply): seq[byte] =
+  ## The `value` of a get reply.
+  rep.slice(rep.errLen, rep.valueLen)
 
 proc rows*(rep: Reply): seq[KvRow] =
   ## The rows of a scan / get_many reply.
@@ -208,67 +219,125 @@ proc rows*(rep: Reply): seq[KvRow] =
     result.add (key: Key(rep.slice(s.keyOff, s.keyLen)),
                 payload: rep.slice(s.payloadOff, s.payloadLen))
 
+proc drain(arg: pointer) {.gcsafe, raises: [].} =
+  ## The dispatcher's read callback of the hub's `eventfd`: completes every
+  ## finished request of this thread.
+  let hub = cast[ptr Hub](arg)
+  var counter: uint64
+  discard c_read(hub.efd, addr counter, csize_t(sizeof(counter)))
+  discard mutexLock(addr hub.lock)
+  var list = hub.head
+  hub.head = nil
+  discard mutexUnlock(addr hub.lock)
+  var ordered: ptr Request = nil # oldest first
+  while list != nil:
+    let next = list.next
+    list.next = ordered
+    ordered = list
+    list = next
+  while ordered != nil:
+    let req = ordered
+    ordered = req.next
+    var done: Completion
+    if pending.pop(cast[uint](req), done):
+      done(req.reply)
+    freeRequest(req)
+    unrefHub(hub)
+
+proc releaseThreadHub() {.gcsafe, raises: [].} =
+  let hub = threadHub
+  if hub == nil:
+    return
+  threadHub = nil
+  discard removeReader2(AsyncFD(hub.efd))
+  discard unregister2(AsyncFD(hub.efd))
+  discard mutexLock(addr hub.lock)
+  hub.ownerGone = true
+  discard c_close(hub.efd)
+  hub.efd = -1
+  var list = hub.head
+  hub.head = nil
+  discard mutexUnlock(addr hub.lock)
+  while list != nil:
+    let next = list.next
+    freeRequest(list)
+    unrefHub(hub)
+    list = next
+  pending = default(Table[uint, Completion]) # frees the storage: threadvars are not destroyed
+  unrefHub(hub)
+
+proc threadHubFor(): PResult[ptr Hub] =
+  ## This thread's hub, made and registered with its dispatcher on first use.
+  if threadHub != nil:
+    return ok(threadHub)
+  let efd = c_eventfd(0, EFD_CLOEXEC or EFD_NONBLOCK)
+  if efd < 0:
+    return err(persistencyErr(peInternal, "eventfd failed"))
+  let hub = cast[ptr Hub](c_calloc(1, csize_t(sizeof(Hub))))
+  if hub == nil:
+    discard c_close(efd)
+    return err(persistencyErr(peInternal, "out of memory"))
+  discard mutexInit(addr hub.lock, nil)
+  hub.efd = efd
+  hub.refs = 1
+  let reg = register2(AsyncFD(efd))
+  if reg.isErr or addReader2(AsyncFD(efd), drain, hub).isErr:
+    if reg.isOk:
+      discard unregister2(AsyncFD(efd))
+    discard c_close(efd)
+    discard mutexDestroy(addr hub.lock)
+    c_free(hub)
+    return err(persistencyErr(peInternal, "cannot register with the chronos dispatcher"))
+  threadHub = hub
+  when compileOption("threads"):
+    onThreadDestruction(releaseThreadHub)
+  ok(hub)
+
+proc threadWakeFds*(): int =
+  ## How many descriptors this thread's hub holds (0 before the first call,
+  ## then 1), for tests.
+  if threadHub == nil: 0 else: 1
+
+proc inFlight*(): int =
+  ## How many calls of this thread wait for their reply, for tests.
+  pending.len
+
 type
   Submit* = proc (req: ptr Request): CStatus {.gcsafe, raises: [].}
     ## Starts one library call with `onReply` and `req` as user data.
   Convert*[T] = proc (rep: Reply): PResult[T] {.gcsafe, raises: [].}
     ## Turns a reply into the typed result.
 
-proc runBlocking*[T](submit: Submit, convert: Convert[T]): PResult[T] =
-  ## Submits a request and blocks the calling thread until its callback.
-  let req = newRequest(wmBlocking)
+proc submitCall*[T](name: static string, submit: Submit,
+                    convert: Convert[T]): Future[PResult[T]] =
+  ## Starts a call; the `Future` completes on this thread's chronos
+  ## dispatcher once the worker answered, with a typed result (it never
+  ## fails with an exception). A call the library refuses completes at
+  ## once with the error.
+  let fut = newFuture[PResult[T]](name)
+  let hubRes = threadHubFor()
+  if hubRes.isErr:
+    fut.complete(PResult[T].err(hubRes.error))
+    return fut
+  let hub = hubRes.get()
+  let req = cast[ptr Request](c_calloc(1, csize_t(sizeof(Request))))
+  if req == nil:
+    fut.complete(PResult[T].err(persistencyErr(peInternal, "out of memory")))
+    return fut
+  req.hub = hub
+  discard mutexLock(addr hub.lock)
+  inc hub.refs
+  discard mutexUnlock(addr hub.lock)
+  pending[cast[uint](req)] = proc (rep: Reply) {.gcsafe, raises: [].} =
+    if not fut.finished():
+      fut.complete(convert(rep))
   let st = submit(req)
   if st != PERSISTENCY_OK:
     let e = lastError(st)
+    pending.del(cast[uint](req))
     freeRequest(req)
-    return PResult[T].err(e)
-  waitBlocking(req)
-  result = convert(req.reply)
-  freeRequest(req)
+    unrefHub(hub)
+    fut.complete(PResult[T].err(e))
+  fut
 
 {.pop.}
-
-proc failedFuture[T](fut: Future[PResult[T]], e: PersistencyError): Future[PResult[T]] =
-  fut.complete(PResult[T].err(e))
-  fut
-
-proc runAsync*[T](name: static string, submit: Submit, convert: Convert[T]): Future[PResult[T]] =
-  ## Submits a request; the `Future` completes (with a typed result, never
-  ## an exception) on this thread's dispatcher once the callback ran.
-  let fut = newFuture[PResult[T]](name)
-  let efd = eventfd(0, EFD_CLOEXEC or EFD_NONBLOCK)
-  if efd < 0:
-    return failedFuture(fut, persistencyErr(peInternal, "eventfd: " & $strerror(errno)))
-  let afd = AsyncFD(efd)
-  let req = newRequest(wmEventFd)
-  req.efd = efd
-  try:
-    register(afd)
-    addRead(afd, proc (fd: AsyncFD): bool {.gcsafe.} =
-      var counter: uint64
-      discard posix.read(efd, addr counter, sizeof(counter))
-      if not atomicLoadN(addr req.done, ATOMIC_ACQUIRE):
-        return false
-      let res = convert(req.reply)
-      freeRequest(req)
-      callSoon(proc () {.gcsafe.} =
-        try: unregister(afd)
-        except CatchableError: discard
-        discard posix.close(efd))
-      fut.complete(res)
-      true)
-  except CatchableError as e:
-    try: unregister(afd)
-    except CatchableError: discard
-    discard posix.close(efd)
-    freeRequest(req)
-    return failedFuture(fut, persistencyErr(peInternal, "dispatcher: " & e.msg))
-  let st = submit(req)
-  if st != PERSISTENCY_OK:
-    let e = lastError(st)
-    try: unregister(afd)
-    except CatchableError: discard
-    discard posix.close(efd)
-    freeRequest(req)
-    return failedFuture(fut, e)
-  fut

@@ -144,6 +144,8 @@ proc persistency_close*(p: ptr CPersistency): CStatus {.pimport.}
   ## Closes every job of `p`; `p` stays usable.
 proc persistency_release*(p: ptr CPersistency) {.pimport.}
   ## Gives back one reference (NULL is a no-op).
+proc persistency_retain*(p: ptr CPersistency): ptr CPersistency {.pimport.}
+  ## Takes one more reference to an instance (NULL gives NULL).
 proc persistency_root_dir*(p: ptr CPersistency): cstring {.pimport.}
   ## The root directory, valid while `p` is.
 
@@ -167,6 +169,8 @@ proc persistency_drop_job*(p: ptr CPersistency, job_id: cstring): CStatus {.pimp
   ## Closes the job, then deletes its files.
 proc persistency_job_release*(job: ptr CPersistencyJob) {.pimport.}
   ## Gives back one reference (NULL is a no-op).
+proc persistency_job_retain*(job: ptr CPersistencyJob): ptr CPersistencyJob {.pimport.}
+  ## Takes one more reference to a job (NULL gives NULL).
 proc persistency_job_id*(job: ptr CPersistencyJob): cstring {.pimport.}
   ## The job id, valid until the handle is released.
 proc persistency_job_stats*(job: ptr CPersistencyJob, out_stats: ptr CStats): CStatus {.pimport.}

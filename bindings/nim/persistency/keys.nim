@@ -24,16 +24,13 @@
 ## ```
 ##
 ## A string or byte-string part longer than 65535 bytes cannot be encoded:
-## `encodePart`, `key`, `toKey` raise `KeyEncodingError` (a `ValueError`;
-## upstream asserted instead), and `tryKey` returns a `peInvalidArgument`
-## error. Nothing else can fail.
+## as upstream, `encodePart` fails a `doAssert` (an `AssertionDefect`, not
+## a catchable error), so every builder keeps upstream's `raises: []`.
 
 {.push raises: [].}
 
 import std/macros
 import ./types
-
-export types
 
 const
   StringLenMax* = 0xFFFF ## The longest string or byte-string part.
@@ -45,11 +42,8 @@ proc appendU64BE(dest: var seq[byte], v: uint64) =
     dest.add byte((v shr shift) and 0xFF)
     shift -= 8
 
-proc appendLenPrefixed(dest: var seq[byte], p: pointer, n: int, what: string)
-    {.raises: [KeyEncodingError].} =
-  if n > StringLenMax:
-    raise newException(KeyEncodingError,
-      what & " key part of " & $n & " bytes is longer than " & $StringLenMax)
+proc appendLenPrefixed(dest: var seq[byte], p: pointer, n: int, what: string) =
+  doAssert n <= StringLenMax, what & " component exceeds 65535 bytes"
   dest.add byte((n shr 8) and 0xFF)
   dest.add byte(n and 0xFF)
   if n > 0:
@@ -57,11 +51,11 @@ proc appendLenPrefixed(dest: var seq[byte], p: pointer, n: int, what: string)
     dest.setLen(start + n)
     copyMem(addr dest[start], p, n)
 
-proc encodePart*(dest: var seq[byte], s: string) {.raises: [KeyEncodingError].} =
+proc encodePart*(dest: var seq[byte], s: string) =
   ## A string: 2-byte big-endian length, then its bytes.
   appendLenPrefixed(dest, (if s.len > 0: unsafeAddr s[0] else: nil), s.len, "string")
 
-proc encodePart*(dest: var seq[byte], b: openArray[byte]) {.raises: [KeyEncodingError].} =
+proc encodePart*(dest: var seq[byte], b: openArray[byte]) =
   ## A byte string: 2-byte big-endian length, then the bytes.
   appendLenPrefixed(dest, (if b.len > 0: unsafeAddr b[0] else: nil), b.len, "byte-string")
 
@@ -129,20 +123,6 @@ macro key*(parts: varargs[typed]): Key =
   result.add newCall(bindSym"Key", buf)
   result = newBlockStmt(result)
 
-macro tryKey*(parts: varargs[typed]): PResult[Key] =
-  ## Like `key(...)`, but an over-long part gives a `peInvalidArgument`
-  ## error instead of raising.
-  let call = newCall(bindSym"key")
-  for p in parts:
-    call.add p
-  let resT = bindSym"PResult"
-  let keyT = bindSym"Key"
-  result = quote do:
-    try:
-      ok(`resT`[`keyT`], `call`)
-    except KeyEncodingError as e:
-      err(`resT`[`keyT`], persistencyErr(peInvalidArgument, e.msg))
-
 proc prefixStop*(prefix: openArray[byte]): seq[byte] =
   ## The exclusive upper bound of the keys starting with `prefix`: the
   ## prefix with its last non-0xFF byte incremented and what follows it
@@ -164,11 +144,6 @@ proc keyRange*(start: Key, stop: Key = Key(@[])): KeyRange =
   ## The range `[start, stop)`; an empty `stop` means no upper bound.
   KeyRange(start: start, stop: stop)
 
-{.pop.}
-
-# Generic procs stay outside `raises: []` so that their effects are
-# inferred per instantiation: only parts holding strings or byte strings
-# can raise `KeyEncodingError`.
 
 proc encodePart*[E: enum](dest: var seq[byte], v: E) {.inline.} =
   ## An enum: its ordinal as a signed integer.
@@ -189,3 +164,5 @@ proc toKey*[T](v: T): Key =
   var buf: seq[byte]
   encodePart(buf, v)
   Key(buf)
+
+{.pop.}

@@ -1,7 +1,7 @@
 ## Payload encoding with the same `encodePart` family as keys, as upstream
 ## `waku/persistency/payload.nim`: `payload(...)` concatenates the encoded
 ## parts, `toPayload(v)` encodes one value. Any other format (CBOR,
-## protobuf...) can be stored as plain `seq[byte]`.
+## protobuf...) can be stored as a plain `seq[byte]`.
 ##
 ## ```nim
 ## type Msg = object
@@ -16,10 +16,14 @@
 import std/macros
 import ./keys
 
-export keys
+export keys.encodePart
+
+proc toPayload*[T](v: T): seq[byte] =
+  ## The encoding of one value; same as `payload(v)`.
+  encodePart(result, v)
 
 macro payload*(parts: varargs[typed]): seq[byte] =
-  ## The concatenated encodings of `parts`, in order.
+  ## The concatenated encodings of `parts`, in order; `payload()` is empty.
   let buf = genSym(nskVar, "payloadBuf")
   let enc = bindSym("encodePart", brOpen)
   result = newStmtList(quote do:
@@ -29,22 +33,4 @@ macro payload*(parts: varargs[typed]): seq[byte] =
   result.add buf
   result = newBlockStmt(result)
 
-macro tryPayload*(parts: varargs[typed]): PResult[seq[byte]] =
-  ## Like `payload(...)`, but an over-long part gives a
-  ## `peInvalidArgument` error instead of raising.
-  let call = newCall(bindSym"payload")
-  for p in parts:
-    call.add p
-  let resT = bindSym"PResult"
-  result = quote do:
-    try:
-      ok(`resT`[seq[byte]], `call`)
-    except KeyEncodingError as e:
-      err(`resT`[seq[byte]], persistencyErr(peInvalidArgument, e.msg))
-
 {.pop.}
-
-proc toPayload*[T](v: T): seq[byte] =
-  ## The encoding of one value (raises `KeyEncodingError` for a string or
-  ## byte-string part longer than 65535 bytes).
-  encodePart(result, v)

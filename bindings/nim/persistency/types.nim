@@ -1,10 +1,16 @@
-## Core types of the Nim binding, named as in upstream `waku/persistency`
-## (`Key`, `KeyRange`, `KvRow`, `TxOp`, `PersistencyErrorKind`,
-## `PersistencyError`) so existing code keeps its type names.
+## Core types of the Nim binding, with the names, layouts and helpers of
+## upstream `waku/persistency/types.nim` (`Key`, `KeyRange`, `KvRow`,
+## `TxOp`, `PersistencyErrorKind`, `PersistencyError`), so node code keeps
+## compiling when its import moves to `persistency/types`.
+##
+## Additions (new names only): the error kinds `peBusy`, `peFull`,
+## `peInternal` (after upstream's five, so `ord(kind) + 1` is the C status
+## code), `PResult[T]`, `cmp`, `$` of a `Key`, and the batch builders
+## `putOp`, `deleteOp`, `deletePrefixOp`.
 
 {.push raises: [].}
 
-import ./results
+import results
 export results
 
 type
@@ -13,36 +19,37 @@ type
     ## parts it was built from (see `keys.nim`).
 
   KeyRange* = object
-    ## The half-open range `[start, stop)`; an empty `stop` means no upper
-    ## bound.
+    ## The half-open range `[start, stop)`.
     start*: Key
-    stop*: Key
+    stop*: Key ## exclusive; an empty `stop` means "no upper bound"
 
   KvRow* = tuple[key: Key, payload: seq[byte]]
-    ## One row returned by a scan.
+    ## One row of a scan.
 
   TxOpKind* = enum
     ## The kind of one operation of a batch.
-    txPut         ## insert or replace `key` with `payload`
-    txDelete      ## delete `key`
+    txPut          ## insert or replace `key` with `payload`
+    txDelete       ## delete `key`
     txDeletePrefix ## delete every key that starts with `key`
 
   TxOp* = object
-    ## One operation of an atomic batch (`persist`).
+    ## One operation of a batch (`persist`).
     category*: string
     key*: Key ## the prefix for `txDeletePrefix`
     case kind*: TxOpKind
     of txPut:
       payload*: seq[byte]
-    of txDelete, txDeletePrefix:
+    of txDelete:
+      discard
+    of txDeletePrefix:
       discard
 
   PersistencyErrorKind* = enum
-    ## Why a call failed. The first five mirror upstream; their order
-    ## follows the C status codes (`ord(kind) + 1` is the status).
+    ## Why a call failed. The first five are upstream's; the order follows
+    ## the C status codes (`ord(kind) + 1` is the status).
     peBackend         ## SQLite or file-system failure
-    peClosed          ## instance or job closed / not initialised
-    peInvalidArgument ## bad job id, root dir, category, over-long key part...
+    peClosed          ## instance or job closed
+    peInvalidArgument ## bad job id, root dir, category, option...
     peTimeout         ## a bounded wait ran out
     peJobNotFound     ## no open job with that id
     peBusy            ## the job's queue is full and it fails fast
@@ -57,12 +64,7 @@ type
     backendCode*: int
 
   PResult*[T] = Result[T, PersistencyError]
-    ## Shorthand for the results of this binding.
-
-  KeyEncodingError* = object of ValueError
-    ## Raised by `encodePart` / `key(...)` / `payload(...)` when a string or
-    ## byte-string part is longer than 65535 bytes (upstream asserted).
-    ## Use `tryKey` / `tryPayload` for a `Result` instead.
+    ## Shorthand for `Result[T, PersistencyError]` (an addition).
 
 proc bytes*(k: Key): lent seq[byte] {.inline.} =
   ## The encoded bytes of `k`.
@@ -77,7 +79,7 @@ proc `==`*(a, b: Key): bool {.inline.} =
   seq[byte](a) == seq[byte](b)
 
 proc cmp*(a, b: Key): int =
-  ## Byte-wise comparison, as SQLite orders BLOBs.
+  ## Byte-wise comparison, as SQLite orders BLOBs: negative, 0, positive.
   let ab = seq[byte](a)
   let bb = seq[byte](b)
   for i in 0 ..< min(ab.len, bb.len):
@@ -85,8 +87,8 @@ proc cmp*(a, b: Key): int =
       return (if ab[i] < bb[i]: -1 else: 1)
   cmp(ab.len, bb.len)
 
-proc `<`*(a, b: Key): bool {.inline.} =
-  ## Byte-wise less-than, as SQLite orders BLOBs.
+proc `<`*(a, b: Key): bool =
+  ## Byte-wise less-than (a proper prefix sorts first).
   cmp(a, b) < 0
 
 proc `<=`*(a, b: Key): bool {.inline.} =
@@ -101,17 +103,14 @@ proc rawKey*(b: sink seq[byte]): Key {.inline.} =
   ## A key made of exactly these bytes (no encoding).
   Key(b)
 
-proc toHex*(b: openArray[byte]): string =
-  ## Lower-case hex of `b`.
+proc `$`*(k: Key): string =
+  ## `Key(<lower-case hex>)`.
   const digits = "0123456789abcdef"
-  result = newStringOfCap(b.len * 2)
-  for x in b:
+  result = "Key("
+  for x in seq[byte](k):
     result.add digits[int(x shr 4)]
     result.add digits[int(x and 0x0F)]
-
-proc `$`*(k: Key): string =
-  ## `Key(<hex>)`.
-  "Key(" & toHex(seq[byte](k)) & ")"
+  result.add ")"
 
 proc persistencyErr*(
     kind: PersistencyErrorKind, msg: string, backendCode = 0
@@ -120,7 +119,7 @@ proc persistencyErr*(
   PersistencyError(kind: kind, msg: msg, backendCode: backendCode)
 
 proc `$`*(e: PersistencyError): string =
-  ## `PersistencyError(kind: msg[, code=n])`.
+  ## `PersistencyError(kind: msg[, code=n])`, as upstream.
   "PersistencyError(" & $e.kind & ": " & e.msg &
     (if e.backendCode != 0: ", code=" & $e.backendCode else: "") & ")"
 
