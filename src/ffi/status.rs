@@ -61,3 +61,16 @@ pub extern "C" fn persistency_status_name(status: i32) -> *const c_char {
 pub extern "C" fn persistency_version() -> *const c_char {
     boundary(|| concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
 }
+
+/// The version of the SQLite library this library runs on, as a static
+/// string such as `"3.46.0"`: the bundled copy (the default build), or the
+/// system's libsqlite3 with the `system-sqlite` feature. It is not affected
+/// by another SQLite that the host links or loads.
+#[no_mangle]
+pub extern "C" fn persistency_sqlite_version() -> *const c_char {
+    boundary(|| {
+        // SAFETY: sqlite3_libversion takes no arguments and returns a pointer
+        // to a static NUL-terminated string inside the SQLite library.
+        unsafe { rusqlite::ffi::sqlite3_libversion() }
+    })
+}
