@@ -1,5 +1,5 @@
 //! Generates the C header from the Rust sources with cbindgen into
-//! `$OUT_DIR/persistency.h`.
+//! `$OUT_DIR/persistency.h`, and gives the shared library its ELF identity.
 //!
 //! Nothing is written into the source tree: `scripts/gen-header.sh` copies
 //! the generated header to the checked-in `include/persistency.h`, and
@@ -20,7 +20,28 @@ fn main() {
         panic!("the `system-sqlite` feature needs `--no-default-features` (it replaces `bundled`)");
     }
 
+    shared_library_link_args();
     generate_header();
+}
+
+/// ELF platforms only: the SONAME carries the ABI major version (see
+/// docs/abi.md), and `-Bsymbolic` binds the library's own references to its
+/// own definitions, so a host that loads another SQLite (or anything else
+/// with the same symbol names) first can never interpose on them. The
+/// exported set itself is rustc's: only the `#[no_mangle]` `persistency_*`
+/// functions, every other symbol is local.
+fn shared_library_link_args() {
+    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let elf = matches!(
+        os.as_str(),
+        "linux" | "android" | "freebsd" | "netbsd" | "openbsd" | "dragonfly" | "illumos"
+    );
+    if !elf {
+        return;
+    }
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("set by cargo");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libpersistency.so.{major}");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-Bsymbolic");
 }
 
 /// The version macros of the header, from Cargo.toml's version.
