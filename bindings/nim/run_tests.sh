@@ -14,7 +14,7 @@ if ! command -v cc >/dev/null 2>&1; then
     apt-get update && apt-get install -y gcc || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
-cargo build --release || { echo "0 passed, 1 failed"; exit 1; }
+scripts/build.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 out="$repo/target/nim"
 mkdir -p "$out"

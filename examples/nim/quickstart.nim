@@ -2,7 +2,7 @@
 ## (channel, timestamp), written and read back in both the blocking and the
 ## async (std/asyncdispatch) form.
 ##
-## Build and run from the repo root (after `cargo build --release`):
+## Build and run from the repo root (after `scripts/build.sh`):
 ##
 ##   nim c -r --threads:on --mm:orc --path:bindings/nim examples/nim/quickstart.nim [root_dir]
 
