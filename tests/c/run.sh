@@ -265,6 +265,20 @@ raw_interposes() {
 }
 check "control: cargo's raw archive before libsqlite3.so hijacks the host's sqlite3_* calls" raw_interposes
 
+# Panics still unwind to the boundary inside the link-safe archive (whose
+# Rust runtime symbols are local): a fault-injection build, in a target
+# directory of its own so the release artifacts stay untouched.
+archive_panic() {
+    local dir=target/fault-injection/release
+    cargo build --release --quiet --features fault-injection --target-dir target/fault-injection &&
+        scripts/link-safe-archive.sh "$dir/libpersistency.a" "$dir/link-safe/libpersistency.a" &&
+        cc "${CFLAGS[@]}" -I include -I "$SRC" "$SRC/test_archive_panic.c" "$SRC/harness.c" \
+            "$dir/link-safe/libpersistency.a" -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic \
+            -lpthread -ldl -lm -o "$BUILD/test_archive_panic" &&
+        (cd "$SCRATCH" && TMPDIR=$SCRATCH "$BUILD/test_archive_panic")
+}
+check "panics at an entry point and in a worker are caught inside the link-safe archive" archive_panic
+
 # ---- install + pkg-config --------------------------------------------------------
 PREFIX=$SCRATCH/prefix
 export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
@@ -286,7 +300,7 @@ installed() {
     [ "$(pkg-config --modversion persistency)" = "$VERSION" ] || return 1
     grep -q -- "-lpthread -ldl -lm" <<<"$(pkg-config --static --libs persistency)"
 }
-check "installed files and persistency.pc" installed
+check "installed: libpersistency.so.$VERSION (SONAME .so.$MAJOR) + links, link-safe .a, header, pkg-config --modversion = $VERSION" installed
 
 # Functions that cd run in a subshell: ( ... ).
 quickstart_shared() (
