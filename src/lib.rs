@@ -53,6 +53,7 @@ mod queue;
 mod rows;
 mod worker;
 
+pub use backend::sqlite_version;
 pub use error::{Error, ErrorKind, Result};
 pub use instance::{
     current, instance, reset, validate_job_id, Persistency, MAX_JOB_ID_LEN, MEMORY_ROOT,

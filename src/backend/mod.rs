@@ -59,6 +59,16 @@ pub(crate) trait Backend: Send {
     fn size(&mut self) -> u64;
 }
 
+/// The version of the SQLite library that serves job files: the bundled
+/// copy (the default build) or the system's with `system-sqlite`.
+///
+/// ```
+/// assert!(persistency::sqlite_version().to_str().unwrap().starts_with("3."));
+/// ```
+pub fn sqlite_version() -> &'static std::ffi::CStr {
+    sqlite::library_version()
+}
+
 /// The root string that keeps every job in a private in-memory database.
 pub(crate) const MEMORY_ROOT: &str = ":memory:";
 

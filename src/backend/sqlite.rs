@@ -56,6 +56,13 @@ fn bytes_of<'a>(value: ValueRef<'a>) -> &'a [u8] {
     }
 }
 
+/// `sqlite3_libversion()`: the version of the SQLite linked in.
+pub(super) fn library_version() -> &'static std::ffi::CStr {
+    // SAFETY: sqlite3_libversion takes no arguments and returns a pointer to
+    // a static NUL-terminated string inside the SQLite library.
+    unsafe { std::ffi::CStr::from_ptr(rusqlite::ffi::sqlite3_libversion()) }
+}
+
 /// A sidecar file of a database: `-wal` or `-shm` appended to its path.
 fn sidecar(db: &Path, suffix: &str) -> PathBuf {
     let mut path = db.as_os_str().to_owned();

@@ -102,3 +102,15 @@ pub unsafe extern "C" fn persistency_status_name(status: i32) -> *const c_char {
 pub unsafe extern "C" fn persistency_version() -> *const c_char {
     boundary(|| concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
 }
+
+/// The version of the SQLite library this library runs on, as a static
+/// string such as `"3.46.0"`: the bundled copy (the default build), or the
+/// system's libsqlite3 with the `system-sqlite` feature. It is not affected
+/// by another SQLite that the host links or loads.
+///
+/// # Safety
+/// None: takes no pointers. (Unsafe like every C entry point.)
+#[no_mangle]
+pub unsafe extern "C" fn persistency_sqlite_version() -> *const c_char {
+    boundary(|| crate::sqlite_version().as_ptr())
+}

@@ -1,8 +1,9 @@
 /*
- * Proves that include/persistency.h matches API.md: every function, type,
- * constant and struct field named there is used here with its documented
- * type. Compiled with -Werror, so a renamed item, a changed signature
- * (incompatible function pointer) or a changed field type fails the build.
+ * Proves that include/persistency.h matches the C API contract
+ * (docs/c-api.md): every function, type, constant and struct field named
+ * there is used here with its documented type. Compiled with -Werror, so a
+ * renamed item, a changed signature (incompatible function pointer) or a
+ * changed field type fails the build.
  * It is also linked and run, so every function is found in the library.
  */
 #include <stdbool.h>

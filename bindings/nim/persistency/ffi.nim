@@ -10,8 +10,8 @@
 ##   file (the repo is found from this file's path). Override the directory
 ##   with `-d:persistencyLibDir=/usr/local/lib`; with
 ##   `-d:persistencyNoLink` nothing is passed and you give the `--passL`
-##   flags yourself, e.g. for the static archive
-##   `--passL:<repo>/target/release/libpersistency.a --passL:-lm`.
+##   flags yourself, e.g. for the link-safe static archive (scripts/build.sh)
+##   `--passL:<repo>/target/release/link-safe/libpersistency.a --passL:-lm`.
 ## * `-d:persistencyDynlib`: the functions are resolved with `dlopen` at
 ##   program start from `persistencyLib` (default `libpersistency.so`, found
 ##   through `LD_LIBRARY_PATH`/the loader path; give a full path with
