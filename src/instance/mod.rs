@@ -234,9 +234,6 @@ impl Persistency {
             move || site.open(&opts),
             claim,
         )?;
-        log(Level::Info, || {
-            format!("job {id} opened under {:?}", self.shared.root)
-        });
         jobs.insert(
             id.to_string(),
             Slot {
@@ -244,6 +241,11 @@ impl Persistency {
                 closing: false,
             },
         );
+        drop(jobs);
+        // Logged with the map unlocked: the logger may call back in.
+        log(Level::Info, || {
+            format!("job {id} opened under {:?}", self.shared.root)
+        });
         Ok(job)
     }
 

@@ -165,7 +165,9 @@ impl Job {
         if handle.thread().id() == std::thread::current().id() {
             return;
         }
-        if handle.join().is_err() {
+        let panicked = handle.join().is_err();
+        drop(worker);
+        if panicked {
             log(Level::Error, || {
                 format!("job {}: worker panicked", self.id())
             });
