@@ -50,7 +50,6 @@ pub fn opens_waiting_for_drop() -> usize {
 }
 
 /// Counts an open that waits for a drop.
-#[allow(dead_code)]
 pub(crate) fn note_open_waits_for_drop() {
     OPENS_WAITING_FOR_DROP.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
