@@ -415,8 +415,11 @@ persistency_status persistency_new(const char *root_dir,
 
 /**
  * Closes every job of the instance (each as `persistency_close_job`); the
- * instance stays usable for new jobs. Idempotent. From a callback of one of
- * its jobs: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ * instance stays usable for new jobs. Idempotent. The intake of every job
+ * stops before any is joined, so a callback may still open (reopen) any
+ * job meanwhile; jobs opened during the close stay open. From a callback
+ * of one of its jobs, or of a job one of its jobs waits for:
+ * `PERSISTENCY_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
  * `p` is NULL or a live instance handle.
@@ -463,6 +466,12 @@ void persistency_job_options_init(struct persistency_job_options *options);
  * Opens or creates the job `job_id` (`<root>/<job_id>.db`) with default
  * options; an open job is returned as is. A job id is 1 to 128 bytes of
  * `[A-Za-z0-9_.-]`, not starting with `.`. `*out` receives a new reference.
+ * A job being closed is reopened once its worker ended; a job being
+ * dropped, once its files are deleted (with a fresh, empty file). The job
+ * file must be a regular file, or a symbolic link to one inside the root:
+ * anything else (a FIFO, a directory, a dangling link, a link leaving the
+ * root) is `PERSISTENCY_ERR_BACKEND`. Every error message names the job
+ * and its file.
  *
  * # Safety
  * `p` is NULL or a live instance handle; `job_id` is NULL or a
@@ -477,7 +486,12 @@ persistency_status persistency_open_job(struct persistency *p,
  * As `persistency_open_job`, with `options` (NULL: the defaults). The
  * options of the first open stand. Unknown `synchronous`/`full_policy`
  * values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
- * A job file held by another live instance: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ * A job file (the same file: same device and inode, through any path or
+ * link) held by another live instance or another job:
+ * `PERSISTENCY_ERR_INVALID_ARGUMENT`. From a callback, when it would wait
+ * for a job that waits for the callback's own job (opening a job that
+ * closes while its close waits for this callback):
+ * `PERSISTENCY_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
  * As for `persistency_open_job`; `options` is NULL or points at a
@@ -513,8 +527,9 @@ bool persistency_has_job(struct persistency *p,
  * Closes the job `job_id`; a job that is not open is a no-op. Returns after
  * every operation accepted before it was applied, every callback of the job
  * invoked and its worker thread joined; later calls on its handles return
- * `PERSISTENCY_ERR_CLOSED`. From one of the job's own callbacks:
- * `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ * `PERSISTENCY_ERR_CLOSED`. From one of the job's own callbacks, or from
+ * a callback whose job that job waits for (say, its callback is closing
+ * the caller's job): `PERSISTENCY_ERR_INVALID_ARGUMENT`, changing nothing.
  *
  * # Safety
  * `p` is NULL or a live instance handle; `job_id` is NULL or a
@@ -525,7 +540,13 @@ persistency_status persistency_close_job(struct persistency *p,
 
 /**
  * Closes the job if open, then deletes its file and the `-wal` and `-shm`
- * sidecars; a missing file is not an error.
+ * sidecars; a missing file is not an error. A symbolic link is deleted,
+ * never its target. Atomic with respect to opens of the same id: an open
+ * that returned before gets a job the drop closes (its handles then return
+ * `PERSISTENCY_ERR_CLOSED`); an open during the drop waits for it and gets
+ * a fresh, empty file; another instance's open during the drop is refused
+ * with `PERSISTENCY_ERR_INVALID_ARGUMENT`, and so is the drop while
+ * another instance holds the file. From callbacks: as `close_job`.
  *
  * # Safety
  * As for `persistency_close_job`.
@@ -697,9 +718,18 @@ persistency_status persistency_prefix_stop(const uint8_t *prefix,
 /**
  * Installs the process-wide logger, or removes it when `callback` is NULL.
  * The logger may be called from any library thread, concurrently; it must
- * not block for long. With no logger the library prints nothing.
- * `user_data` is passed back untouched and must stay valid until the
- * logger is replaced or removed.
+ * not block for long. With no logger the library prints nothing. The
+ * library never holds a lock while the logger runs: the logger may call
+ * any function that does not wait for a job (not `close_job`, `drop_job`,
+ * `persistency_close`, `persistency_reset` or the blocking calls), and
+ * this one.
+ *
+ * Returns once no other thread is inside the logger it replaced: after
+ * that the old `user_data` may be freed. Called from inside a logger, it
+ * replaces the logger at once and returns without waiting (the caller is
+ * inside the old logger; another thread may be too): free the old
+ * `user_data` only after a call made outside any logger returns.
+ * `user_data` is passed back untouched and must stay valid until then.
  *
  * # Safety
  * `callback` is NULL or a function that may be called as described, from

@@ -20,3 +20,36 @@ pub(crate) fn entry_point(category: &[u8]) {
         panic!("fault injection: entry point panics");
     }
 }
+
+/// A hook [`set_before_unlink`] installs.
+pub type UnlinkHook = Box<dyn Fn(&std::path::Path) + Send + Sync>;
+
+static BEFORE_UNLINK: parking_lot::RwLock<Option<UnlinkHook>> = parking_lot::RwLock::new(None);
+
+static OPENS_WAITING_FOR_DROP: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// Installs (or with `None` removes) a hook that `drop_job` runs with the
+/// job file's path after it closed the job and just before it deletes the
+/// files, so a test can race an open against the deletion deterministically.
+pub fn set_before_unlink(hook: Option<UnlinkHook>) {
+    *BEFORE_UNLINK.write() = hook;
+}
+
+/// Runs the hook of [`set_before_unlink`], if any.
+pub(crate) fn before_unlink(path: &std::path::Path) {
+    if let Some(hook) = BEFORE_UNLINK.read().as_ref() {
+        hook(path);
+    }
+}
+
+/// How many times an open has started waiting for a drop of the same job
+/// to finish (so a test knows the open is parked, not racing).
+pub fn opens_waiting_for_drop() -> usize {
+    OPENS_WAITING_FOR_DROP.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Counts an open that waits for a drop.
+pub(crate) fn note_open_waits_for_drop() {
+    OPENS_WAITING_FOR_DROP.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}

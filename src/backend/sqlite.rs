@@ -106,16 +106,15 @@ pub(super) fn validate_root(root: &str) -> Result<()> {
     Ok(())
 }
 
-/// The database file of a job, `<root>/<job_id>.db` under the canonical
-/// root; with `create`, the root directory is created when missing.
-pub(super) fn job_file(root: &str, job_id: &str, create: bool) -> Result<PathBuf> {
+/// The canonical root directory; with `create`, it is created when
+/// missing.
+pub(super) fn canonical_root(root: &str, create: bool) -> Result<PathBuf> {
     if create {
         std::fs::create_dir_all(root)
             .map_err(|e| Error::from(e).context(format!("cannot create root {root:?}")))?;
     }
-    let root = std::fs::canonicalize(root)
-        .map_err(|e| Error::from(e).context(format!("cannot resolve root {root:?}")))?;
-    Ok(root.join(format!("{job_id}.db")))
+    std::fs::canonicalize(root)
+        .map_err(|e| Error::from(e).context(format!("cannot resolve root {root:?}")))
 }
 
 /// Deletes a job's database file and its `-wal` and `-shm` sidecars;
@@ -159,7 +158,9 @@ impl SqliteBackend {
     pub(super) fn open(path: Option<&Path>, options: &JobOptions) -> Result<SqliteBackend> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            // The path was checked (`files.rs`): never follow a link swapped in.
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = match path {
             None => Connection::open_in_memory_with_flags(flags)?,
             Some(path) => Connection::open_with_flags(path, flags)

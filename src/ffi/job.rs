@@ -114,6 +114,12 @@ fn options_from_c(options: Option<&CJobOptions>) -> Result<JobOptions> {
 /// Opens or creates the job `job_id` (`<root>/<job_id>.db`) with default
 /// options; an open job is returned as is. A job id is 1 to 128 bytes of
 /// `[A-Za-z0-9_.-]`, not starting with `.`. `*out` receives a new reference.
+/// A job being closed is reopened once its worker ended; a job being
+/// dropped, once its files are deleted (with a fresh, empty file). The job
+/// file must be a regular file, or a symbolic link to one inside the root:
+/// anything else (a FIFO, a directory, a dangling link, a link leaving the
+/// root) is `PERSISTENCY_ERR_BACKEND`. Every error message names the job
+/// and its file.
 ///
 /// # Safety
 /// `p` is NULL or a live instance handle; `job_id` is NULL or a
@@ -133,7 +139,12 @@ pub unsafe extern "C" fn persistency_open_job(
 /// As `persistency_open_job`, with `options` (NULL: the defaults). The
 /// options of the first open stand. Unknown `synchronous`/`full_policy`
 /// values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
-/// A job file held by another live instance: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+/// A job file (the same file: same device and inode, through any path or
+/// link) held by another live instance or another job:
+/// `PERSISTENCY_ERR_INVALID_ARGUMENT`. From a callback, when it would wait
+/// for a job that waits for the callback's own job (opening a job that
+/// closes while its close waits for this callback):
+/// `PERSISTENCY_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// As for `persistency_open_job`; `options` is NULL or points at a
@@ -210,8 +221,9 @@ pub unsafe extern "C" fn persistency_has_job(
 /// Closes the job `job_id`; a job that is not open is a no-op. Returns after
 /// every operation accepted before it was applied, every callback of the job
 /// invoked and its worker thread joined; later calls on its handles return
-/// `PERSISTENCY_ERR_CLOSED`. From one of the job's own callbacks:
-/// `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+/// `PERSISTENCY_ERR_CLOSED`. From one of the job's own callbacks, or from
+/// a callback whose job that job waits for (say, its callback is closing
+/// the caller's job): `PERSISTENCY_ERR_INVALID_ARGUMENT`, changing nothing.
 ///
 /// # Safety
 /// `p` is NULL or a live instance handle; `job_id` is NULL or a
@@ -229,7 +241,13 @@ pub unsafe extern "C" fn persistency_close_job(
 }
 
 /// Closes the job if open, then deletes its file and the `-wal` and `-shm`
-/// sidecars; a missing file is not an error.
+/// sidecars; a missing file is not an error. A symbolic link is deleted,
+/// never its target. Atomic with respect to opens of the same id: an open
+/// that returned before gets a job the drop closes (its handles then return
+/// `PERSISTENCY_ERR_CLOSED`); an open during the drop waits for it and gets
+/// a fresh, empty file; another instance's open during the drop is refused
+/// with `PERSISTENCY_ERR_INVALID_ARGUMENT`, and so is the drop while
+/// another instance holds the file. From callbacks: as `close_job`.
 ///
 /// # Safety
 /// As for `persistency_close_job`.

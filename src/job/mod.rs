@@ -21,7 +21,7 @@ use crate::log::{log, Level};
 use crate::options::FullPolicy;
 use crate::protocol::{Completion, Reply, Request};
 use crate::queue::{Queue, Refused};
-use crate::worker::{self, Counters, WorkerTag};
+use crate::worker::{self, waits, Counters, WorkerTag};
 
 /// A snapshot of a job's figures. The worker updates them as it goes, so a
 /// reader may see figures from a moment earlier. New figures may be added.
@@ -140,29 +140,42 @@ impl Job {
     }
 
     /// Queues a request: waits for room or fails with `Busy` by policy. On
-    /// error the request's callback is never invoked.
+    /// error the request's callback is never invoked. A callback of another
+    /// job waits for room only if that cannot close a wait cycle (its job
+    /// would wait for this one); otherwise it gets `Busy`.
     pub(super) fn submit(&self, request: Request) -> Result<()> {
         let weight = request.op_count() as usize;
         let wait = self.shared.policy == FullPolicy::Block && !self.on_own_worker();
-        self.shared
-            .queue
-            .push(request, weight, wait)
-            .map_err(|(request, why)| {
-                request.refuse();
-                match why {
-                    Refused::Full => {
-                        Error::new(ErrorKind::Busy, format!("job {}: queue is full", self.id()))
-                    }
-                    Refused::Closed => Error::closed(format!("job {} is closed", self.id())),
+        let queue = &self.shared.queue;
+        let pushed = match queue.push(request, weight, false) {
+            Err((request, Refused::Full)) if wait => {
+                match waits::enter(&[self.tag()], || {
+                    format!("waiting for room in job {}", self.id())
+                }) {
+                    Ok(_waiting) => queue.push(request, weight, true),
+                    Err(_) => Err((request, Refused::Full)),
                 }
-            })
+            }
+            pushed => pushed,
+        };
+        pushed.map_err(|(request, why)| {
+            request.refuse();
+            match why {
+                Refused::Full => {
+                    Error::new(ErrorKind::Busy, format!("job {}: queue is full", self.id()))
+                }
+                Refused::Closed => Error::closed(format!("job {} is closed", self.id())),
+            }
+        })
     }
 
     /// Stops intake, lets the worker complete every accepted request and
     /// joins it. Called from the job's own worker it cannot wait for
     /// itself: intake stops and the worker ends after the current round.
+    /// Callers that may run on another job's worker register the wait
+    /// first (see `worker::waits`).
     pub(crate) fn shut_down(&self) {
-        self.shared.queue.close();
+        self.close_intake();
         let mut worker = self.shared.worker.lock();
         let Some(handle) = worker.take() else {
             return;
@@ -170,11 +183,19 @@ impl Job {
         if handle.thread().id() == std::thread::current().id() {
             return;
         }
-        if handle.join().is_err() {
+        let panicked = handle.join().is_err();
+        drop(worker);
+        if panicked {
             log(Level::Error, || {
                 format!("job {}: worker panicked", self.id())
             });
         }
+    }
+
+    /// Stops intake: later requests are refused with `Closed`; the worker
+    /// completes those accepted and ends.
+    pub(crate) fn close_intake(&self) {
+        self.shared.queue.close();
     }
 
     /// Submits a request whose reply `then` receives, and returns a
@@ -202,6 +223,9 @@ impl Job {
                 self.id()
             )));
         }
+        let _waiting = waits::enter(&[self.tag()], || {
+            format!("a blocking call on job {}", self.id())
+        })?;
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.request(make, extract, move |r| {
             let _ = tx.send(r);

@@ -3,6 +3,7 @@
 //! exactly once.
 
 mod group;
+pub(crate) mod waits;
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
