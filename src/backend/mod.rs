@@ -6,6 +6,7 @@
 //! [`Site`], and the worker thread opens the site into a [`Backend`]. A new
 //! adapter is a new module here plus one arm in [`Store::for_root`].
 
+mod schema;
 mod sqlite;
 
 use std::fmt;

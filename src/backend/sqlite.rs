@@ -2,21 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
+use rusqlite::config::DbConfig;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::{Backend, Range};
+use super::{schema, Backend, Range};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::Op;
 use crate::options::{JobOptions, Synchronous};
 use crate::rows::Rows;
-
-/// The schema version this library writes and reads.
-const SCHEMA_VERSION: i64 = 1;
-
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS kv (\
-    category BLOB NOT NULL, key BLOB NOT NULL, payload BLOB NOT NULL, \
-    PRIMARY KEY (category, key)) WITHOUT ROWID";
 
 const PUT: &str = "INSERT OR REPLACE INTO kv (category, key, payload) VALUES (?1, ?2, ?3)";
 const DELETE: &str = "DELETE FROM kv WHERE category = ?1 AND key = ?2";
@@ -128,7 +122,7 @@ pub(super) fn remove_job_files(db: &Path) -> Result<()> {
 
 /// A storage error with SQLite's extended result code; `SQLITE_FULL` (the
 /// quota or the disk) is [`ErrorKind::Full`].
-fn sqlite_error(code: i32, message: impl Into<String>) -> Error {
+pub(super) fn sqlite_error(code: i32, message: impl Into<String>) -> Error {
     let kind = if code & 0xff == rusqlite::ffi::SQLITE_FULL {
         ErrorKind::Full
     } else {
@@ -175,15 +169,12 @@ impl SqliteBackend {
         let conn = &self.conn;
         conn.busy_timeout(std::time::Duration::from_millis(5000))?;
         conn.set_prepared_statement_cache_capacity(32);
-        // The first statement reads the header: a file that is not a
-        // database fails here.
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version != 0 && version != SCHEMA_VERSION {
-            return Err(sqlite_error(
-                rusqlite::ffi::SQLITE_MISMATCH,
-                format!("unsupported schema user_version {version} (expected {SCHEMA_VERSION})"),
-            ));
-        }
+        // Before anything writes to the file: a file that is not a database,
+        // or another application's database, is refused here unchanged (and
+        // not checkpointed when the connection closes).
+        let found = schema::inspect(conn).inspect_err(|_| {
+            let _ = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+        })?;
         if self.path.is_some() {
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
@@ -203,13 +194,7 @@ impl SqliteBackend {
              PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}; \
              PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};"
         ))?;
-        if version == 0 {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {CREATE}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
-        } else {
-            conn.execute_batch(CREATE)?;
-        }
+        schema::create(conn, found)?;
         if options.max_db_bytes > 0 {
             let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let pages = (options.max_db_bytes / page_size).max(1);
