@@ -112,6 +112,11 @@ typedef int32_t persistency_status;
  * Options of a job (C `persistency_job_options`), read when it is first
  * opened. Initialise with `persistency_job_options_init`, then change
  * fields.
+ *
+ * Fields are only ever added at the end, and `struct_size` says how many
+ * bytes of the struct the host has: a struct from an older header (the
+ * first version's `struct_size` 24) is accepted, its missing fields taking
+ * their defaults; a size between versions is refused.
  */
 typedef struct persistency_job_options {
   /**
@@ -134,6 +139,15 @@ typedef struct persistency_job_options {
    * Cap on the main database file's size in bytes; 0 = unlimited.
    */
   uint64_t max_db_bytes;
+  /**
+   * Most bytes of requests waiting for the worker or being applied (keys,
+   * payloads and a small cost per request); 0 = the default (64 MiB).
+   * Without room a write waits or returns `PERSISTENCY_ERR_BUSY` by
+   * `full_policy`; a single larger request is accepted only when nothing
+   * else is waiting or being applied. Added in the second version of the
+   * struct (`struct_size` 32).
+   */
+  uint64_t max_queue_bytes;
 } persistency_job_options;
 
 /**
@@ -460,7 +474,9 @@ persistency_status persistency_open_job(struct persistency *p,
 /**
  * As `persistency_open_job`, with `options` (NULL: the defaults). The
  * options of the first open stand. Unknown `synchronous`/`full_policy`
- * values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ * values or a `struct_size` below the first version's (24):
+ * `PERSISTENCY_ERR_INVALID_ARGUMENT`; a struct of an older version (a
+ * smaller `struct_size`) is accepted, its missing fields at their defaults.
  * A job file held by another live instance: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
  *
  * # Safety

@@ -34,6 +34,11 @@ type JobOptions struct {
 	QueueCapacity uint32      // max operations waiting for the worker; 0 = library default
 	FullPolicy    FullPolicy  // FullBlock by default
 	MaxDBBytes    uint64      // cap on the database file's size; 0 = unlimited
+	// MaxQueueBytes bounds the bytes of requests waiting for the worker or
+	// being applied (keys, payloads, a small cost per request); 0 = library
+	// default (64 MiB). Without room a write waits or fails with ErrBusy,
+	// by FullPolicy; one larger request is accepted when nothing else waits.
+	MaxQueueBytes uint64
 }
 
 // cOptions returns opts as the C struct, the library's defaults where opts
@@ -47,6 +52,9 @@ func cOptions(opts *JobOptions) C.persistency_job_options {
 		c.max_db_bytes = C.uint64_t(opts.MaxDBBytes)
 		if opts.QueueCapacity != 0 {
 			c.queue_capacity = C.uint32_t(opts.QueueCapacity)
+		}
+		if opts.MaxQueueBytes != 0 {
+			c.max_queue_bytes = C.uint64_t(opts.MaxQueueBytes)
 		}
 	}
 	return c

@@ -23,6 +23,11 @@ pub const PERSISTENCY_FULL_FAIL: i32 = 1;
 /// Options of a job (C `persistency_job_options`), read when it is first
 /// opened. Initialise with `persistency_job_options_init`, then change
 /// fields.
+///
+/// Fields are only ever added at the end, and `struct_size` says how many
+/// bytes of the struct the host has: a struct from an older header (the
+/// first version's `struct_size` 24) is accepted, its missing fields taking
+/// their defaults; a size between versions is refused.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct CJobOptions {
@@ -36,9 +41,20 @@ pub struct CJobOptions {
     pub full_policy: i32,
     /// Cap on the main database file's size in bytes; 0 = unlimited.
     pub max_db_bytes: u64,
+    /// Most bytes of requests waiting for the worker or being applied (keys,
+    /// payloads and a small cost per request); 0 = the default (64 MiB).
+    /// Without room a write waits or returns `PERSISTENCY_ERR_BUSY` by
+    /// `full_policy`; a single larger request is accepted only when nothing
+    /// else is waiting or being applied. Added in the second version of the
+    /// struct (`struct_size` 32).
+    pub max_queue_bytes: u64,
 }
 
-const OPTIONS_V1_SIZE: u32 = std::mem::size_of::<CJobOptions>() as u32;
+/// The size of the first version of the struct (up to `max_db_bytes`).
+const OPTIONS_V1_SIZE: u32 = std::mem::offset_of!(CJobOptions, max_queue_bytes) as u32;
+/// The size of this version of the struct.
+const OPTIONS_SIZE: u32 = std::mem::size_of::<CJobOptions>() as u32;
+const _: () = assert!(OPTIONS_V1_SIZE == 24 && OPTIONS_SIZE == 32);
 
 fn sync_code(mode: Synchronous) -> i32 {
     match mode {
@@ -82,33 +98,69 @@ pub unsafe extern "C" fn persistency_job_options_init(options: *mut CJobOptions)
     boundary(|| {
         // SAFETY: the pointer is as this function's `# Safety` requires.
         if let Ok(options) = unsafe { args::out_ptr(options, "options") } {
-            let d = JobOptions::default();
-            *options = CJobOptions {
-                struct_size: OPTIONS_V1_SIZE,
-                synchronous: sync_code(d.synchronous),
-                queue_capacity: d.queue_capacity,
-                full_policy: policy_code(d.full_policy),
-                max_db_bytes: d.max_db_bytes,
-            };
+            *options = default_c_options();
         }
     })
 }
 
-fn options_from_c(options: Option<&CJobOptions>) -> Result<JobOptions> {
+/// The defaults, as `persistency_job_options_init` writes them.
+fn default_c_options() -> CJobOptions {
+    let d = JobOptions::default();
+    CJobOptions {
+        struct_size: OPTIONS_SIZE,
+        synchronous: sync_code(d.synchronous),
+        queue_capacity: d.queue_capacity,
+        full_policy: policy_code(d.full_policy),
+        max_db_bytes: d.max_db_bytes,
+        max_queue_bytes: d.max_queue_bytes,
+    }
+}
+
+/// Copies the host's options, of whatever version: the fields its
+/// `struct_size` covers, the defaults for the others.
+///
+/// # Safety
+/// `options` is NULL or points at a `persistency_job_options` of at least
+/// its `struct_size` bytes (the first version's at least: 24).
+unsafe fn read_c_options(options: *const CJobOptions) -> Result<Option<CJobOptions>> {
+    if options.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: `struct_size` is the first field of every version, and the
+    // caller guarantees a readable struct; `addr_of!` makes no reference
+    // to a struct that may be shorter than this version's.
+    let size = unsafe { std::ptr::addr_of!((*options).struct_size).read_unaligned() };
+    if size < OPTIONS_V1_SIZE || (size > OPTIONS_V1_SIZE && size < OPTIONS_SIZE) {
+        return Err(Error::invalid(format!(
+            "options struct_size {size} is not the size of a version of the struct \
+             ({OPTIONS_V1_SIZE}, {OPTIONS_SIZE} or more); call persistency_job_options_init"
+        )));
+    }
+    let mut copy = default_c_options();
+    let len = size.min(OPTIONS_SIZE) as usize;
+    // SAFETY: the caller guarantees `size` readable bytes at `options` and
+    // `len <= size`; `copy` is a local of `OPTIONS_SIZE >= len` bytes whose
+    // fields are plain integers (any bytes are valid), not overlapping.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            options.cast::<u8>(),
+            std::ptr::addr_of_mut!(copy).cast::<u8>(),
+            len,
+        );
+    }
+    Ok(Some(copy))
+}
+
+fn options_from_c(options: Option<CJobOptions>) -> Result<JobOptions> {
     let Some(o) = options else {
         return Ok(JobOptions::default());
     };
-    if o.struct_size < OPTIONS_V1_SIZE {
-        return Err(Error::invalid(format!(
-            "options struct_size {} is smaller than {OPTIONS_V1_SIZE}; call persistency_job_options_init",
-            o.struct_size
-        )));
-    }
     Ok(JobOptions::default()
         .synchronous(sync_of(o.synchronous)?)
         .queue_capacity(o.queue_capacity)
         .full_policy(policy_of(o.full_policy)?)
-        .max_db_bytes(o.max_db_bytes))
+        .max_db_bytes(o.max_db_bytes)
+        .max_queue_bytes(o.max_queue_bytes))
 }
 
 /// Opens or creates the job `job_id` (`<root>/<job_id>.db`) with default
@@ -132,7 +184,9 @@ pub unsafe extern "C" fn persistency_open_job(
 
 /// As `persistency_open_job`, with `options` (NULL: the defaults). The
 /// options of the first open stand. Unknown `synchronous`/`full_policy`
-/// values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+/// values or a `struct_size` below the first version's (24):
+/// `PERSISTENCY_ERR_INVALID_ARGUMENT`; a struct of an older version (a
+/// smaller `struct_size`) is accepted, its missing fields at their defaults.
 /// A job file held by another live instance: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
@@ -152,7 +206,7 @@ pub unsafe extern "C" fn persistency_open_job_with(
                 args::out_ptr(out, "out")?,
                 borrow(p, "instance")?,
                 args::utf8(job_id, "job_id")?,
-                options.as_ref(),
+                read_c_options(options)?,
             )
         };
         let job = p.instance().open_job_with(id, &options_from_c(options)?)?;

@@ -170,7 +170,7 @@ impl Worker {
     fn run(&mut self, queue: &Arc<Queue<Request>>) {
         let _exit = CloseOnExit(queue.clone());
         let mut round: Vec<Request> = Vec::with_capacity(64);
-        while queue.pop_into(&mut round, MAX_ROUND) {
+        while let Some(bytes) = queue.pop_into(&mut round, MAX_ROUND) {
             let mut requests = round.drain(..).peekable();
             while let Some(request) = requests.next() {
                 if request.is_read() {
@@ -178,9 +178,15 @@ impl Worker {
                     self.read(request, more);
                 } else {
                     self.write(request);
+                    if self.group_bytes >= MAX_GROUP_BYTES {
+                        // The group holds enough memory: commit it now, not
+                        // at the end of a round that may be large.
+                        self.end_transaction();
+                    }
                 }
             }
             drop(requests);
+            queue.release(bytes);
             // Across rounds, while more requests are already waiting, keep
             // the transaction open (group commit for writes, one snapshot for
             // reads), up to a bound.

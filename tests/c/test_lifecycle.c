@@ -380,6 +380,7 @@ static void test_job_options(void) {
     CHECK(o.queue_capacity > 0); /* the actual default, not 0 */
     CHECK(o.full_policy == PERSISTENCY_FULL_BLOCK);
     CHECK(o.max_db_bytes == 0);
+    CHECK(o.max_queue_bytes == 64u << 20);
 
     CHECK_OK(open_instance("options", &p));
     o.synchronous = 3;
@@ -398,7 +399,17 @@ static void test_job_options(void) {
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
     o.struct_size = (uint32_t)sizeof o - 1;
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
+    o.struct_size = 23; /* below the first version */
+    CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
     CHECK(job == NULL);
+    /* A host built against the first version (no max_queue_bytes). */
+    o.struct_size = (uint32_t)offsetof(persistency_job_options, max_queue_bytes);
+    CHECK(o.struct_size == 24);
+    CHECK_OK(persistency_open_job_with(p, "v1", &o, &job));
+    CHECK_OK(put_sync(job, "c", "k", "v"));
+    persistency_job_release(job);
+    job = NULL;
+    CHECK_OK(persistency_close_job(p, "v1"));
     CHECK(!persistency_has_job(p, "bad"));
 
     /* NULL options are the defaults; each synchronous mode works. */
