@@ -6,6 +6,10 @@
 //! [`Site`], and the worker thread opens the site into a [`Backend`]. A new
 //! adapter is a new module here plus one arm in [`Store::for_root`].
 
+#[cfg(feature = "fault-injection")]
+pub(crate) mod faultplan;
+#[cfg(feature = "fault-injection")]
+mod faultvfs;
 mod schema;
 mod sqlite;
 

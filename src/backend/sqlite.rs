@@ -140,6 +140,21 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// Opens a job file through the default VFS.
+#[cfg(not(feature = "fault-injection"))]
+fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    Ok(Connection::open_with_flags(path, flags)?)
+}
+
+/// Opens a job file through the fault-injecting VFS, which passes every
+/// call through until a test's plan says otherwise.
+#[cfg(feature = "fault-injection")]
+fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    super::faultvfs::register().map_err(Error::internal)?;
+    let vfs = super::faultvfs::NAME.to_str().unwrap_or("unix");
+    Ok(Connection::open_with_flags_and_vfs(path, flags, vfs)?)
+}
+
 impl SqliteBackend {
     /// Opens (creating if missing) a job database, in memory for `None`,
     /// with the schema and the pragmas of `options`.
@@ -149,8 +164,8 @@ impl SqliteBackend {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = match path {
             None => Connection::open_in_memory_with_flags(flags)?,
-            Some(path) => Connection::open_with_flags(path, flags)
-                .map_err(|e| Error::from(e).context(format!("cannot open {}", path.display())))?,
+            Some(path) => open_file(path, flags)
+                .map_err(|e| e.context(format!("cannot open {}", path.display())))?,
         };
         let mut backend = SqliteBackend {
             conn,
