@@ -350,7 +350,8 @@ typedef struct persistency_op {
 #define PERSISTENCY_ERR_BUSY 6
 
 /**
- * The job's disk quota (`max_db_bytes`) would be exceeded.
+ * The disk is full, or the job's disk quota (`max_db_bytes`) would be
+ * exceeded: the write that did not fit failed alone and changed nothing.
  */
 #define PERSISTENCY_ERR_FULL 7
 

@@ -4,8 +4,11 @@
 //! a write that finds no space, `Backend` otherwise), the job serves again
 //! once the fault is gone, no acknowledged write is lost, every batch is
 //! all or nothing, and the file passes `integrity_check` after a reopen.
+//! A disk that fills up in the middle of a group commit fails only the
+//! batch that does not fit (issue 17, class 4).
 
 use std::path::Path;
+use std::sync::mpsc;
 
 use persistency::fault::{self, Errno, Fault, IoOp, Target};
 use persistency::{ErrorKind, Job, JobOptions, Op, Persistency, Synchronous};
@@ -202,4 +205,81 @@ fn faults_on_wal_reads_fail_the_open_or_the_read_and_nothing_is_lost() {
         db.close().expect("close");
         integrity(&root.join("j.db"));
     }
+}
+
+/// Holds the job's worker inside a callback until the sender is dropped.
+fn hold_worker(job: &Job) -> mpsc::Sender<()> {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    job.write_then(vec![Op::put("h", b"hold".to_vec(), Vec::new())], move |r| {
+        r.expect("the holding write");
+        entered_tx.send(()).expect("entered");
+        let _ = go_rx.recv();
+    })
+    .expect("holding write");
+    entered_rx.recv().expect("the worker is held");
+    go_tx
+}
+
+#[test]
+fn a_disk_full_during_a_group_commit_fails_only_the_batch_that_does_not_fit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tag = dir.path().to_string_lossy().into_owned();
+    let root = dir.path().join("root");
+    let db = Persistency::new(root.to_str().expect("utf-8")).expect("instance");
+    let job = db.open_job_with("j", &full_sync()).expect("open");
+    job.write(batch(0)).expect("write");
+    // The WAL cannot grow past 1 MiB: the disk is full there.
+    fault::inject(Fault::new(&tag, Target::Wal, IoOp::Write, Errno::Enospc).from_offset(1 << 20));
+    let (tx, rx) = mpsc::channel();
+    let go = hold_worker(&job);
+    for i in 1..=3 {
+        let tx = tx.clone();
+        job.write_then(batch(i), move |r| tx.send((i, r)).expect("send"))
+            .expect("queue");
+    }
+    let big: Vec<Op> = (0..512u32)
+        .map(|i| Op::put("big", i.to_be_bytes().to_vec(), vec![9u8; 4_000]))
+        .collect();
+    let big_tx = tx.clone();
+    job.write_then(big, move |r| big_tx.send((99, r)).expect("send"))
+        .expect("queue the big batch");
+    job.put("ff", b"k", b"fire and forget").expect("put");
+    for i in 4..=6 {
+        let tx = tx.clone();
+        job.write_then(batch(i), move |r| tx.send((i, r)).expect("send"))
+            .expect("queue");
+    }
+    drop(tx);
+    drop(go);
+    let results: Vec<(u32, persistency::Result<()>)> = rx.iter().collect();
+    assert_eq!(results.len(), 7);
+    for (i, r) in &results {
+        if *i == 99 {
+            let err = r.as_ref().expect_err("a 2 MiB batch fit in 1 MiB");
+            assert_eq!(err.kind(), ErrorKind::Full, "{err}");
+            assert!(err.to_string().contains("disk full"), "{err}");
+            assert!(!err.to_string().contains("quota"), "{err}");
+        } else {
+            assert!(r.is_ok(), "batch {i} failed with the big one: {r:?}");
+        }
+    }
+    assert!(fault::injected(&tag) >= 1);
+    check(&job, &(0..=6).collect::<Vec<_>>());
+    assert_eq!(
+        job.get("ff", b"k").expect("get"),
+        Some(b"fire and forget".to_vec())
+    );
+    assert_eq!(job.count("big", b"", b"").expect("count"), 0);
+    assert_eq!(job.stats().expect("stats").ops_failed, 512);
+    db.close_job("j").expect("close");
+    fault::clear(&tag);
+    let job = db.open_job("j").expect("reopen");
+    check(&job, &(0..=6).collect::<Vec<_>>());
+    assert_eq!(
+        job.get("ff", b"k").expect("get"),
+        Some(b"fire and forget".to_vec())
+    );
+    db.close().expect("close");
+    integrity(&root.join("j.db"));
 }

@@ -36,6 +36,8 @@ pub(super) struct SqliteBackend {
     wal_path: Option<PathBuf>,
     /// The open transaction has written.
     wrote: bool,
+    /// `max_db_bytes` (0: no quota), to tell a full disk from the quota.
+    quota: u64,
 }
 
 /// `SQLITE_FCNTL_HAS_MOVED` (not in every generated binding).
@@ -172,6 +174,7 @@ impl SqliteBackend {
             wal_path: path.map(|p| sidecar(p, "-wal")),
             path: path.map(Path::to_path_buf),
             wrote: false,
+            quota: options.max_db_bytes,
         };
         backend.configure(options).map_err(|e| match path {
             None => e.context("cannot open in-memory database"),
@@ -269,6 +272,39 @@ impl SqliteBackend {
         rc == rusqlite::ffi::SQLITE_OK && moved != 0
     }
 
+    /// Says what filled up in a [`ErrorKind::Full`] error: the disk, when
+    /// there is no quota or the commit (which allocates no pages, so never
+    /// meets the quota) failed; else the quota or the disk.
+    fn explain_full(&self, e: Error, committing: bool) -> Error {
+        if e.kind() != ErrorKind::Full {
+            return e;
+        }
+        if self.quota == 0 || committing {
+            e.context("disk full")
+        } else {
+            e.context(format!(
+                "quota of {} bytes (max_db_bytes) exceeded or disk full",
+                self.quota
+            ))
+        }
+    }
+
+    fn apply_ops(&mut self, ops: &[Op]) -> Result<()> {
+        // One statement is atomic on its own; a batch needs a savepoint.
+        if let [op] = ops {
+            return self.apply_one(op);
+        }
+        self.exec_cached("SAVEPOINT batch")?;
+        let result = ops.iter().try_for_each(|op| self.apply_one(op));
+        if result.is_err() && self.in_transaction() {
+            let _ = self.exec_cached("ROLLBACK TO batch");
+        }
+        if self.in_transaction() {
+            self.exec_cached("RELEASE batch")?;
+        }
+        result
+    }
+
     fn exec_cached(&self, sql: &str) -> Result<()> {
         self.conn.prepare_cached(sql)?.execute([])?;
         Ok(())
@@ -305,6 +341,7 @@ impl Backend for SqliteBackend {
             ));
         }
         self.exec_cached("COMMIT")
+            .map_err(|e| self.explain_full(e, true))
     }
 
     fn rollback(&mut self) {
@@ -321,27 +358,16 @@ impl Backend for SqliteBackend {
 
     fn apply(&mut self, ops: &[Op]) -> Result<()> {
         self.wrote = true;
-        // One statement is atomic on its own; a batch needs a savepoint.
-        if let [op] = ops {
-            return self.apply_one(op);
-        }
-        self.exec_cached("SAVEPOINT batch")?;
-        let result = ops.iter().try_for_each(|op| self.apply_one(op));
-        if result.is_err() && self.in_transaction() {
-            let _ = self.exec_cached("ROLLBACK TO batch");
-        }
-        if self.in_transaction() {
-            self.exec_cached("RELEASE batch")?;
-        }
-        result
+        self.apply_ops(ops).map_err(|e| self.explain_full(e, false))
     }
 
     fn delete_acked(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
         self.wrote = true;
         let n = self
             .conn
-            .prepare_cached(DELETE)?
-            .execute(params![category, key])?;
+            .prepare_cached(DELETE)
+            .and_then(|mut s| s.execute(params![category, key]))
+            .map_err(|e| self.explain_full(e.into(), false))?;
         Ok(n > 0)
     }
 
