@@ -129,6 +129,8 @@ struct Undo {
     offset: u64,
     /// The bytes at `offset` before the change, up to `old_len`.
     old: Vec<u8>,
+    /// Bytes the change wrote (0 for a truncation).
+    len: u64,
 }
 
 /// Power-cut tracking of the files whose path contains a prefix.
@@ -154,7 +156,7 @@ pub struct CutReport {
     pub cut: bool,
     /// Unsynced writes and truncations found at the cut.
     pub unsynced_changes: u64,
-    /// Bytes of those changes.
+    /// Bytes those writes wrote.
     pub unsynced_bytes: u64,
     /// Sectors that kept their unsynced contents (random survival only).
     pub surviving_sectors: u64,
@@ -256,16 +258,24 @@ impl State {
     }
 
     /// Records what a change of `path` replaces (before it is made).
-    pub(super) fn record(&mut self, path: &str, old_len: u64, offset: u64, old: Vec<u8>) {
+    pub(super) fn record(&mut self, path: &str, old_len: u64, offset: u64, old: Vec<u8>, len: u64) {
         self.undo.entry(path.to_string()).or_default().push(Undo {
             old_len,
             offset,
             old,
+            len,
         });
     }
 
     /// `path` was synced: its changes so far are durable.
     pub(super) fn synced(&mut self, path: &str) {
+        self.undo.remove(path);
+    }
+
+    /// `path` was deleted: there is nothing left to roll back. (The
+    /// directory entry counts as durable: this model loses file contents,
+    /// not directory changes.)
+    pub(super) fn deleted(&mut self, path: &str) {
         self.undo.remove(path);
     }
 
@@ -291,7 +301,7 @@ impl State {
         for path in paths {
             let undo = self.undo.remove(&path).unwrap_or_default();
             report.unsynced_changes += undo.len() as u64;
-            report.unsynced_bytes += undo.iter().map(|u| u.old.len() as u64).sum::<u64>();
+            report.unsynced_bytes += undo.iter().map(|u| u.len).sum::<u64>();
             if let Err(e) = roll_back(&path, &undo, rng.as_mut(), &mut report) {
                 panic!("fault injection: cannot roll {path} back to its synced state: {e}");
             }
@@ -322,7 +332,12 @@ fn roll_back(
     let Some(first) = undo.first() else {
         return Ok(());
     };
-    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => file,
+        // Deleted behind the VFS's back: nothing to roll back.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let now_len = file.metadata()?.len();
     let synced_len = first.old_len;
     let Some(rng) = rng else {

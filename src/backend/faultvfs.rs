@@ -61,7 +61,7 @@ pub(super) fn register() -> Result<(), String> {
             // SAFETY: `root` is the live unix VFS; copying its struct copies
             // function pointers and constants.
             let mut vfs: sqlite3_vfs = unsafe { *root };
-            vfs.szOsFile = HEADER as c_int + vfs.szOsFile;
+            vfs.szOsFile += HEADER as c_int;
             vfs.zName = NAME.as_ptr();
             vfs.pNext = std::ptr::null_mut();
             vfs.pAppData = std::ptr::null_mut();
@@ -176,12 +176,16 @@ unsafe extern "C" fn x_delete(
         return ffi::SQLITE_IOERR_DELETE;
     }
     // SAFETY: forwarded as received to the unix VFS.
-    unsafe {
+    let rc = unsafe {
         match (*root).xDelete {
             Some(delete) => delete(root, name, sync_dir),
             None => ffi::SQLITE_IOERR_DELETE,
         }
+    };
+    if rc == ffi::SQLITE_OK && faultplan::active() {
+        faultplan::lock().deleted(path);
     }
+    rc
 }
 
 unsafe extern "C" fn x_close(file: *mut sqlite3_file) -> c_int {
@@ -275,7 +279,7 @@ unsafe extern "C" fn x_write(
             Decision::Pass => {
                 if plan.tracked(path) {
                     let (old_len, old) = before_change(file, off as u64, amt as u64);
-                    plan.record(path, old_len, off as u64, old);
+                    plan.record(path, old_len, off as u64, old, amt as u64);
                 }
                 write(inner)
             }
@@ -302,7 +306,7 @@ unsafe extern "C" fn x_truncate(file: *mut sqlite3_file, size: sqlite3_int64) ->
         }
         if plan.tracked(path) {
             let (old_len, old) = before_change(file, size as u64, u64::MAX >> 1);
-            plan.record(path, old_len, size as u64, old);
+            plan.record(path, old_len, size as u64, old, 0);
         }
         truncate(inner)
     }
