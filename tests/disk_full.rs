@@ -92,7 +92,7 @@ fn a_full_tmpfs_fails_only_the_batch_that_does_not_fit() {
     let db = Persistency::new(&root).expect("instance");
     let job = db
         .open_job_with(
-            "full",
+            "disk",
             &JobOptions::default().synchronous(Synchronous::Full),
         )
         .expect("open");
@@ -152,8 +152,8 @@ fn a_full_tmpfs_fails_only_the_batch_that_does_not_fit() {
     assert_eq!(job.count("big", b"", b"").expect("count"), 0);
 
     // And it all survives a reopen.
-    db.close_job("full").expect("close");
-    let job = db.open_job("full").expect("reopen");
+    db.close_job("disk").expect("close");
+    let job = db.open_job("disk").expect("reopen");
     assert_eq!(job.count("small", b"", b"").expect("count"), 8);
     assert_eq!(job.count("big", b"", b"").expect("count"), 0);
     db.close().expect("close");
