@@ -140,12 +140,11 @@ typedef struct persistency_job_options {
    */
   uint64_t max_db_bytes;
   /**
-   * Most bytes of requests waiting for the worker or being applied (keys,
-   * payloads and a small cost per request); 0 = the default (64 MiB).
-   * Without room a write waits or returns `PERSISTENCY_ERR_BUSY` by
-   * `full_policy`; a single larger request is accepted only when nothing
-   * else is waiting or being applied. Added in the second version of the
-   * struct (`struct_size` 32).
+   * Most bytes of requests waiting for the worker (keys, payloads and a
+   * small cost per request); 0 = the default (64 MiB). Without room a
+   * write waits or returns `PERSISTENCY_ERR_BUSY` by `full_policy`; a
+   * single larger request is accepted only into an empty queue. Added in
+   * the second version of the struct (`struct_size` 32).
    */
   uint64_t max_queue_bytes;
 } persistency_job_options;

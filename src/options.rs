@@ -54,13 +54,16 @@ pub struct JobOptions {
     pub full_policy: FullPolicy,
     /// Cap on the main database file (page count × page size); 0: none.
     pub max_db_bytes: u64,
-    /// Most bytes of requests waiting for the worker or being applied by
-    /// it (keys, payloads and a small fixed cost per request); 0 means the
-    /// default. A write that finds no room waits or fails with
+    /// Most bytes of requests waiting for the worker (keys, payloads and a
+    /// small fixed cost per request); 0 means the default. A write that
+    /// finds no room waits or fails with
     /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) as for
     /// [`queue_capacity`](JobOptions::queue_capacity). A single request
-    /// larger than the bound is accepted only when nothing else is waiting
-    /// or being applied, so one request of any size can always go through.
+    /// larger than the bound is accepted only into an empty queue, so one
+    /// request of any size can always go through. The requests a job holds
+    /// stay under about twice the bound: those waiting, and those the
+    /// worker took from the queue (at most a queue's worth) while it
+    /// applies them, plus up to 12 MiB of a group commit.
     pub max_queue_bytes: u64,
 }
 

@@ -1,12 +1,14 @@
 //! A job's bounded request queue.
 //!
-//! Two bounds: operations (a batch of n ops weighs n) and bytes. The bytes
-//! of a request count from its acceptance until the worker has finished
-//! the round it took the request in ([`Queue::release`]), so the bytes
-//! bound covers what waits and what is being applied. One request heavier
-//! than a whole bound is still accepted when the queue is empty (for bytes:
-//! when nothing is waiting or being applied either). Storage grows with
-//! use, so an idle job costs a few hundred bytes. Closing happens
+//! Two bounds: operations (a batch of n ops weighs n) and bytes (keys,
+//! payloads and a fixed cost per request), so memory is bounded by the
+//! queue whatever the batch and payload sizes. Both count what waits: the
+//! worker's round, once taken, no longer counts, as a callback of one job
+//! may wait for room in another's queue, and room that only came back at
+//! the end of a round could then wait for itself. (What the worker holds
+//! is bounded by what it took: at most one queue's worth.) One request
+//! heavier than a whole bound is still accepted when the queue is empty.
+//! Storage grows with use, so an idle job costs a few hundred bytes. Closing happens
 //! under the same lock as intake: once closed, nothing more is accepted and
 //! the worker drains what was.
 
@@ -34,7 +36,7 @@ struct State<T> {
     /// Each item with its weight and bytes.
     items: VecDeque<(T, usize, usize)>,
     weight: usize,
-    /// Bytes of the items waiting plus those taken and not yet released.
+    /// Bytes of the items waiting.
     bytes: usize,
     closed: bool,
     blocked_senders: usize,
@@ -109,14 +111,13 @@ impl<T> Queue<T> {
 
     /// Moves requests into `out` (at least one, and no more than
     /// `max_weight` operations beyond the first), blocking while the queue
-    /// is empty. Returns the bytes taken, which stay counted until
-    /// [`Queue::release`]d, or `None` once the queue is closed and drained.
-    pub(crate) fn pop_into(&self, out: &mut Vec<T>, max_weight: usize) -> Option<usize> {
+    /// is empty. Returns false once the queue is closed and drained.
+    pub(crate) fn pop_into(&self, out: &mut Vec<T>, max_weight: usize) -> bool {
         self.spin_for_work();
         let mut state = self.state.lock();
         while state.items.is_empty() {
             if state.closed {
-                return None;
+                return false;
             }
             self.ready.wait(&mut state);
         }
@@ -132,28 +133,14 @@ impl<T> Queue<T> {
             out.push(item);
         }
         state.weight -= taken;
+        state.bytes -= taken_bytes;
         self.waiting.store(state.weight, Ordering::Release);
         let wake = state.blocked_senders > 0;
         drop(state);
         if wake {
             self.room.notify_all();
         }
-        Some(taken_bytes)
-    }
-
-    /// Gives back the bytes of requests taken by [`Queue::pop_into`] once
-    /// they are done with.
-    pub(crate) fn release(&self, bytes: usize) {
-        if bytes == 0 {
-            return;
-        }
-        let mut state = self.state.lock();
-        state.bytes = state.bytes.saturating_sub(bytes);
-        let wake = state.blocked_senders > 0;
-        drop(state);
-        if wake {
-            self.room.notify_all();
-        }
+        true
     }
 
     /// Looks for work for a bounded time without taking the lock.
@@ -220,7 +207,7 @@ mod tests {
         assert!(q.push("c", 1, 0, false).is_ok());
         assert_eq!(q.len(), 4);
         let mut out = Vec::new();
-        assert!(q.pop_into(&mut out, 100).is_some());
+        assert!(q.pop_into(&mut out, 100));
         assert_eq!(out, ["a", "c"]);
         assert!(
             q.push("huge", 10, 0, false).is_ok(),
@@ -230,34 +217,28 @@ mod tests {
     }
 
     #[test]
-    fn bytes_count_until_released_and_one_oversized_item_needs_an_empty_queue() {
+    fn bytes_bound_and_one_oversized_item_needs_an_empty_queue() {
         let q = Queue::new(100, 10);
         assert!(q.push("a", 1, 6, false).is_ok());
         assert_eq!(q.push("b", 1, 5, false), Err(("b", Refused::Full)));
         assert!(q.push("c", 1, 4, false).is_ok());
         let mut out = Vec::new();
-        assert_eq!(q.pop_into(&mut out, 100), Some(10));
-        // Taken but not released: still counted.
-        assert_eq!(q.push("d", 1, 1, false), Err(("d", Refused::Full)));
-        q.release(10);
+        assert!(q.pop_into(&mut out, 100));
         assert!(
             q.push("huge", 1, 50, false).is_ok(),
-            "an idle queue takes any item"
+            "an empty queue takes any item"
         );
         assert_eq!(q.push("e", 1, 1, false), Err(("e", Refused::Full)));
         out.clear();
-        assert_eq!(q.pop_into(&mut out, 100), Some(50));
-        assert_eq!(q.push("f", 1, 1, false), Err(("f", Refused::Full)));
-        q.release(50);
-        assert!(q.push("f", 1, 1, false).is_ok());
+        assert!(q.pop_into(&mut out, 100));
+        assert_eq!(out, ["huge"]);
+        assert!(q.push("f", 1, 10, false).is_ok());
     }
 
     #[test]
-    fn a_sender_blocked_on_bytes_wakes_on_release() {
+    fn a_sender_blocked_on_bytes_wakes_when_the_worker_takes() {
         let q = std::sync::Arc::new(Queue::new(100, 10));
         q.push(0, 1, 10, false).expect("room");
-        let mut out = Vec::new();
-        assert_eq!(q.pop_into(&mut out, 100), Some(10));
         let sender = {
             let q = q.clone();
             std::thread::spawn(move || q.push(1, 1, 5, true))
@@ -265,7 +246,8 @@ mod tests {
         while q.state.lock().blocked_senders == 0 {
             std::thread::yield_now();
         }
-        q.release(10);
+        let mut out = Vec::new();
+        assert!(q.pop_into(&mut out, 100));
         assert_eq!(sender.join().expect("sender"), Ok(()));
     }
 
@@ -276,10 +258,10 @@ mod tests {
             q.push(w, w, 0, false).expect("room");
         }
         let mut out = Vec::new();
-        assert!(q.pop_into(&mut out, 7).is_some());
+        assert!(q.pop_into(&mut out, 7));
         assert_eq!(out, [5]);
         out.clear();
-        assert!(q.pop_into(&mut out, 10).is_some());
+        assert!(q.pop_into(&mut out, 10));
         assert_eq!(out, [5, 5]);
     }
 
@@ -290,9 +272,9 @@ mod tests {
         q.close();
         assert_eq!(q.push(2, 1, 0, true), Err((2, Refused::Closed)));
         let mut out = Vec::new();
-        assert!(q.pop_into(&mut out, 8).is_some());
+        assert!(q.pop_into(&mut out, 8));
         assert_eq!(out, [1]);
-        assert!(q.pop_into(&mut out, 8).is_none());
+        assert!(!q.pop_into(&mut out, 8));
     }
 
     #[test]

@@ -34,10 +34,10 @@ type JobOptions struct {
 	QueueCapacity uint32      // max operations waiting for the worker; 0 = library default
 	FullPolicy    FullPolicy  // FullBlock by default
 	MaxDBBytes    uint64      // cap on the database file's size; 0 = unlimited
-	// MaxQueueBytes bounds the bytes of requests waiting for the worker or
-	// being applied (keys, payloads, a small cost per request); 0 = library
-	// default (64 MiB). Without room a write waits or fails with ErrBusy,
-	// by FullPolicy; one larger request is accepted when nothing else waits.
+	// MaxQueueBytes bounds the bytes of requests waiting for the worker
+	// (keys, payloads, a small cost per request); 0 = library default
+	// (64 MiB). Without room a write waits or fails with ErrBusy, by
+	// FullPolicy; one larger request is accepted into an empty queue.
 	MaxQueueBytes uint64
 }
 

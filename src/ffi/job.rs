@@ -41,12 +41,11 @@ pub struct CJobOptions {
     pub full_policy: i32,
     /// Cap on the main database file's size in bytes; 0 = unlimited.
     pub max_db_bytes: u64,
-    /// Most bytes of requests waiting for the worker or being applied (keys,
-    /// payloads and a small cost per request); 0 = the default (64 MiB).
-    /// Without room a write waits or returns `PERSISTENCY_ERR_BUSY` by
-    /// `full_policy`; a single larger request is accepted only when nothing
-    /// else is waiting or being applied. Added in the second version of the
-    /// struct (`struct_size` 32).
+    /// Most bytes of requests waiting for the worker (keys, payloads and a
+    /// small cost per request); 0 = the default (64 MiB). Without room a
+    /// write waits or returns `PERSISTENCY_ERR_BUSY` by `full_policy`; a
+    /// single larger request is accepted only into an empty queue. Added in
+    /// the second version of the struct (`struct_size` 32).
     pub max_queue_bytes: u64,
 }
 

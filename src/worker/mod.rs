@@ -170,7 +170,7 @@ impl Worker {
     fn run(&mut self, queue: &Arc<Queue<Request>>) {
         let _exit = CloseOnExit(queue.clone());
         let mut round: Vec<Request> = Vec::with_capacity(64);
-        while let Some(bytes) = queue.pop_into(&mut round, MAX_ROUND) {
+        while queue.pop_into(&mut round, MAX_ROUND) {
             let mut requests = round.drain(..).peekable();
             while let Some(request) = requests.next() {
                 if request.is_read() {
@@ -186,7 +186,6 @@ impl Worker {
                 }
             }
             drop(requests);
-            queue.release(bytes);
             // Across rounds, while more requests are already waiting, keep
             // the transaction open (group commit for writes, one snapshot for
             // reads), up to a bound.
