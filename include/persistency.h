@@ -452,8 +452,15 @@ const char *persistency_root_dir(const struct persistency *p);
  * Writes the defaults into every field of `options` (including
  * `struct_size`). NULL is a no-op.
  *
+ * It writes the whole struct of this library's version (32 bytes): a
+ * host built against an older header, whose struct is smaller, must not
+ * call it with a newer library; it may instead fill its struct itself,
+ * with its own `struct_size` (24 for the first version), which
+ * `persistency_open_job_with` accepts.
+ *
  * # Safety
- * `options` is NULL or points at a writable `persistency_job_options`.
+ * `options` is NULL or points at a writable `persistency_job_options` of
+ * this header's version.
  */
 void persistency_job_options_init(struct persistency_job_options *options);
 
