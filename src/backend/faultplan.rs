@@ -345,13 +345,17 @@ fn roll_back(
             file.set_len(u.old_len)?;
             file.write_all_at(&u.old, u.offset)?;
         }
-        report.lost_sectors += undo.iter().map(|u| u.old.len() as u64).sum::<u64>() / SECTOR;
+        report.lost_sectors += undo
+            .iter()
+            .map(|u| (u.old.len() as u64).max(u.len).div_ceil(SECTOR))
+            .sum::<u64>();
         return file.sync_all();
     };
     // Sector images: as they are now, and as they were at the last sync.
     let mut now: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     for u in undo {
-        let end = u.offset + u.old.len().max(1) as u64;
+        // The bytes it wrote, or for a truncation the bytes it cut off.
+        let end = u.offset + (u.old.len() as u64).max(u.len).max(1);
         for s in u.offset / SECTOR..end.div_ceil(SECTOR) {
             now.entry(s).or_insert_with(|| {
                 let mut b = vec![0u8; SECTOR as usize];
@@ -455,4 +459,126 @@ pub fn power_on(path: &str) {
     state.powers.remove(path);
     state.undo.retain(|p, _| !p.contains(path));
     state.refresh();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes `data` at `off` into the file at `path`, recording the undo as
+    /// the VFS does.
+    fn write(state: &mut State, path: &str, off: u64, data: &[u8]) {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .expect("open");
+        let old_len = file.metadata().expect("metadata").len();
+        let keep = old_len.saturating_sub(off).min(data.len() as u64) as usize;
+        let mut old = vec![0u8; keep];
+        file.read_exact_at(&mut old, off).expect("read");
+        state.record(path, old_len, off, old, data.len() as u64);
+        file.write_all_at(data, off).expect("write");
+    }
+
+    fn state() -> State {
+        State {
+            faults: Vec::new(),
+            powers: BTreeMap::new(),
+            undo: BTreeMap::new(),
+            injected: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_cut_restores_the_synced_bytes_and_length() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f").to_string_lossy().into_owned();
+        std::fs::write(&path, vec![1u8; 1000]).expect("create");
+        let mut s = state();
+        s.powers.insert(path.clone(), Power::default());
+        write(&mut s, &path, 100, &[2u8; 300]);
+        s.synced(&path);
+        let synced = std::fs::read(&path).expect("read");
+        write(&mut s, &path, 200, &[3u8; 2000]);
+        write(&mut s, &path, 0, &[4u8; 50]);
+        s.cut(&path);
+        assert_eq!(std::fs::read(&path).expect("read"), synced);
+        assert_eq!(
+            s.decide(&path, false, Call::Read, 0),
+            Decision::Fail(Errno::Eio)
+        );
+        let report = s.powers[&path].report;
+        assert_eq!((report.unsynced_changes, report.unsynced_bytes), (2, 2050));
+    }
+
+    #[test]
+    fn a_torn_cut_keeps_each_sector_old_or_new() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f").to_string_lossy().into_owned();
+        std::fs::write(&path, vec![1u8; 2048]).expect("create");
+        let mut s = state();
+        s.powers.insert(
+            path.clone(),
+            Power {
+                survive_seed: Some(7),
+                ..Power::default()
+            },
+        );
+        write(&mut s, &path, 0, &[5u8; 4096]);
+        s.cut(&path);
+        let after = std::fs::read(&path).expect("read");
+        let report = s.powers[&path].report;
+        assert_eq!(report.surviving_sectors + report.lost_sectors, 8);
+        assert!(report.surviving_sectors > 0 && report.lost_sectors > 0);
+        for (i, sector) in after.chunks(SECTOR as usize).enumerate() {
+            let old = if i < 4 { 1u8 } else { 0u8 };
+            assert!(
+                sector.iter().all(|&b| b == 5) || sector.iter().all(|&b| b == old),
+                "sector {i} is neither old nor new"
+            );
+        }
+        assert!(after.len() >= 2048 && after.len() <= 4096);
+    }
+
+    #[test]
+    fn faults_match_file_op_offset_and_count() {
+        let mut s = state();
+        s.faults.push((
+            Fault::new("/root-a/", Target::Wal, IoOp::Write, Errno::Enospc)
+                .after(1)
+                .times(2)
+                .from_offset(4096),
+            0,
+            0,
+        ));
+        let wal = "/x/root-a/j.db-wal";
+        assert_eq!(
+            s.decide("/x/root-b/j.db-wal", true, Call::Write, 8192),
+            Decision::Pass
+        );
+        assert_eq!(
+            s.decide("/x/root-a/j.db", false, Call::Write, 8192),
+            Decision::Pass
+        );
+        assert_eq!(s.decide(wal, true, Call::Read, 8192), Decision::Pass);
+        assert_eq!(s.decide(wal, true, Call::Write, 0), Decision::Pass);
+        assert_eq!(
+            s.decide(wal, true, Call::Write, 8192),
+            Decision::Pass,
+            "after(1)"
+        );
+        for _ in 0..2 {
+            assert_eq!(
+                s.decide(wal, true, Call::Write, 8192),
+                Decision::Fail(Errno::Enospc)
+            );
+        }
+        assert_eq!(
+            s.decide(wal, true, Call::Write, 8192),
+            Decision::Pass,
+            "times(2)"
+        );
+        assert_eq!(s.injected.get("/root-a/"), Some(&2));
+    }
 }
