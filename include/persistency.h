@@ -126,8 +126,14 @@ typedef int32_t persistency_status;
 
 /**
  * Options of a job (C `persistency_job_options`), read when it is first
- * opened. Initialise with `persistency_job_options_init`, then change
- * fields.
+ * opened. Initialise with `persistency_job_options_init_sized(&o, sizeof o)`
+ * (or, for the first version's fields only, `persistency_job_options_init`),
+ * then change fields.
+ *
+ * Fields are only ever added at the end, and `struct_size` says how many
+ * bytes of the struct the host has: a struct from an older header (the
+ * first version's `struct_size` 24) is accepted, its missing fields taking
+ * their defaults; a size between versions is refused.
  */
 typedef struct persistency_job_options {
   /**
@@ -150,6 +156,16 @@ typedef struct persistency_job_options {
    * Cap on the main database file's size in bytes; 0 = unlimited.
    */
   uint64_t max_db_bytes;
+  /**
+   * Most bytes of requests waiting for the worker (keys, payloads and a
+   * small cost per request); 0 = the default (64 MiB). Without room a
+   * write waits or returns `PERSISTENCY_ERR_BUSY` by `full_policy`; a
+   * single larger request is accepted only into an empty queue. Added in
+   * the second version of the struct (`struct_size` 32): read only when
+   * `struct_size` says so, so initialise with
+   * `persistency_job_options_init_sized`.
+   */
+  uint64_t max_queue_bytes;
 } persistency_job_options;
 
 /**
@@ -352,7 +368,8 @@ typedef struct persistency_op {
 #define PERSISTENCY_ERR_BUSY 6
 
 /**
- * The job's disk quota (`max_db_bytes`) would be exceeded.
+ * The disk is full, or the job's disk quota (`max_db_bytes`) would be
+ * exceeded: the write that did not fit failed alone and changed nothing.
  */
 #define PERSISTENCY_ERR_FULL 7
 
@@ -454,13 +471,33 @@ struct persistency *persistency_retain(struct persistency *p);
 const char *persistency_root_dir(const struct persistency *p);
 
 /**
- * Writes the defaults into every field of `options` (including
- * `struct_size`). NULL is a no-op.
+ * Writes the defaults into the fields of the first version of the struct
+ * (`struct_size` 24: up to `max_db_bytes`) and sets `struct_size` to 24.
+ * NULL is a no-op. It never writes past those 24 bytes, so a host built
+ * against any header may call it. To use fields added later (such as
+ * `max_queue_bytes`), initialise with
+ * `persistency_job_options_init_sized(&options, sizeof options)` instead:
+ * with `struct_size` 24 the library ignores them.
  *
  * # Safety
- * `options` is NULL or points at a writable `persistency_job_options`.
+ * `options` is NULL or points at a writable `persistency_job_options` of
+ * at least the first version's 24 bytes.
  */
 void persistency_job_options_init(struct persistency_job_options *options);
+
+/**
+ * Writes the defaults into every field that fits in `size` bytes (pass
+ * `sizeof` of your struct) and sets `struct_size` to the size of the
+ * largest version of the struct that fits: 24 (the first version) or 32
+ * (with `max_queue_bytes`); a larger `size` (a newer header than this
+ * library) gets this library's version. `PERSISTENCY_ERR_INVALID_ARGUMENT`
+ * for NULL or a `size` below 24, writing nothing.
+ *
+ * # Safety
+ * `options` is NULL or points at `size` writable bytes.
+ */
+persistency_status persistency_job_options_init_sized(struct persistency_job_options *options,
+                                                      size_t size);
 
 /**
  * Opens or creates the job `job_id` (`<root>/<job_id>.db`) with default
@@ -485,7 +522,9 @@ persistency_status persistency_open_job(struct persistency *p,
 /**
  * As `persistency_open_job`, with `options` (NULL: the defaults). The
  * options of the first open stand. Unknown `synchronous`/`full_policy`
- * values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ * values or a `struct_size` below the first version's (24):
+ * `PERSISTENCY_ERR_INVALID_ARGUMENT`; a struct of an older version (a
+ * smaller `struct_size`) is accepted, its missing fields at their defaults.
  * A job file (the same file: same device and inode, through any path or
  * link) held by another live instance or another job:
  * `PERSISTENCY_ERR_INVALID_ARGUMENT`. From a callback, when it would wait

@@ -1,5 +1,19 @@
 //! Test hooks of the `fault-injection` feature, which tests enable to
-//! exercise the panic boundaries. Never enable it in production builds.
+//! exercise the panic boundaries and disk faults. Never enable it in
+//! production builds.
+//!
+//! With the feature, job files are opened through a SQLite VFS that wraps
+//! the default one and consults a process-wide plan: [`inject`] makes
+//! reads, writes or fsyncs of a job's database or WAL fail with `EIO` or
+//! `ENOSPC`; [`track_power`] and [`power_cut`] simulate a power cut, which
+//! drops every write not yet fsynced (or, with a seed, keeps random
+//! sectors of them). Rules match files by a substring of their path, so
+//! tests in one process stay apart by using their own directories.
+
+pub use crate::backend::faultplan::{
+    clear, inject, injected, power_cut, power_on, power_state, track_power, CutReport, Errno,
+    Fault, IoOp, Target,
+};
 
 /// A request on this category panics inside the worker.
 pub const PANIC_CATEGORY: &str = "persistency.fault.panic";

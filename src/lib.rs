@@ -62,7 +62,9 @@ pub use job::{Job, ScanOptions, Stats};
 pub use keys::{encode_i64, encode_key, encode_u64, prefix_stop, Key, KeyPart, MAX_PART_LEN};
 pub use log::{set_logger, Level, Logger};
 pub use ops::Op;
-pub use options::{FullPolicy, JobOptions, Synchronous, DEFAULT_QUEUE_CAPACITY};
+pub use options::{
+    FullPolicy, JobOptions, Synchronous, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
+};
 pub use rows::{Row, Rows};
 
 /// The crate version.

@@ -6,7 +6,12 @@
 //! [`Site`], and the worker thread opens the site into a [`Backend`]. A new
 //! adapter is a new module here plus one arm in [`Store::for_root`].
 
+#[cfg(feature = "fault-injection")]
+pub(crate) mod faultplan;
+#[cfg(feature = "fault-injection")]
+mod faultvfs;
 mod files;
+mod schema;
 mod sqlite;
 
 use std::fmt;

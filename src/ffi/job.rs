@@ -21,8 +21,14 @@ pub const PERSISTENCY_FULL_BLOCK: i32 = 0;
 pub const PERSISTENCY_FULL_FAIL: i32 = 1;
 
 /// Options of a job (C `persistency_job_options`), read when it is first
-/// opened. Initialise with `persistency_job_options_init`, then change
-/// fields.
+/// opened. Initialise with `persistency_job_options_init_sized(&o, sizeof o)`
+/// (or, for the first version's fields only, `persistency_job_options_init`),
+/// then change fields.
+///
+/// Fields are only ever added at the end, and `struct_size` says how many
+/// bytes of the struct the host has: a struct from an older header (the
+/// first version's `struct_size` 24) is accepted, its missing fields taking
+/// their defaults; a size between versions is refused.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct CJobOptions {
@@ -36,9 +42,21 @@ pub struct CJobOptions {
     pub full_policy: i32,
     /// Cap on the main database file's size in bytes; 0 = unlimited.
     pub max_db_bytes: u64,
+    /// Most bytes of requests waiting for the worker (keys, payloads and a
+    /// small cost per request); 0 = the default (64 MiB). Without room a
+    /// write waits or returns `PERSISTENCY_ERR_BUSY` by `full_policy`; a
+    /// single larger request is accepted only into an empty queue. Added in
+    /// the second version of the struct (`struct_size` 32): read only when
+    /// `struct_size` says so, so initialise with
+    /// `persistency_job_options_init_sized`.
+    pub max_queue_bytes: u64,
 }
 
-const OPTIONS_V1_SIZE: u32 = std::mem::size_of::<CJobOptions>() as u32;
+/// The size of the first version of the struct (up to `max_db_bytes`).
+const OPTIONS_V1_SIZE: u32 = std::mem::offset_of!(CJobOptions, max_queue_bytes) as u32;
+/// The size of this version of the struct.
+const OPTIONS_SIZE: u32 = std::mem::size_of::<CJobOptions>() as u32;
+const _: () = assert!(OPTIONS_V1_SIZE == 24 && OPTIONS_SIZE == 32);
 
 fn sync_code(mode: Synchronous) -> i32 {
     match mode {
@@ -72,43 +90,139 @@ fn policy_of(code: i32) -> Result<FullPolicy> {
     }
 }
 
-/// Writes the defaults into every field of `options` (including
-/// `struct_size`). NULL is a no-op.
+/// Writes the defaults into the fields of the first version of the struct
+/// (`struct_size` 24: up to `max_db_bytes`) and sets `struct_size` to 24.
+/// NULL is a no-op. It never writes past those 24 bytes, so a host built
+/// against any header may call it. To use fields added later (such as
+/// `max_queue_bytes`), initialise with
+/// `persistency_job_options_init_sized(&options, sizeof options)` instead:
+/// with `struct_size` 24 the library ignores them.
 ///
 /// # Safety
-/// `options` is NULL or points at a writable `persistency_job_options`.
+/// `options` is NULL or points at a writable `persistency_job_options` of
+/// at least the first version's 24 bytes.
 #[no_mangle]
 pub unsafe extern "C" fn persistency_job_options_init(options: *mut CJobOptions) {
     boundary(|| {
         // SAFETY: the pointer is as this function's `# Safety` requires.
-        if let Ok(options) = unsafe { args::out_ptr(options, "options") } {
-            let d = JobOptions::default();
-            *options = CJobOptions {
-                struct_size: OPTIONS_V1_SIZE,
-                synchronous: sync_code(d.synchronous),
-                queue_capacity: d.queue_capacity,
-                full_policy: policy_code(d.full_policy),
-                max_db_bytes: d.max_db_bytes,
-            };
-        }
+        unsafe { write_defaults(options, OPTIONS_V1_SIZE) };
     })
 }
 
-fn options_from_c(options: Option<&CJobOptions>) -> Result<JobOptions> {
+/// Writes the defaults into every field that fits in `size` bytes (pass
+/// `sizeof` of your struct) and sets `struct_size` to the size of the
+/// largest version of the struct that fits: 24 (the first version) or 32
+/// (with `max_queue_bytes`); a larger `size` (a newer header than this
+/// library) gets this library's version. `PERSISTENCY_ERR_INVALID_ARGUMENT`
+/// for NULL or a `size` below 24, writing nothing.
+///
+/// # Safety
+/// `options` is NULL or points at `size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn persistency_job_options_init_sized(
+    options: *mut CJobOptions,
+    size: usize,
+) -> Status {
+    status(|| {
+        if options.is_null() {
+            return Err(Error::invalid("options is NULL"));
+        }
+        let version = [OPTIONS_SIZE, OPTIONS_V1_SIZE]
+            .into_iter()
+            .find(|&v| v as usize <= size)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "options size {size} is smaller than the first version's {OPTIONS_V1_SIZE}"
+                ))
+            })?;
+        // SAFETY: `options` has `size` writable bytes, and `version <= size`.
+        unsafe { write_defaults(options, version) };
+        Ok(())
+    })
+}
+
+/// Writes the first `version` bytes of the defaults, with `struct_size`
+/// set to `version`; NULL is a no-op.
+///
+/// # Safety
+/// `options` is NULL or points at `version` writable bytes; `version` is
+/// the size of a version of the struct.
+unsafe fn write_defaults(options: *mut CJobOptions, version: u32) {
+    if options.is_null() {
+        return;
+    }
+    let mut defaults = default_c_options();
+    defaults.struct_size = version;
+    // SAFETY: the caller vouches for `version` writable bytes at `options`;
+    // `defaults` is a whole struct, at least `version` bytes long, and a
+    // local that cannot overlap the host's memory.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (&defaults as *const CJobOptions).cast::<u8>(),
+            options.cast::<u8>(),
+            version as usize,
+        )
+    };
+}
+
+/// The defaults, as `persistency_job_options_init` writes them.
+fn default_c_options() -> CJobOptions {
+    let d = JobOptions::default();
+    CJobOptions {
+        struct_size: OPTIONS_SIZE,
+        synchronous: sync_code(d.synchronous),
+        queue_capacity: d.queue_capacity,
+        full_policy: policy_code(d.full_policy),
+        max_db_bytes: d.max_db_bytes,
+        max_queue_bytes: d.max_queue_bytes,
+    }
+}
+
+/// Copies the host's options, of whatever version: the fields its
+/// `struct_size` covers, the defaults for the others.
+///
+/// # Safety
+/// `options` is NULL or points at a `persistency_job_options` of at least
+/// its `struct_size` bytes (the first version's at least: 24).
+unsafe fn read_c_options(options: *const CJobOptions) -> Result<Option<CJobOptions>> {
+    if options.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: `struct_size` is the first field of every version, and the
+    // caller guarantees a readable struct; `addr_of!` makes no reference
+    // to a struct that may be shorter than this version's.
+    let size = unsafe { std::ptr::addr_of!((*options).struct_size).read_unaligned() };
+    if size < OPTIONS_V1_SIZE || (size > OPTIONS_V1_SIZE && size < OPTIONS_SIZE) {
+        return Err(Error::invalid(format!(
+            "options struct_size {size} is not the size of a version of the struct \
+             ({OPTIONS_V1_SIZE}, {OPTIONS_SIZE} or more); call persistency_job_options_init"
+        )));
+    }
+    let mut copy = default_c_options();
+    let len = size.min(OPTIONS_SIZE) as usize;
+    // SAFETY: the caller guarantees `size` readable bytes at `options` and
+    // `len <= size`; `copy` is a local of `OPTIONS_SIZE >= len` bytes whose
+    // fields are plain integers (any bytes are valid), not overlapping.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            options.cast::<u8>(),
+            std::ptr::addr_of_mut!(copy).cast::<u8>(),
+            len,
+        );
+    }
+    Ok(Some(copy))
+}
+
+fn options_from_c(options: Option<CJobOptions>) -> Result<JobOptions> {
     let Some(o) = options else {
         return Ok(JobOptions::default());
     };
-    if o.struct_size < OPTIONS_V1_SIZE {
-        return Err(Error::invalid(format!(
-            "options struct_size {} is smaller than {OPTIONS_V1_SIZE}; call persistency_job_options_init",
-            o.struct_size
-        )));
-    }
     Ok(JobOptions::default()
         .synchronous(sync_of(o.synchronous)?)
         .queue_capacity(o.queue_capacity)
         .full_policy(policy_of(o.full_policy)?)
-        .max_db_bytes(o.max_db_bytes))
+        .max_db_bytes(o.max_db_bytes)
+        .max_queue_bytes(o.max_queue_bytes))
 }
 
 /// Opens or creates the job `job_id` (`<root>/<job_id>.db`) with default
@@ -138,7 +252,9 @@ pub unsafe extern "C" fn persistency_open_job(
 
 /// As `persistency_open_job`, with `options` (NULL: the defaults). The
 /// options of the first open stand. Unknown `synchronous`/`full_policy`
-/// values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+/// values or a `struct_size` below the first version's (24):
+/// `PERSISTENCY_ERR_INVALID_ARGUMENT`; a struct of an older version (a
+/// smaller `struct_size`) is accepted, its missing fields at their defaults.
 /// A job file (the same file: same device and inode, through any path or
 /// link) held by another live instance or another job:
 /// `PERSISTENCY_ERR_INVALID_ARGUMENT`. From a callback, when it would wait
@@ -163,7 +279,7 @@ pub unsafe extern "C" fn persistency_open_job_with(
                 args::out_ptr(out, "out")?,
                 borrow(p, "instance")?,
                 args::utf8(job_id, "job_id")?,
-                options.as_ref(),
+                read_c_options(options)?,
             )
         };
         let job = p.instance().open_job_with(id, &options_from_c(options)?)?;

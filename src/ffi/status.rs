@@ -27,7 +27,8 @@ pub const PERSISTENCY_ERR_TIMEOUT: Status = 4;
 pub const PERSISTENCY_ERR_JOB_NOT_FOUND: Status = 5;
 /// The job's queue is full and the job fails fast instead of waiting.
 pub const PERSISTENCY_ERR_BUSY: Status = 6;
-/// The job's disk quota (`max_db_bytes`) would be exceeded.
+/// The disk is full, or the job's disk quota (`max_db_bytes`) would be
+/// exceeded: the write that did not fit failed alone and changed nothing.
 pub const PERSISTENCY_ERR_FULL: Status = 7;
 /// A bug inside the library (a caught panic); the call had no effect.
 pub const PERSISTENCY_ERR_INTERNAL: Status = 8;

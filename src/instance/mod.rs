@@ -305,14 +305,7 @@ impl Persistency {
             }
         };
         let opts = options.clone();
-        let job = Job::start(
-            id,
-            tag,
-            options.full_policy,
-            options.effective_queue_capacity(),
-            move || site.open(&opts),
-            claim,
-        )?;
+        let job = Job::start(id, tag, options, move || site.open(&opts), claim)?;
         jobs.insert(
             id.to_string(),
             Slot {

@@ -18,7 +18,7 @@ use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::MAX_PART_LEN;
 use crate::log::{log, Level};
-use crate::options::FullPolicy;
+use crate::options::{FullPolicy, JobOptions};
 use crate::protocol::{Completion, Reply, Request};
 use crate::queue::{Queue, Refused};
 use crate::worker::{self, waits, Counters, WorkerTag};
@@ -82,14 +82,16 @@ impl Job {
     pub(crate) fn start(
         id: &str,
         tag: WorkerTag,
-        policy: FullPolicy,
-        capacity: usize,
+        options: &JobOptions,
         open: impl FnOnce() -> Result<Box<dyn Backend>> + Send + 'static,
         guard: impl Send + 'static,
     ) -> Result<Job> {
         let id: Arc<str> = Arc::from(id);
         let counters = Arc::new(Counters::default());
-        let queue = Arc::new(Queue::new(capacity));
+        let queue = Arc::new(Queue::new(
+            options.effective_queue_capacity(),
+            options.effective_max_queue_bytes(),
+        ));
         let handle = worker::spawn(
             id.clone(),
             tag,
@@ -102,7 +104,7 @@ impl Job {
             shared: Arc::new(JobShared {
                 id,
                 tag,
-                policy,
+                policy: options.full_policy,
                 queue,
                 worker: Mutex::new(Some(handle)),
                 counters,
@@ -145,14 +147,15 @@ impl Job {
     /// would wait for this one); otherwise it gets `Busy`.
     pub(super) fn submit(&self, request: Request) -> Result<()> {
         let weight = request.op_count() as usize;
+        let bytes = request.retained_bytes();
         let wait = self.shared.policy == FullPolicy::Block && !self.on_own_worker();
         let queue = &self.shared.queue;
-        let pushed = match queue.push(request, weight, false) {
+        let pushed = match queue.push(request, weight, bytes, false) {
             Err((request, Refused::Full)) if wait => {
                 match waits::enter(&[self.tag()], || {
                     format!("waiting for room in job {}", self.id())
                 }) {
-                    Ok(_waiting) => queue.push(request, weight, true),
+                    Ok(_waiting) => queue.push(request, weight, bytes, true),
                     Err(_) => Err((request, Refused::Full)),
                 }
             }

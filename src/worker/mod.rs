@@ -179,6 +179,11 @@ impl Worker {
                     self.read(request, more);
                 } else {
                     self.write(request);
+                    if self.group_bytes >= MAX_GROUP_BYTES {
+                        // The group holds enough memory: commit it now, not
+                        // at the end of a round that may be large.
+                        self.end_transaction();
+                    }
                 }
             }
             drop(requests);

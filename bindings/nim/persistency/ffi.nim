@@ -51,12 +51,14 @@ type
   CPersistencyKey* = object ## `persistency_key`: a key builder (opaque).
 
   CJobOptions* {.bycopy.} = object
-    ## `persistency_job_options`; fill with `persistency_job_options_init`.
+    ## `persistency_job_options` (second version, 32 bytes); fill with
+    ## `persistency_job_options_init_sized(addr o, csize_t(sizeof(o)))`.
     struct_size*: uint32
     synchronous*: int32
     queue_capacity*: uint32
     full_policy*: int32
     max_db_bytes*: uint64
+    max_queue_bytes*: uint64
 
   CStats* {.bycopy.} = object
     ## `persistency_stats`.
@@ -115,7 +117,7 @@ const
   PERSISTENCY_ERR_TIMEOUT* = 4'i32 ## a bounded wait ran out
   PERSISTENCY_ERR_JOB_NOT_FOUND* = 5'i32 ## no open job with that id
   PERSISTENCY_ERR_BUSY* = 6'i32 ## queue full and the job fails fast
-  PERSISTENCY_ERR_FULL* = 7'i32 ## disk quota would be exceeded
+  PERSISTENCY_ERR_FULL* = 7'i32 ## the disk or the job's quota is full
   PERSISTENCY_ERR_INTERNAL* = 8'i32 ## a caught panic; the call had no effect
 
   PERSISTENCY_SYNC_NORMAL* = 0'i32 ## SQLite `synchronous = NORMAL` (default)
@@ -151,7 +153,10 @@ proc persistency_root_dir*(p: ptr CPersistency): cstring {.pimport.}
 
 # Jobs
 proc persistency_job_options_init*(options: ptr CJobOptions) {.pimport.}
-  ## Writes the defaults into every field.
+  ## Writes the defaults into the first version's fields (24 bytes).
+proc persistency_job_options_init_sized*(options: ptr CJobOptions,
+    size: csize_t): CStatus {.pimport.}
+  ## Writes the defaults into every field that fits in `size` bytes.
 proc persistency_open_job*(p: ptr CPersistency, job_id: cstring,
     out_job: ptr ptr CPersistencyJob): CStatus {.pimport.}
   ## Opens or creates `<root>/<job_id>.db`.
