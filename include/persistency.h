@@ -632,6 +632,21 @@ persistency_status persistency_job_stats(struct persistency_job *job,
                                          struct persistency_stats *out);
 
 /**
+ * Bounds how long calls made afterwards on the calling thread wait for room
+ * in a full queue (jobs with `PERSISTENCY_FULL_BLOCK`), in milliseconds; 0,
+ * the default, waits as long as it takes. A wait that runs out returns
+ * `PERSISTENCY_ERR_TIMEOUT` and queues nothing (its callback is never
+ * invoked). The bound belongs to the calling thread and stays until it is
+ * set again; returns the previous bound. Bindings use it so that a
+ * cancelled context can interrupt a write: set a short bound, retry while
+ * the context lives.
+ *
+ * # Safety
+ * None: takes no pointers. (Unsafe like every C entry point.)
+ */
+uint32_t persistency_set_wait_timeout(uint32_t timeout_ms);
+
+/**
  * A new empty key (free it with `persistency_key_free`), or NULL if out of
  * memory.
  *

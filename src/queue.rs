@@ -30,6 +30,8 @@ pub(crate) enum Refused {
     Full,
     /// The queue is closed.
     Closed,
+    /// No room came before the caller's deadline.
+    TimedOut,
 }
 
 struct State<T> {
@@ -82,23 +84,51 @@ impl<T> Queue<T> {
         bytes: usize,
         wait: bool,
     ) -> Result<(), (T, Refused)> {
+        self.push_until(item, weight, bytes, wait.then_some(None))
+    }
+
+    /// Whether a request of `weight` operations and `bytes` bytes fits now:
+    /// within both bounds, or into an empty queue whatever its size.
+    fn fits(&self, state: &State<T>, weight: usize, bytes: usize) -> bool {
+        let ops_fit = state.weight == 0 || state.weight + weight <= self.capacity;
+        let bytes_fit = state.bytes == 0 || state.bytes.saturating_add(bytes) <= self.max_bytes;
+        ops_fit && bytes_fit
+    }
+
+    /// As [`Queue::push`]; `wait` is `None` not to wait, `Some(None)` to
+    /// wait for room as long as it takes, `Some(Some(deadline))` to wait
+    /// until `deadline` at most (then [`Refused::TimedOut`]).
+    pub(crate) fn push_until(
+        &self,
+        item: T,
+        weight: usize,
+        bytes: usize,
+        wait: Option<Option<Instant>>,
+    ) -> Result<(), (T, Refused)> {
         let weight = weight.max(1);
         let mut state = self.state.lock();
         loop {
             if state.closed {
                 return Err((item, Refused::Closed));
             }
-            let ops_fit = state.weight == 0 || state.weight + weight <= self.capacity;
-            let bytes_fit = state.bytes == 0 || state.bytes.saturating_add(bytes) <= self.max_bytes;
-            if ops_fit && bytes_fit {
+            if self.fits(&state, weight, bytes) {
                 break;
             }
-            if !wait {
+            let Some(deadline) = wait else {
                 return Err((item, Refused::Full));
-            }
+            };
             state.blocked_senders += 1;
-            self.room.wait(&mut state);
+            let timed_out = match deadline {
+                None => {
+                    self.room.wait(&mut state);
+                    false
+                }
+                Some(deadline) => self.room.wait_until(&mut state, deadline).timed_out(),
+            };
             state.blocked_senders -= 1;
+            if timed_out && !state.closed && !self.fits(&state, weight, bytes) {
+                return Err((item, Refused::TimedOut));
+            }
         }
         state.weight += weight;
         state.bytes += bytes;
@@ -290,5 +320,18 @@ mod tests {
         }
         q.close();
         assert_eq!(sender.join().expect("sender"), Err((1, Refused::Closed)));
+    }
+
+    #[test]
+    fn a_bounded_wait_for_room_times_out_and_hands_the_item_back() {
+        let q = Queue::new(1, 1024);
+        q.push(0, 1, 0, false).expect("room");
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert_eq!(
+            q.push_until(1, 1, 0, Some(Some(deadline))),
+            Err((1, Refused::TimedOut))
+        );
+        assert!(Instant::now() >= deadline);
+        assert_eq!(q.len(), 1);
     }
 }

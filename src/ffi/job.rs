@@ -1,6 +1,7 @@
 //! Jobs: open, find, close, drop, options, stats.
 
 use std::ffi::c_char;
+use std::time::Duration;
 
 use super::args;
 use super::boundary::{boundary, status};
@@ -454,5 +455,25 @@ pub unsafe extern "C" fn persistency_job_stats(job: *mut JobHandle, out: *mut CS
             db_bytes: s.db_bytes,
         };
         Ok(())
+    })
+}
+
+/// Bounds how long calls made afterwards on the calling thread wait for room
+/// in a full queue (jobs with `PERSISTENCY_FULL_BLOCK`), in milliseconds; 0,
+/// the default, waits as long as it takes. A wait that runs out returns
+/// `PERSISTENCY_ERR_TIMEOUT` and queues nothing (its callback is never
+/// invoked). The bound belongs to the calling thread and stays until it is
+/// set again; returns the previous bound. Bindings use it so that a
+/// cancelled context can interrupt a write: set a short bound, retry while
+/// the context lives.
+///
+/// # Safety
+/// None: takes no pointers. (Unsafe like every C entry point.)
+#[no_mangle]
+pub unsafe extern "C" fn persistency_set_wait_timeout(timeout_ms: u32) -> u32 {
+    boundary(|| {
+        let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms.into()));
+        let previous = crate::set_wait_timeout(timeout);
+        previous.map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX))
     })
 }

@@ -8,9 +8,11 @@ mod writes;
 
 pub use reads::ScanOptions;
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -62,6 +64,27 @@ impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job").field("id", &self.id()).finish()
     }
+}
+
+thread_local! {
+    /// The calling thread's bound on waits for room ([`set_wait_timeout`]).
+    static WAIT_TIMEOUT: Cell<Option<Duration>> = const { Cell::new(None) };
+}
+
+/// Bounds how long calls made afterwards on the calling thread wait for room
+/// in a full queue (jobs with [`FullPolicy::Block`]); `None`, the default,
+/// waits as long as it takes. A wait that runs out fails with
+/// [`ErrorKind::Timeout`] and queues nothing. Returns the previous bound.
+/// Bindings use it to let a cancellable context interrupt a write.
+///
+/// ```
+/// use std::time::Duration;
+/// let previous = persistency::set_wait_timeout(Some(Duration::from_millis(50)));
+/// assert_eq!(previous, None);
+/// persistency::set_wait_timeout(previous);
+/// ```
+pub fn set_wait_timeout(timeout: Option<Duration>) -> Option<Duration> {
+    WAIT_TIMEOUT.with(|t| t.replace(timeout))
 }
 
 pub(super) fn check_category(category: &[u8]) -> Result<()> {
@@ -155,7 +178,10 @@ impl Job {
                 match waits::enter(&[self.tag()], || {
                     format!("waiting for room in job {}", self.id())
                 }) {
-                    Ok(_waiting) => queue.push(request, weight, bytes, true),
+                    Ok(_waiting) => {
+                        let deadline = WAIT_TIMEOUT.with(Cell::get).map(|t| Instant::now() + t);
+                        queue.push_until(request, weight, bytes, Some(deadline))
+                    }
                     Err(_) => Err((request, Refused::Full)),
                 }
             }
@@ -168,6 +194,13 @@ impl Job {
                     Error::new(ErrorKind::Busy, format!("job {}: queue is full", self.id()))
                 }
                 Refused::Closed => Error::closed(format!("job {} is closed", self.id())),
+                Refused::TimedOut => Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "job {}: no room in the queue within the wait timeout",
+                        self.id()
+                    ),
+                ),
             }
         })
     }

@@ -110,6 +110,7 @@ struct api_table {
     const char *(*job_id)(const persistency_job *);
     void (*job_options_init)(persistency_job_options *);
     persistency_status (*job_options_init_sized)(persistency_job_options *, size_t);
+    uint32_t (*set_wait_timeout)(uint32_t);
 
     persistency_status (*put)(persistency_job *, const char *, const uint8_t *, size_t,
                               const uint8_t *, size_t);
@@ -173,6 +174,7 @@ static const struct api_table api = {
     persistency_job_id,
     persistency_job_options_init,
     persistency_job_options_init_sized,
+    persistency_set_wait_timeout,
     persistency_put,
     persistency_delete,
     persistency_delete_prefix,

@@ -157,6 +157,9 @@ proc persistency_job_options_init*(options: ptr CJobOptions) {.pimport.}
 proc persistency_job_options_init_sized*(options: ptr CJobOptions,
     size: csize_t): CStatus {.pimport.}
   ## Writes the defaults into every field that fits in `size` bytes.
+proc persistency_set_wait_timeout*(timeout_ms: uint32): uint32 {.pimport.}
+  ## Bounds, for the calling thread, how long calls wait for room in a full
+  ## queue (0: no bound); returns the previous bound.
 proc persistency_open_job*(p: ptr CPersistency, job_id: cstring,
     out_job: ptr ptr CPersistencyJob): CStatus {.pimport.}
   ## Opens or creates `<root>/<job_id>.db`.
@@ -245,6 +248,8 @@ proc persistency_status_name*(status: int32): cstring {.pimport.}
   ## The constant's name of a status.
 proc persistency_version*(): cstring {.pimport.}
   ## The crate version.
+proc persistency_sqlite_version*(): cstring {.pimport.}
+  ## The version of the SQLite the library runs on (its bundled copy).
 
 # Writes
 proc persistency_put*(job: ptr CPersistencyJob, category: cstring, key: ptr uint8, key_len: csize_t,
