@@ -195,6 +195,7 @@ impl Persistency {
         }
         let site = self.shared.store.site(id)?;
         let identity = site.identity();
+        let reader_site = site.clone();
         let (mut jobs, claim) = loop {
             let mut jobs = self.shared.jobs.lock();
             if let Some(slot) = jobs.get(id) {
@@ -234,6 +235,7 @@ impl Persistency {
             move || site.open(&opts),
             claim,
         )?;
+        job.attach_readers(reader_site);
         log(Level::Info, || {
             format!("job {id} opened under {:?}", self.shared.root)
         });

@@ -3,6 +3,8 @@
 //! operations are in `writes.rs` and `reads.rs`; this file holds the handle,
 //! the queueing and the close.
 
+mod fast;
+mod pool;
 mod reads;
 mod writes;
 
@@ -14,7 +16,7 @@ use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Site};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::MAX_PART_LEN;
 use crate::log::{log, Level};
@@ -22,6 +24,7 @@ use crate::options::FullPolicy;
 use crate::protocol::{Completion, Reply, Request};
 use crate::queue::{Queue, Refused};
 use crate::worker::{self, Counters, WorkerTag};
+use pool::ReadPool;
 
 /// A snapshot of a job's figures. The worker updates them as it goes, so a
 /// reader may see figures from a moment earlier. New figures may be added.
@@ -40,6 +43,9 @@ pub struct Stats {
     pub reads: u64,
     /// Bytes of the job's files (database plus write-ahead log).
     pub db_bytes: u64,
+    /// Read-only connections open now for blocking reads (idle or in use);
+    /// at most about the number of cores, 0 for in-memory jobs.
+    pub readers: u64,
 }
 
 pub(crate) struct JobShared {
@@ -49,6 +55,7 @@ pub(crate) struct JobShared {
     queue: Arc<Queue<Request>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
+    readers: Arc<ReadPool>,
 }
 
 /// A handle to an open job. Clones share the job; once the job is closed
@@ -106,8 +113,15 @@ impl Job {
                 queue,
                 worker: Mutex::new(Some(handle)),
                 counters,
+                readers: Arc::new(ReadPool::new()),
             }),
         })
+    }
+
+    /// Lets blocking reads run on the caller's thread, on read-only
+    /// connections to `site` (a no-op for sites without them).
+    pub(crate) fn attach_readers(&self, site: Site) {
+        self.shared.readers.attach(site);
     }
 
     /// Whether two handles refer to the same job.
@@ -142,12 +156,19 @@ impl Job {
     /// Queues a request: waits for room or fails with `Busy` by policy. On
     /// error the request's callback is never invoked.
     pub(super) fn submit(&self, request: Request) -> Result<()> {
-        let weight = request.op_count() as usize;
+        let ops = request.op_count();
         let wait = self.shared.policy == FullPolicy::Block && !self.on_own_worker();
+        // Counted before it can be seen, so a read that starts after this
+        // call returns knows a write is on its way (see `fast.rs`).
+        let pending = &self.shared.counters.pending_writes;
+        if ops > 0 {
+            pending.fetch_add(ops, Ordering::AcqRel);
+        }
         self.shared
             .queue
-            .push(request, weight, wait)
+            .push(request, ops as usize, wait)
             .map_err(|(request, why)| {
+                self.shared.counters.settled(ops);
                 request.refuse();
                 match why {
                     Refused::Full => {
@@ -163,6 +184,9 @@ impl Job {
     /// itself: intake stops and the worker ends after the current round.
     pub(crate) fn shut_down(&self) {
         self.shared.queue.close();
+        // Readers go first: the worker's close then finds itself the last
+        // connection and checkpoints.
+        self.shared.readers.close();
         let mut worker = self.shared.worker.lock();
         let Some(handle) = worker.take() else {
             return;
@@ -223,6 +247,7 @@ impl Job {
             transactions: c.transactions.load(Ordering::Relaxed),
             reads: c.reads.load(Ordering::Relaxed),
             db_bytes: c.db_bytes.load(Ordering::Relaxed),
+            readers: self.shared.readers.open_count() as u64,
         })
     }
 }

@@ -1,5 +1,7 @@
-//! A job's reads: each is served by the worker after every write accepted
-//! before it, so a read sees them all.
+//! A job's reads: each sees every write accepted before it. The `_then`
+//! forms are served by the worker; the blocking forms run on the calling
+//! thread when no accepted write is still uncommitted (`fast.rs`), and
+//! through the worker otherwise.
 
 use super::{check_category, unexpected, Job};
 use crate::backend::Range;
@@ -75,6 +77,9 @@ impl Job {
         read: Read,
         extract: fn(Reply) -> Result<T>,
     ) -> Result<T> {
+        if let Some(reply) = self.read_here(&read) {
+            return reply.and_then(extract);
+        }
         self.wait(|done| Request::Read { read, done }, extract)
     }
 

@@ -124,6 +124,7 @@ impl Worker {
             .ops_failed
             .fetch_add(request.op_count(), Ordering::Relaxed);
         if let Request::Op(_) = request {
+            self.counters.settled(request.op_count());
             log(Level::Error, || {
                 format!("fire-and-forget write failed: {error}")
             });
@@ -169,6 +170,7 @@ impl Worker {
         self.read_txn = false;
         self.txn_reads = 0;
         for pending in self.group.drain(..) {
+            self.counters.settled(pending.request.op_count());
             let result = match (&commit_error, pending.result) {
                 (Some(e), Ok(_)) if pending.request.op_count() > 0 => Err(e.clone()),
                 (_, result) => result,

@@ -42,6 +42,23 @@ pub(crate) struct Counters {
     pub transactions: AtomicU64,
     pub reads: AtomicU64,
     pub db_bytes: AtomicU64,
+    /// Write operations accepted but not yet committed (or failed): the
+    /// job adds a request's operations before queueing it, the worker
+    /// takes them off only after the commit that made them visible to other
+    /// connections (group commit keeps a transaction open across rounds).
+    /// While it is 0, a read on another connection sees every accepted
+    /// write.
+    pub pending_writes: AtomicU64,
+}
+
+impl Counters {
+    /// Takes `ops` settled write operations off `pending_writes` (Release:
+    /// a reader that then loads 0 with Acquire sees their commit).
+    pub(crate) fn settled(&self, ops: u64) {
+        if ops > 0 {
+            self.pending_writes.fetch_sub(ops, Ordering::AcqRel);
+        }
+    }
 }
 
 /// Identifies the job whose worker runs on the current thread.
