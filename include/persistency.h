@@ -111,74 +111,6 @@ typedef struct persistency persistency;
 typedef int32_t persistency_status;
 
 /**
- * Options of a job (C `persistency_job_options`), read when it is first
- * opened. Initialise with `persistency_job_options_init`, then change
- * fields.
- */
-typedef struct persistency_job_options {
-  /**
-   * Set by `persistency_job_options_init`; lets the struct grow.
-   */
-  uint32_t struct_size;
-  /**
-   * `PERSISTENCY_SYNC_NORMAL` (default), `_OFF` or `_FULL`.
-   */
-  int32_t synchronous;
-  /**
-   * Most operations waiting for the worker; 0 = the default (16384).
-   */
-  uint32_t queue_capacity;
-  /**
-   * `PERSISTENCY_FULL_BLOCK` (default) or `PERSISTENCY_FULL_FAIL`.
-   */
-  int32_t full_policy;
-  /**
-   * Cap on the main database file's size in bytes; 0 = unlimited.
-   */
-  uint64_t max_db_bytes;
-} persistency_job_options;
-
-/**
- * A job's figures (C `persistency_stats`). The worker updates them as it
- * goes; a reader may see figures from a moment earlier.
- */
-typedef struct persistency_stats {
-  /**
-   * Operations waiting now.
-   */
-  uint64_t queued;
-  /**
-   * Write operations committed (a batch of n ops counts n; delete_acked counts 1).
-   */
-  uint64_t ops_applied;
-  /**
-   * Write operations that failed.
-   */
-  uint64_t ops_failed;
-  /**
-   * Commits.
-   */
-  uint64_t transactions;
-  /**
-   * get / get_many / exists / scan / count requests served.
-   */
-  uint64_t reads;
-  /**
-   * Bytes of the job's files on disk (db + wal).
-   */
-  uint64_t db_bytes;
-} persistency_stats;
-
-/**
- * A logger (C `persistency_log_callback`): `level` is a
- * `PERSISTENCY_LOG_*` constant, `message` a NUL-terminated string valid
- * only during the call.
- */
-typedef void (*persistency_log_callback)(int32_t level,
-                                         const char *message,
-                                         void *user_data);
-
-/**
  * One row of a scan or multi-get (C `persistency_row`); pointers valid only
  * during the callback.
  */
@@ -250,15 +182,6 @@ typedef struct persistency_result {
 } persistency_result;
 
 /**
- * The callback of an asynchronous call (C `persistency_callback`): invoked
- * exactly once, on the job's worker thread, for every call that returned
- * `PERSISTENCY_OK`; never for a call that returned an error. `user_data`
- * is passed back untouched.
- */
-typedef void (*persistency_callback)(const struct persistency_result *result,
-                                     void *user_data);
-
-/**
  * A byte buffer: pointer and length (C `persistency_bytes`).
  */
 typedef struct persistency_bytes {
@@ -271,6 +194,83 @@ typedef struct persistency_bytes {
    */
   size_t len;
 } persistency_bytes;
+
+/**
+ * Options of a job (C `persistency_job_options`), read when it is first
+ * opened. Initialise with `persistency_job_options_init`, then change
+ * fields.
+ */
+typedef struct persistency_job_options {
+  /**
+   * Set by `persistency_job_options_init`; lets the struct grow.
+   */
+  uint32_t struct_size;
+  /**
+   * `PERSISTENCY_SYNC_NORMAL` (default), `_OFF` or `_FULL`.
+   */
+  int32_t synchronous;
+  /**
+   * Most operations waiting for the worker; 0 = the default (16384).
+   */
+  uint32_t queue_capacity;
+  /**
+   * `PERSISTENCY_FULL_BLOCK` (default) or `PERSISTENCY_FULL_FAIL`.
+   */
+  int32_t full_policy;
+  /**
+   * Cap on the main database file's size in bytes; 0 = unlimited.
+   */
+  uint64_t max_db_bytes;
+} persistency_job_options;
+
+/**
+ * A job's figures (C `persistency_stats`). The worker updates them as it
+ * goes; a reader may see figures from a moment earlier.
+ */
+typedef struct persistency_stats {
+  /**
+   * Operations waiting now.
+   */
+  uint64_t queued;
+  /**
+   * Write operations committed (a batch of n ops counts n; delete_acked counts 1).
+   */
+  uint64_t ops_applied;
+  /**
+   * Write operations that failed.
+   */
+  uint64_t ops_failed;
+  /**
+   * Commits.
+   */
+  uint64_t transactions;
+  /**
+   * get / get_many / exists / scan / count requests served.
+   */
+  uint64_t reads;
+  /**
+   * Bytes of the job's files on disk (db + wal).
+   */
+  uint64_t db_bytes;
+} persistency_stats;
+
+/**
+ * A logger (C `persistency_log_callback`): `level` is a
+ * `PERSISTENCY_LOG_*` constant, `message` a NUL-terminated string valid
+ * only during the call.
+ */
+typedef void (*persistency_log_callback)(int32_t level,
+                                         const char *message,
+                                         void *user_data);
+
+/**
+ * The callback of an asynchronous call (C `persistency_callback`): invoked
+ * exactly once, on the job's worker thread, for every call that returned
+ * `PERSISTENCY_OK`; never for a call that returned an error. `user_data`
+ * is passed back untouched.
+ */
+typedef void (*persistency_callback)(const struct persistency_result *result,
+                                     void *user_data);
 
 /**
  * One operation of a batch (C `persistency_op`).
@@ -350,6 +350,148 @@ typedef struct persistency_op {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Looks up a key and waits for the answer. On `PERSISTENCY_OK`, `*reply`
+ * is an owned reply: `found` tells whether the key is present, `value` /
+ * `value_len` hold its payload. Sees every write accepted before the call,
+ * from any thread.
+ *
+ * Runs on the calling thread, against a read-only connection of the job,
+ * when no accepted write is still uncommitted; otherwise it waits for the
+ * job's worker. Any thread may call it, except a callback running on this
+ * job's worker (`PERSISTENCY_ERR_INVALID_ARGUMENT`: it would deadlock).
+ *
+ * Ownership: the reply and every pointer in it stay valid until
+ * `persistency_reply_free(*reply)`, on any thread, independent of the job
+ * (it may be closed or released meanwhile). On any other status `*reply`
+ * is set to NULL (when `reply` is not NULL), nothing is to be freed and
+ * `persistency_last_error` tells why: `PERSISTENCY_ERR_INVALID_ARGUMENT`
+ * (a NULL argument, an over-long category, or a call from the job's own
+ * callback), `PERSISTENCY_ERR_CLOSED` (the job is closed),
+ * `PERSISTENCY_ERR_BACKEND` (the storage failed), `PERSISTENCY_ERR_INTERNAL`
+ * (a bug).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `key` is NULL (with `key_len` 0) or points at
+ * `key_len` readable bytes; `reply` is NULL or points at a writable
+ * pointer.
+ */
+persistency_status persistency_get_sync(struct persistency_job *job,
+                                        const char *category,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        const struct persistency_result **reply);
+
+/**
+ * Tells whether a key is present, into `*found`, and waits for the
+ * answer. Runs where `persistency_get_sync` runs and sees what it sees;
+ * the same statuses. Nothing is to be freed; on an error `*found` is
+ * false (when `found` is not NULL).
+ *
+ * # Safety
+ * As for `persistency_get_sync`, with `found` NULL or pointing at a
+ * writable `bool`.
+ */
+persistency_status persistency_exists_sync(struct persistency_job *job,
+                                           const char *category,
+                                           const uint8_t *key,
+                                           size_t key_len,
+                                           bool *found);
+
+/**
+ * Counts the rows of `[start, stop)` (`stop_len == 0`: no upper bound)
+ * into `*count`, and waits for the answer. Runs where
+ * `persistency_get_sync` runs and sees what it sees; the same statuses.
+ * Nothing is to be freed; on an error `*count` is 0 (when `count` is not
+ * NULL).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `start` and `stop` are each NULL (with length 0)
+ * or point at that many readable bytes; `count` is NULL or points at a
+ * writable `uint64_t`.
+ */
+persistency_status persistency_count_sync(struct persistency_job *job,
+                                          const char *category,
+                                          const uint8_t *start,
+                                          size_t start_len,
+                                          const uint8_t *stop,
+                                          size_t stop_len,
+                                          uint64_t *count);
+
+/**
+ * Scans one page of `[start, stop)` (`stop_len == 0`: no upper bound),
+ * ascending or, with `reverse`, descending; `limit` 0 means no limit. On
+ * `PERSISTENCY_OK`, `*reply` is an owned reply: `rows` / `row_count` (also
+ * in `count`) and `has_more` (rows remain after this page). To page on,
+ * resume ascending from the last key with a `0x00` byte appended,
+ * descending with the last key as `stop`. Each page is its own snapshot.
+ *
+ * Runs, sees, is owned and fails as `persistency_get_sync`.
+ *
+ * # Safety
+ * As for `persistency_count_sync`, with `reply` NULL or pointing at a
+ * writable pointer.
+ */
+persistency_status persistency_scan_sync(struct persistency_job *job,
+                                         const char *category,
+                                         const uint8_t *start,
+                                         size_t start_len,
+                                         const uint8_t *stop,
+                                         size_t stop_len,
+                                         bool reverse,
+                                         uint32_t limit,
+                                         const struct persistency_result **reply);
+
+/**
+ * Scans every key that starts with `prefix`, with `reverse` and `limit`
+ * as `persistency_scan_sync`; the reply as there.
+ *
+ * # Safety
+ * As for `persistency_get_sync`, with `prefix` / `prefix_len` in place of
+ * the key.
+ */
+persistency_status persistency_scan_prefix_sync(struct persistency_job *job,
+                                                const char *category,
+                                                const uint8_t *prefix,
+                                                size_t prefix_len,
+                                                bool reverse,
+                                                uint32_t limit,
+                                                const struct persistency_result **reply);
+
+/**
+ * Looks up `n_keys` keys in one snapshot and waits for the answer. On
+ * `PERSISTENCY_OK`, `*reply` is an owned reply whose `rows` hold one row
+ * per key that exists, in the order the keys were given (missing keys are
+ * left out); `count` is the number found.
+ *
+ * Runs, sees, is owned and fails as `persistency_get_sync`.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `keys` is NULL (with `n_keys` 0) or points at
+ * `n_keys` `persistency_bytes`, each NULL with length 0 or pointing at
+ * `len` readable bytes; `reply` is NULL or points at a writable pointer.
+ */
+persistency_status persistency_get_many_sync(struct persistency_job *job,
+                                             const char *category,
+                                             const struct persistency_bytes *keys,
+                                             size_t n_keys,
+                                             const struct persistency_result **reply);
+
+/**
+ * Frees a reply of `persistency_get_sync`, `persistency_scan_sync`,
+ * `persistency_scan_prefix_sync` or `persistency_get_many_sync`, and with
+ * it everything its pointers point at. NULL is ignored. Any thread may
+ * free a reply, once.
+ *
+ * # Safety
+ * `reply` is NULL or a reply one of those functions stored, not yet freed.
+ * A result a callback received is not a reply: never free it.
+ */
+void persistency_reply_free(const struct persistency_result *reply);
 
 /**
  * The process-wide instance. The first call validates `root_dir` and

@@ -17,6 +17,7 @@
 //! [`Job`]: crate::Job
 
 mod args;
+mod blocking;
 mod boundary;
 mod callback;
 mod handles;
@@ -28,6 +29,7 @@ mod reads;
 mod status;
 mod writes;
 
+pub use blocking::*;
 pub use callback::{CBytes, CResult, CRow, Callback};
 pub use handles::{JobHandle, PersistencyHandle};
 pub use instance::*;
