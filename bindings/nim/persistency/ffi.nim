@@ -233,6 +233,33 @@ proc persistency_delete_acked*(job: ptr CPersistencyJob, category: cstring, key:
     callback: CCallback, user_data: pointer): CStatus {.pimport.}
   ## Deletes one key and reports whether a row was removed.
 
+# Blocking reads: answered on the calling thread (or after the worker
+# committed the writes before them); a reply is freed with
+# persistency_reply_free.
+proc persistency_get_sync*(job: ptr CPersistencyJob, category: cstring, key: ptr uint8,
+    key_len: csize_t, reply: ptr ptr CResult): CStatus {.pimport.}
+  ## Looks up one key; `reply[]` is an owned reply on success.
+proc persistency_exists_sync*(job: ptr CPersistencyJob, category: cstring, key: ptr uint8,
+    key_len: csize_t, found: ptr bool): CStatus {.pimport.}
+  ## Whether one key exists, into `found[]`.
+proc persistency_count_sync*(job: ptr CPersistencyJob, category: cstring,
+    start: ptr uint8, start_len: csize_t, stop: ptr uint8, stop_len: csize_t,
+    count: ptr uint64): CStatus {.pimport.}
+  ## Number of rows in `[start, stop)`, into `count[]`.
+proc persistency_scan_sync*(job: ptr CPersistencyJob, category: cstring,
+    start: ptr uint8, start_len: csize_t, stop: ptr uint8, stop_len: csize_t,
+    reverse: bool, limit: uint32, reply: ptr ptr CResult): CStatus {.pimport.}
+  ## One page of `[start, stop)`; `reply[]` is an owned reply on success.
+proc persistency_scan_prefix_sync*(job: ptr CPersistencyJob, category: cstring,
+    prefix: ptr uint8, prefix_len: csize_t, reverse: bool, limit: uint32,
+    reply: ptr ptr CResult): CStatus {.pimport.}
+  ## Rows whose key starts with `prefix`; `reply[]` is an owned reply.
+proc persistency_get_many_sync*(job: ptr CPersistencyJob, category: cstring,
+    keys: ptr CBytes, n_keys: csize_t, reply: ptr ptr CResult): CStatus {.pimport.}
+  ## Looks up a set of keys in one snapshot; `reply[]` is an owned reply.
+proc persistency_reply_free*(reply: ptr CResult) {.pimport.}
+  ## Frees a reply of a blocking read (NULL is ignored).
+
 # Errors and version
 proc persistency_last_error*(): cstring {.pimport.}
   ## The last error message on this thread, or NULL.
