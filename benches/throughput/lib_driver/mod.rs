@@ -258,6 +258,79 @@ impl Job {
         });
     }
 
+    /// A blocking get (`persistency_get_sync`, on this thread when nothing
+    /// is pending): copies the payload into `value`, tells whether found.
+    pub fn get_sync(&self, data: &Data, key: &[u8], value: &mut Vec<u8>) -> bool {
+        let mut reply: *const CResult = std::ptr::null();
+        // SAFETY: `self.0` is live until drop; the category and key outlive
+        // the call; `reply` is a writable local.
+        let status = unsafe {
+            persistency_get_sync(
+                self.0,
+                data.category.as_ptr(),
+                key.as_ptr(),
+                key.len(),
+                &mut reply,
+            )
+        };
+        check(status, "persistency_get_sync");
+        // SAFETY: on PERSISTENCY_OK `reply` is an owned reply, valid until
+        // the free below; its value points at `value_len` bytes.
+        unsafe {
+            let r = &*reply;
+            value.clear();
+            if r.found {
+                value.extend_from_slice(std::slice::from_raw_parts(r.value, r.value_len));
+            }
+            let found = r.found;
+            persistency_reply_free(reply);
+            found
+        }
+    }
+
+    /// A blocking scan page (`persistency_scan_sync`) of up to `limit` rows
+    /// from `start`: returns the rows read and whether more follow, and
+    /// leaves the page's last key in `last`.
+    pub fn scan_sync(
+        &self,
+        data: &Data,
+        start: &[u8],
+        limit: u32,
+        last: &mut Vec<u8>,
+    ) -> (usize, bool) {
+        let mut reply: *const CResult = std::ptr::null();
+        // SAFETY: `self.0` is live until drop; the category and `start`
+        // outlive the call (no end bound); `reply` is a writable local.
+        let status = unsafe {
+            persistency_scan_sync(
+                self.0,
+                data.category.as_ptr(),
+                start.as_ptr(),
+                start.len(),
+                std::ptr::null(),
+                0,
+                false,
+                limit,
+                &mut reply,
+            )
+        };
+        check(status, "persistency_scan_sync");
+        // SAFETY: on PERSISTENCY_OK `reply` is an owned reply, valid until
+        // the free below, with `row_count` rows at `rows`.
+        unsafe {
+            let r = &*reply;
+            let n = r.row_count;
+            if n > 0 {
+                let row = &*r.rows.add(n - 1);
+                last.clear();
+                last.extend_from_slice(std::slice::from_raw_parts(row.key, row.key_len));
+            }
+            let more = r.has_more;
+            persistency_reply_free(reply);
+            (n, more)
+        }
+    }
+
     pub fn stats(&self) -> CStats {
         let mut s = CStats::default();
         // SAFETY: `self.0` is live until drop; `s` is a writable out-pointer.
