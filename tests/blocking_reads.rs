@@ -15,12 +15,12 @@ fn file_instance() -> (tempfile::TempDir, Persistency) {
     (dir, db)
 }
 
-/// The pool bound the library promises: the number of cores, 2 to 8.
+/// The pool bound the library promises: the number of cores, 4 to 8.
 fn max_readers() -> u64 {
     thread::available_parallelism()
         .map(usize::from)
-        .unwrap_or(2)
-        .clamp(2, 8) as u64
+        .unwrap_or(4)
+        .clamp(4, 8) as u64
 }
 
 fn key(i: i64) -> [u8; 8] {

@@ -23,54 +23,52 @@ use crate::error::{Error, Result};
 use crate::protocol::{Read, Reply};
 
 impl Job {
-    /// Serves `read` on the calling thread when that sees every accepted
-    /// write; `None` when it must go through the worker. A failure on the
-    /// read connection also answers `None`: the worker then gives the
-    /// authoritative answer or error.
-    pub(super) fn read_here(&self, read: &Read) -> Option<Result<Reply>> {
+    /// Runs `read` on the calling thread, on a pooled read-only connection,
+    /// when that sees every accepted write; `None` when it must go through
+    /// the worker. A failure on the read connection also answers `None`:
+    /// the worker then gives the authoritative answer or error.
+    pub(super) fn read_here<T>(
+        &self,
+        category: &[u8],
+        read: impl FnOnce(&mut dyn Reader) -> Result<T>,
+    ) -> Option<Result<T>> {
         let shared = &self.shared;
         if !shared.readers.enabled()
             || shared.counters.pending_writes.load(Ordering::Acquire) != 0
-            || !self.is_open()
             || self.on_own_worker()
         {
             return None;
         }
+        // A closed job's pool is closed: its reads go to the worker, which
+        // reports the job closed.
         let mut lease = shared.readers.lease()?;
         let reader = lease.reader();
-        let served = catch_unwind(AssertUnwindSafe(|| serve(reader, read)));
-        match served {
-            Ok(Ok(reply)) => {
+        let served = catch_unwind(AssertUnwindSafe(|| {
+            inject_fault(category);
+            read(reader)
+        }));
+        let answer = match served {
+            Ok(Ok(answer)) => {
                 drop(lease);
-                shared.counters.reads.fetch_add(1, Ordering::Relaxed);
-                Some(Ok(reply))
+                Ok(answer)
             }
             Ok(Err(_)) => {
                 lease.discard();
-                None
+                return None;
             }
             Err(_) => {
                 lease.discard();
-                shared.counters.reads.fetch_add(1, Ordering::Relaxed);
-                Some(Err(Error::internal("a read request panicked")
-                    .context(format!("job {}", self.id()))))
+                Err(Error::internal("a read request panicked")
+                    .context(format!("job {}", self.id())))
             }
-        }
+        };
+        shared.counters.reads.fetch_add(1, Ordering::Relaxed);
+        Some(answer)
     }
 }
 
-/// With the `fault-injection` feature, panics on the test category, as the
-/// worker does.
-#[cfg(feature = "fault-injection")]
-fn inject_fault(category: &[u8]) {
-    crate::fault::worker_request(category);
-}
-
-#[cfg(not(feature = "fault-injection"))]
-fn inject_fault(_category: &[u8]) {}
-
-fn serve(reader: &mut dyn Reader, read: &Read) -> Result<Reply> {
-    inject_fault(read.category());
+/// Serves a queued-form read on a reader.
+pub(super) fn serve(reader: &mut dyn Reader, read: &Read) -> Result<Reply> {
     Ok(match read {
         Read::Get { category, key } => Reply::Value(reader.get(category, key)?),
         Read::Exists { category, key } => Reply::Found(reader.exists(category, key)?),
@@ -83,3 +81,13 @@ fn serve(reader: &mut dyn Reader, read: &Read) -> Result<Reply> {
         Read::GetMany { category, keys } => Reply::Rows(reader.get_many(category, keys)?),
     })
 }
+
+/// With the `fault-injection` feature, panics on the test category, as the
+/// worker does.
+#[cfg(feature = "fault-injection")]
+fn inject_fault(category: &[u8]) {
+    crate::fault::worker_request(category);
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn inject_fault(_category: &[u8]) {}

@@ -44,7 +44,8 @@ pub struct Stats {
     /// Bytes of the job's files (database plus write-ahead log).
     pub db_bytes: u64,
     /// Read-only connections open now for blocking reads (idle or in use);
-    /// at most about the number of cores, 0 for in-memory jobs.
+    /// at most the number of cores (at least 4, at most 8), 0 for in-memory
+    /// jobs.
     pub readers: u64,
 }
 

@@ -3,43 +3,49 @@
 //!
 //! Bounded to [`max_readers`] connections (about the number of cores),
 //! opened lazily by the first blocking read that finds none idle, and shrunk
-//! when idle: a connection unused for [`IDLE_TTL`] is closed, by the next
-//! lease or return, or by a process-wide reaper thread that runs only while
-//! some pool holds idle connections. Closing the job closes the pool: it
+//! when idle: a connection unused for 2 to 3 s ([`IDLE_TICKS`] ticks of the
+//! reaper) is closed, by the next return or by a process-wide reaper thread
+//! that runs only while some pool holds idle connections. Idle time is
+//! counted in the reaper's ticks, so a read reads no clock. Closing the job closes the pool: it
 //! waits for the leased connections (a lease lasts one read) and drops the
 //! idle ones, before the worker closes the store.
 //!
 //! Jobs whose site has no second connection (in memory) never attach a
 //! site: their reads always go through the worker.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::backend::{Reader, Site};
 use crate::log::{log, Level};
 
-/// How long an idle connection stays open.
-pub(crate) const IDLE_TTL: Duration = Duration::from_secs(2);
-
-/// How often the reaper looks for idle connections to close.
+/// How often the reaper looks for idle connections to close: one tick.
 const REAP_EVERY: Duration = Duration::from_secs(1);
 
+/// Ticks a connection stays idle before it is closed.
+pub(crate) const IDLE_TICKS: u64 = 3;
+
+/// The reaper's tick count: the clock of idle connections.
+static TICK: AtomicU64 = AtomicU64::new(0);
+
 /// The most connections one job's pool holds: the number of cores, at
-/// least 2, at most 8.
+/// least 4 (so a few more host threads than cores on a small machine read
+/// without waiting for one another's connection), at most 8.
 pub(crate) fn max_readers() -> usize {
     thread::available_parallelism()
         .map(usize::from)
-        .unwrap_or(2)
-        .clamp(2, 8)
+        .unwrap_or(4)
+        .clamp(4, 8)
 }
 
 struct Idle {
     reader: Box<dyn Reader>,
-    since: Instant,
+    /// The tick it was returned at.
+    since: u64,
 }
 
 #[derive(Default)]
@@ -125,7 +131,6 @@ impl ReadPool {
     pub(crate) fn lease(self: &Arc<Self>) -> Option<Lease<'_>> {
         let site = self.site.get()?;
         let mut state = self.state.lock();
-        let stale = take_stale(&mut state, Instant::now());
         loop {
             if state.closed {
                 return None;
@@ -133,7 +138,6 @@ impl ReadPool {
             if let Some(idle) = state.idle.pop() {
                 state.out += 1;
                 drop(state);
-                drop(stale);
                 return Some(Lease {
                     pool: self,
                     reader: Some(idle.reader),
@@ -146,7 +150,6 @@ impl ReadPool {
             self.returned.wait(&mut state);
         }
         drop(state);
-        drop(stale);
         match site.open_reader() {
             Ok(reader) => Some(Lease {
                 pool: self,
@@ -165,7 +168,7 @@ impl ReadPool {
     fn put_back(self: &Arc<Self>, reader: Option<Box<dyn Reader>>) {
         let mut state = self.state.lock();
         state.out -= 1;
-        let now = Instant::now();
+        let now = TICK.load(Ordering::Relaxed);
         let mut stale = take_stale(&mut state, now);
         let closed = state.closed;
         match reader {
@@ -177,18 +180,18 @@ impl ReadPool {
             self.returned.notify_all();
         } else {
             self.returned.notify_one();
-            if !self.watched.swap(true, Ordering::AcqRel) {
+            if !self.watched.load(Ordering::Acquire) && !self.watched.swap(true, Ordering::AcqRel) {
                 watch(Arc::downgrade(self));
             }
         }
         drop(stale);
     }
 
-    /// Closes the connections idle longer than [`IDLE_TTL`]; tells whether
+    /// Closes the connections idle for [`IDLE_TICKS`] ticks; tells whether
     /// idle ones remain.
     fn trim(&self) -> bool {
         let mut state = self.state.lock();
-        let stale = take_stale(&mut state, Instant::now());
+        let stale = take_stale(&mut state, TICK.load(Ordering::Relaxed));
         let left = !state.idle.is_empty();
         if !left {
             self.watched.store(false, Ordering::Release);
@@ -212,13 +215,14 @@ impl ReadPool {
     }
 }
 
-/// Takes the connections idle since before `now - IDLE_TTL` out of the pool
-/// (the oldest are first), to be dropped once the lock is released.
-fn take_stale(state: &mut State, now: Instant) -> Vec<Idle> {
+/// Takes the connections idle for [`IDLE_TICKS`] ticks at tick `now` out
+/// of the pool (the oldest are first), to be dropped once the lock is
+/// released.
+fn take_stale(state: &mut State, now: u64) -> Vec<Idle> {
     let keep = state
         .idle
         .iter()
-        .position(|i| now.duration_since(i.since) < IDLE_TTL)
+        .position(|i| now.saturating_sub(i.since) < IDLE_TICKS)
         .unwrap_or(state.idle.len());
     state.idle.drain(..keep).collect()
 }
@@ -249,6 +253,7 @@ fn watch(pool: Weak<ReadPool>) {
 fn reap() {
     loop {
         thread::sleep(REAP_EVERY);
+        TICK.fetch_add(1, Ordering::Relaxed);
         let mut watched = WATCHED.lock();
         watched.retain(|pool| pool.upgrade().is_some_and(|pool| pool.trim()));
         if watched.is_empty() {

@@ -77,8 +77,11 @@ impl Job {
         read: Read,
         extract: fn(Reply) -> Result<T>,
     ) -> Result<T> {
-        if let Some(reply) = self.read_here(&read) {
-            return reply.and_then(extract);
+        let here = self.read_here(read.category(), |reader| {
+            super::fast::serve(reader, &read).and_then(extract)
+        });
+        if let Some(answer) = here {
+            return answer;
         }
         self.wait(|done| Request::Read { read, done }, extract)
     }
@@ -106,7 +109,13 @@ impl Job {
     /// The payload under a key, `None` when absent. Sees every write
     /// accepted before it.
     pub fn get(&self, category: impl AsRef<[u8]>, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.read_wait(Self::key_read(category.as_ref(), key, false)?, value)
+        let category = category.as_ref();
+        check_category(category)?;
+        // The hot path borrows its arguments: nothing is copied.
+        if let Some(answer) = self.read_here(category, |reader| reader.get(category, key)) {
+            return answer;
+        }
+        self.read_wait(Self::key_read(category, key, false)?, value)
     }
 
     /// Tells `then` whether a key is present.
@@ -121,7 +130,12 @@ impl Job {
 
     /// Whether a key is present.
     pub fn exists(&self, category: impl AsRef<[u8]>, key: &[u8]) -> Result<bool> {
-        self.read_wait(Self::key_read(category.as_ref(), key, true)?, found)
+        let category = category.as_ref();
+        check_category(category)?;
+        if let Some(answer) = self.read_here(category, |reader| reader.exists(category, key)) {
+            return answer;
+        }
+        self.read_wait(Self::key_read(category, key, true)?, found)
     }
 
     fn scan_read(range: Range, options: ScanOptions) -> Result<Read> {

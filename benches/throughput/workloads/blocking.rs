@@ -3,12 +3,13 @@
 //! against a direct prepared get, 4 host threads against 1, and a paginated
 //! scan of blocking pages against raw SQLite's.
 
+use std::path::Path;
 use std::time::Instant;
 
 use rusqlite::Connection;
 
 use super::{rate, rotated, timed_threads, Bench, W12};
-use crate::baselines::raw_sqlite::{raw_get, raw_scan, GET};
+use crate::baselines::raw_sqlite::{raw_get, raw_open, raw_scan, GET};
 use crate::config::{PAGE_ROWS, PAYLOAD_LEN, SCAN_ROWS};
 use crate::data::{pick, Key};
 use crate::lib_driver::LibJob;
@@ -17,10 +18,15 @@ use crate::rng::Rng;
 /// Host threads of the parallel variant.
 const THREADS: usize = 4;
 
+/// Untimed gets each thread makes first.
+const WARM_UP: usize = 500;
+
 const LIB_GET: &str = "lib blocking get, one at a time";
 const DIRECT_GET: &str = "direct get, same thread (rotated with 12)";
 const ONE_THREAD: &str = "lib blocking gets, 1 thread";
 const FOUR_THREADS: &str = "lib blocking gets, 4 threads";
+const RAW_ONE: &str = "raw gets, 1 thread, own connection";
+const RAW_FOUR: &str = "raw gets, 4 threads, a connection each";
 const LIB_PAGES: &str = "lib blocking paginated scan, pages of 1000";
 const RAW_PAGES: &str = "raw paginated scan, pages of 1000 (rotated with 12)";
 
@@ -30,11 +36,13 @@ impl Bench {
         &mut self,
         job: &LibJob,
         conn: &Connection,
+        raw_path: &Path,
         table: &[Key],
         sorted: &[Key],
     ) {
         self.blocking_gets(job, conn, table);
         self.blocking_threads(job, table);
+        self.raw_threads(raw_path, table);
         self.blocking_pages(job, conn, sorted);
         self.report.ratio(
             W12,
@@ -56,6 +64,13 @@ impl Bench {
             FOUR_THREADS,
             ONE_THREAD,
             Some(1.6),
+        );
+        self.report.ratio(
+            W12,
+            "raw: 4 threads / 1 thread (the machine's ceiling)",
+            RAW_FOUR,
+            RAW_ONE,
+            None,
         );
         self.report.ratio(
             W12,
@@ -109,7 +124,7 @@ impl Bench {
     }
 
     fn blocking_threads(&mut self, job: &LibJob, table: &[Key]) {
-        let per_thread = self.config.seq_gets;
+        let per_thread = self.config.seq_gets * 2;
         let data = &self.data;
         for rep in 0..self.config.reps {
             for variant in rotated(2, rep) {
@@ -117,6 +132,11 @@ impl Bench {
                 let t = timed_threads(threads, |t, line| {
                     let mut rng = Rng(130 + t as u64);
                     let mut value = Vec::with_capacity(PAYLOAD_LEN);
+                    // Untimed: the pool opens (or reuses) this thread's
+                    // connection and warms its page cache.
+                    for _ in 0..WARM_UP {
+                        assert!(job.get_sync(data, pick(&mut rng, table), &mut value));
+                    }
                     line.wait();
                     for _ in 0..per_thread {
                         let k = pick(&mut rng, table);
@@ -129,6 +149,36 @@ impl Bench {
                 } else {
                     FOUR_THREADS
                 };
+                self.report
+                    .record(W12, name, "gets/s", rate(threads * per_thread, t));
+            }
+        }
+    }
+
+    /// The same gets on raw SQLite, one connection per thread, to the copy
+    /// of the table workloads 4 to 8 use: how far this machine lets 4
+    /// threads scale.
+    fn raw_threads(&mut self, path: &Path, table: &[Key]) {
+        let per_thread = self.config.seq_gets * 2;
+        for rep in 0..self.config.reps {
+            for variant in rotated(2, rep) {
+                let threads = if variant == 0 { 1 } else { THREADS };
+                let t = timed_threads(threads, |t, line| {
+                    let conn = raw_open(path, "NORMAL");
+                    let mut stmt = conn.prepare_cached(GET).expect("prepare");
+                    let mut rng = Rng(150 + t as u64);
+                    let mut value = Vec::with_capacity(PAYLOAD_LEN);
+                    for _ in 0..WARM_UP {
+                        assert!(raw_get(&mut stmt, pick(&mut rng, table), &mut value));
+                    }
+                    line.wait();
+                    for _ in 0..per_thread {
+                        let k = pick(&mut rng, table);
+                        assert!(raw_get(&mut stmt, k, &mut value));
+                    }
+                    line.wait();
+                });
+                let name = if variant == 0 { RAW_ONE } else { RAW_FOUR };
                 self.report
                     .record(W12, name, "gets/s", rate(threads * per_thread, t));
             }

@@ -14,9 +14,10 @@ use crate::backend::{Backend, Range, Reader};
 use crate::error::Result;
 use crate::rows::Rows;
 
-/// The page cache of a reader, in KiB (allocated as used; WAL readers drop
-/// it whenever another connection committed).
-const READER_CACHE_KIB: u32 = 1_024;
+/// The page cache of a reader, in KiB: SQLite's default (allocated as
+/// used; a WAL reader drops it whenever another connection committed, and
+/// an idle reader is closed).
+const READER_CACHE_KIB: u32 = 2_000;
 
 /// A read-only connection to a job file.
 pub(in crate::backend) struct SqliteReader(SqliteBackend);
