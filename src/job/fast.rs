@@ -1,15 +1,17 @@
 //! Blocking reads on the caller's thread.
 //!
 //! A blocking read skips the worker when the job has no write that was
-//! accepted but is not yet committed (`Counters::pending_writes` is 0): a
+//! accepted but is not yet committed (`Counters::pending_writes`, which
+//! counts every accepted request but reads until the worker settles it, is
+//! 0): a
 //! read-only connection from the job's pool then sees every accepted write,
 //! because a new WAL snapshot holds every commit. Otherwise (or on an
 //! in-memory job, on the job's own worker thread, or when the pool cannot
 //! serve) the read is queued behind those writes as before.
 //!
-//! Why 0 is enough: the job adds a write's operations to the count before
-//! queueing it, and the worker takes them off (Release) only after the
-//! commit that made them visible. A read that starts after a write was
+//! Why 0 is enough: the job adds 1 for a write before queueing it, and the
+//! worker takes it off (Release) only once it has nothing open, after the
+//! commit that made the write visible. A read that starts after a write was
 //! accepted, on any thread that learnt of the acceptance, loads the count
 //! (Acquire) and sees either that write still counted, or 0 after its
 //! commit, whose effects its fresh snapshot then includes.

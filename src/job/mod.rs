@@ -161,15 +161,16 @@ impl Job {
         let wait = self.shared.policy == FullPolicy::Block && !self.on_own_worker();
         // Counted before it can be seen, so a read that starts after this
         // call returns knows a write is on its way (see `fast.rs`).
-        let pending = &self.shared.counters.pending_writes;
-        if ops > 0 {
-            pending.fetch_add(ops, Ordering::AcqRel);
+        let counted = u64::from(!request.is_read());
+        if counted > 0 {
+            let pending = &self.shared.counters.pending_writes;
+            pending.fetch_add(counted, Ordering::AcqRel);
         }
         self.shared
             .queue
             .push(request, ops as usize, wait)
             .map_err(|(request, why)| {
-                self.shared.counters.settled(ops);
+                self.shared.counters.settled(counted);
                 request.refuse();
                 match why {
                     Refused::Full => {

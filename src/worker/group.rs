@@ -124,7 +124,6 @@ impl Worker {
             .ops_failed
             .fetch_add(request.op_count(), Ordering::Relaxed);
         if let Request::Op(_) = request {
-            self.counters.settled(request.op_count());
             log(Level::Error, || {
                 format!("fire-and-forget write failed: {error}")
             });
@@ -169,8 +168,11 @@ impl Worker {
         self.group_bytes = 0;
         self.read_txn = false;
         self.txn_reads = 0;
+        if !self.backend.in_transaction() {
+            // Nothing open: every request served so far is settled.
+            self.counters.settled(std::mem::take(&mut self.unsettled));
+        }
         for pending in self.group.drain(..) {
-            self.counters.settled(pending.request.op_count());
             let result = match (&commit_error, pending.result) {
                 (Some(e), Ok(_)) if pending.request.op_count() > 0 => Err(e.clone()),
                 (_, result) => result,
