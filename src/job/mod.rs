@@ -3,11 +3,13 @@
 //! operations are in `writes.rs` and `reads.rs`; this file holds the handle,
 //! the queueing and the close.
 
+mod cursor;
 mod fast;
 mod pool;
 mod reads;
 mod writes;
 
+pub use cursor::{Cursor, DEFAULT_PAGE_ROWS};
 pub use reads::ScanOptions;
 
 use std::sync::atomic::Ordering;
