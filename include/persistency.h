@@ -85,6 +85,13 @@
 #define PERSISTENCY_OP_DELETE_PREFIX 2
 
 /**
+ * A cursor (C `persistency_cursor`): one range of one job, read page by
+ * page. Owned by the host from `persistency_cursor_open` until
+ * `persistency_cursor_close`.
+ */
+typedef struct persistency_cursor persistency_cursor;
+
+/**
  * A job handle (C `persistency_job`): one job of an instance. A job has
  * one handle at a time, so every call that hands out the same job returns
  * the same pointer (as `open_job` on an open job promises).
@@ -492,6 +499,69 @@ persistency_status persistency_get_many_sync(struct persistency_job *job,
  * A result a callback received is not a reply: never free it.
  */
 void persistency_reply_free(const struct persistency_result *reply);
+
+/**
+ * Opens a cursor over `[start, stop)` (`stop_len == 0`: no upper bound),
+ * ascending or, with `reverse`, descending, handing out pages of
+ * `page_rows` rows (0: 256). Nothing is read yet.
+ *
+ * Snapshots: a cursor holds none between pages. Each page is read in its
+ * own snapshot: the first when `persistency_cursor_next` asks for it (it
+ * sees every write accepted before that call), each next one is read ahead
+ * by the job's worker as soon as the page before it is handed out (it sees
+ * every write accepted before that); later writes may or may not be seen.
+ * Pages never repeat or reorder rows.
+ *
+ * Threads: any thread may open, use and close a cursor, one thread at a
+ * time. Statuses: `PERSISTENCY_ERR_INVALID_ARGUMENT` (a NULL argument, a
+ * NULL buffer with a length, an over-long category); on any error `*out`
+ * is set to NULL (when `out` is not NULL). The cursor stays valid after its
+ * job is closed (its next page then fails with `PERSISTENCY_ERR_CLOSED`).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `start` and `stop` are each NULL (with length 0)
+ * or point at that many readable bytes; `out` is NULL or points at a
+ * writable pointer.
+ */
+persistency_status persistency_cursor_open(struct persistency_job *job,
+                                           const char *category,
+                                           const uint8_t *start,
+                                           size_t start_len,
+                                           const uint8_t *stop,
+                                           size_t stop_len,
+                                           bool reverse,
+                                           uint32_t page_rows,
+                                           struct persistency_cursor **out);
+
+/**
+ * Reads the cursor's next page. On `PERSISTENCY_OK`, `*reply` is an owned
+ * reply (freed with `persistency_reply_free`, as those of the blocking
+ * reads): `rows` / `row_count` (also in `count`) in the cursor's order, and
+ * `has_more` (more pages follow). Once the range is exhausted the reply has
+ * no rows and `has_more` false, and so has every later one.
+ *
+ * Waits for the page read ahead, or reads the first page as
+ * `persistency_scan_sync` does. Statuses as `persistency_get_sync`
+ * (`PERSISTENCY_ERR_CLOSED` once the job is closed); after an error the
+ * cursor is exhausted. On an error `*reply` is set to NULL.
+ *
+ * # Safety
+ * `cursor` is NULL or an open cursor no other thread is using; `reply` is
+ * NULL or points at a writable pointer.
+ */
+persistency_status persistency_cursor_next(struct persistency_cursor *cursor,
+                                           const struct persistency_result **reply);
+
+/**
+ * Closes a cursor and frees it; NULL is ignored. A page being read ahead
+ * is dropped when it arrives. Replies already handed out stay valid.
+ *
+ * # Safety
+ * `cursor` is NULL or an open cursor, not used by another thread and not
+ * used again after this call.
+ */
+void persistency_cursor_close(struct persistency_cursor *cursor);
 
 /**
  * The process-wide instance. The first call validates `root_dir` and

@@ -55,7 +55,15 @@ fn value_reply(value: Option<Vec<u8>>) -> Box<OwnedReply> {
     reply
 }
 
-/// A reply holding rows.
+/// A reply holding `rows`, handed to the host (freed by
+/// `persistency_reply_free`).
+pub(super) fn rows_reply_raw(rows: Rows) -> *const CResult {
+    Box::into_raw(rows_reply(rows))
+        .cast_const()
+        .cast::<CResult>()
+}
+
+/// A reply holding rows (a scan page, a cursor page, a `get_many`).
 fn rows_reply(rows: Rows) -> Box<OwnedReply> {
     let row_views: Vec<CRow> = rows
         .iter()

@@ -20,6 +20,7 @@ mod args;
 mod blocking;
 mod boundary;
 mod callback;
+mod cursor;
 mod handles;
 mod instance;
 mod job;
@@ -31,6 +32,7 @@ mod writes;
 
 pub use blocking::*;
 pub use callback::{CBytes, CResult, CRow, Callback};
+pub use cursor::*;
 pub use handles::{JobHandle, PersistencyHandle};
 pub use instance::*;
 pub use job::*;

@@ -163,6 +163,11 @@ struct api_table {
                                         const persistency_bytes *, size_t,
                                         const persistency_result **);
     void (*reply_free)(const persistency_result *);
+    persistency_status (*cursor_open)(persistency_job *, const char *, const uint8_t *, size_t,
+                                      const uint8_t *, size_t, bool, uint32_t,
+                                      persistency_cursor **);
+    persistency_status (*cursor_next)(persistency_cursor *, const persistency_result **);
+    void (*cursor_close)(persistency_cursor *);
 };
 
 static const struct api_table api = {
@@ -218,6 +223,9 @@ static const struct api_table api = {
     persistency_scan_prefix_sync,
     persistency_get_many_sync,
     persistency_reply_free,
+    persistency_cursor_open,
+    persistency_cursor_next,
+    persistency_cursor_close,
 };
 
 /* The callback typedefs have the documented signatures. */
@@ -305,6 +313,7 @@ int main(void) {
     }
     if (api.status_name(PERSISTENCY_OK) == NULL || api.last_error() != NULL) return 1;
     api.reply_free(NULL); /* NULL is ignored */
+    api.cursor_close(NULL);
     printf("api surface: %zu functions, version %s\n",
            sizeof api / sizeof api.last_error, api.version());
     return 0;

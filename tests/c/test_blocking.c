@@ -281,6 +281,90 @@ static void test_memory_job(void) {
     persistency_release(p);
 }
 
+/* Reads a cursor to its end, checking that its one-byte keys come in
+ * order; returns the page count (the rows in *rows), or -1.  */
+static int read_cursor(persistency_cursor *c, int *rows, bool descending) {
+    int pages = 0, last = descending ? 256 : -1;
+    *rows = 0;
+    for (;;) {
+        const persistency_result *r = NULL;
+        size_t i;
+        if (persistency_cursor_next(c, &r) != PERSISTENCY_OK) return -1;
+        if (r->row_count == 0) {
+            bool more = r->has_more;
+            persistency_reply_free(r);
+            return more ? -1 : pages;
+        }
+        pages++;
+        for (i = 0; i < r->row_count; i++) {
+            int k = r->rows[i].key[0];
+            if (r->rows[i].key_len != 1 || (descending ? k >= last : k <= last)) {
+                persistency_reply_free(r);
+                return -1;
+            }
+            last = k;
+            (*rows)++;
+        }
+        persistency_reply_free(r);
+    }
+}
+
+static void test_cursor(void) {
+    persistency *p;
+    persistency_job *job;
+    persistency_cursor *c = NULL;
+    const persistency_result *r = NULL;
+    int i, rows = 0;
+    uint8_t k[1];
+
+    CHECK_OK(file_job("cursor", &p, &job));
+    for (i = 0; i < 200; i++) {
+        k[0] = (uint8_t)i;
+        CHECK_OK(persistency_put(job, "c", k, 1, k, 1));
+    }
+    CHECK_OK(persistency_cursor_open(job, "c", NULL, 0, NULL, 0, false, 30, &c));
+    CHECKF(read_cursor(c, &rows, false) == 7 && rows == 200, "rows %d", rows);
+    /* An exhausted cursor keeps answering with an empty page. */
+    CHECK_OK(persistency_cursor_next(c, &r));
+    CHECK(r != NULL && r->row_count == 0 && !r->has_more);
+    persistency_reply_free(r);
+    persistency_cursor_close(c);
+
+    k[0] = 150;
+    CHECK_OK(persistency_cursor_open(job, "c", NULL, 0, k, 1, true, 0, &c));
+    CHECKF(read_cursor(c, &rows, true) == 1 && rows == 150, "rows %d", rows);
+    persistency_cursor_close(c);
+
+    /* Closed early, with a page being read ahead. */
+    CHECK_OK(persistency_cursor_open(job, "c", NULL, 0, NULL, 0, false, 10, &c));
+    CHECK_OK(persistency_cursor_next(c, &r));
+    CHECK(r->row_count == 10 && r->has_more);
+    persistency_cursor_close(c);
+    /* The reply outlives its cursor. */
+    CHECK(r->rows[9].key[0] == 9);
+    persistency_reply_free(r);
+
+    c = (persistency_cursor *)&c;
+    CHECK_INVALID(persistency_cursor_open(job, NULL, NULL, 0, NULL, 0, false, 0, &c));
+    CHECK(c == NULL);
+    CHECK_INVALID(persistency_cursor_open(job, "c", NULL, 0, NULL, 0, false, 0, NULL));
+    CHECK_INVALID(persistency_cursor_next(NULL, &r));
+    CHECK(r == NULL);
+
+    /* A cursor outlives its job's close; its next page reports it. */
+    CHECK_OK(persistency_cursor_open(job, "c", NULL, 0, NULL, 0, false, 0, &c));
+    CHECK_OK(persistency_close_job(p, "blocking"));
+    CHECK_CLOSED(persistency_cursor_next(c, &r));
+    CHECK(r == NULL);
+    CHECK_OK(persistency_cursor_next(c, &r));
+    CHECK(r != NULL && r->row_count == 0);
+    persistency_reply_free(r);
+    persistency_cursor_close(c);
+    persistency_cursor_close(NULL);
+    persistency_job_release(job);
+    persistency_release(p);
+}
+
 /* From a callback on the job's own worker a blocking read would deadlock. */
 typedef struct own_call {
     persistency_job *job;
@@ -325,6 +409,7 @@ int main(void) {
         {"blocking/read_sees_write_from_other_thread", test_read_sees_write_from_other_thread},
         {"blocking/memory_job", test_memory_job},
         {"blocking/refused_in_own_callback", test_refused_in_own_callback},
+        {"blocking/cursor", test_cursor},
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);
 }

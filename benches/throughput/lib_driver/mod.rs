@@ -331,6 +331,52 @@ impl Job {
         }
     }
 
+    /// Reads `[start, stop)` through a cursor of pages of `page_rows`
+    /// (`persistency_cursor_*`, the next page read ahead); returns the rows
+    /// read.
+    pub fn cursor_rows(&self, data: &Data, start: &[u8], stop: &[u8], page_rows: u32) -> usize {
+        let mut cursor: *mut CursorHandle = std::ptr::null_mut();
+        // SAFETY: `self.0` is live until drop; the category and the bounds
+        // outlive the call, which copies them; `cursor` is a writable local.
+        let status = unsafe {
+            persistency_cursor_open(
+                self.0,
+                data.category.as_ptr(),
+                start.as_ptr(),
+                start.len(),
+                stop.as_ptr(),
+                stop.len(),
+                false,
+                page_rows,
+                &mut cursor,
+            )
+        };
+        check(status, "persistency_cursor_open");
+        let mut rows = 0;
+        loop {
+            let mut reply: *const CResult = std::ptr::null();
+            // SAFETY: `cursor` is open and used by this thread only.
+            check(
+                unsafe { persistency_cursor_next(cursor, &mut reply) },
+                "persistency_cursor_next",
+            );
+            // SAFETY: on PERSISTENCY_OK `reply` is an owned reply, freed
+            // once here.
+            let n = unsafe {
+                let n = (*reply).row_count;
+                persistency_reply_free(reply);
+                n
+            };
+            if n == 0 {
+                break;
+            }
+            rows += n;
+        }
+        // SAFETY: `cursor` is open and not used after this.
+        unsafe { persistency_cursor_close(cursor) };
+        rows
+    }
+
     pub fn stats(&self) -> CStats {
         let mut s = CStats::default();
         // SAFETY: `self.0` is live until drop; `s` is a writable out-pointer.

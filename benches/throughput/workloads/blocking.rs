@@ -28,6 +28,7 @@ const FOUR_THREADS: &str = "lib blocking gets, 4 threads";
 const RAW_ONE: &str = "raw gets, 1 thread, own connection";
 const RAW_FOUR: &str = "raw gets, 4 threads, a connection each";
 const LIB_PAGES: &str = "lib blocking paginated scan, pages of 1000";
+const LIB_CURSOR: &str = "lib cursor, pages of 1000 read ahead";
 const RAW_PAGES: &str = "raw paginated scan, pages of 1000 (rotated with 12)";
 
 impl Bench {
@@ -74,8 +75,15 @@ impl Bench {
         );
         self.report.ratio(
             W12,
-            "lib blocking paginated / raw paginated (cursor goal)",
+            "lib blocking paginated / raw paginated",
             LIB_PAGES,
+            RAW_PAGES,
+            None,
+        );
+        self.report.ratio(
+            W12,
+            "lib cursor / raw paginated (cursor goal)",
+            LIB_CURSOR,
             RAW_PAGES,
             Some(0.9),
         );
@@ -196,10 +204,18 @@ impl Bench {
             for _ in 0..scans {
                 starts.push(*pick(&mut rng, &sorted[..sorted.len() - rows_per_scan]));
             }
-            for variant in rotated(2, rep) {
+            for variant in rotated(3, rep) {
                 let mut rows = 0;
                 let start = Instant::now();
                 for s in &starts {
+                    if variant == 2 {
+                        // Bounded to the rows wanted, so the cursor reads
+                        // no page ahead that is not used.
+                        let i = sorted.binary_search(s).expect("a start is a key");
+                        let stop = &sorted[i + rows_per_scan];
+                        rows += job.cursor_rows(&self.data, s, stop, PAGE_ROWS as u32);
+                        continue;
+                    }
                     let mut from = s.to_vec();
                     let mut got = 0;
                     while got < rows_per_scan {
@@ -220,7 +236,11 @@ impl Bench {
                 }
                 let t = start.elapsed();
                 assert_eq!(rows, scans * rows_per_scan);
-                let name = if variant == 0 { LIB_PAGES } else { RAW_PAGES };
+                let name = match variant {
+                    0 => LIB_PAGES,
+                    1 => RAW_PAGES,
+                    _ => LIB_CURSOR,
+                };
                 self.report.record(W12, name, "rows/s", rate(rows, t));
             }
         }
