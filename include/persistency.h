@@ -99,6 +99,13 @@
 #define PERSISTENCY_OP_DELETE_PREFIX 2
 
 /**
+ * A cursor (C `persistency_cursor`): one range of one job, read page by
+ * page. Owned by the host from `persistency_cursor_open` until
+ * `persistency_cursor_close`.
+ */
+typedef struct persistency_cursor persistency_cursor;
+
+/**
  * A job handle (C `persistency_job`): one job of an instance. A job has
  * one handle at a time, so every call that hands out the same job returns
  * the same pointer (as `open_job` on an open job promises).
@@ -123,6 +130,91 @@ typedef struct persistency persistency;
  * `PERSISTENCY_OK` or an error code. Codes are never renumbered.
  */
 typedef int32_t persistency_status;
+
+/**
+ * One row of a scan or multi-get (C `persistency_row`); pointers valid only
+ * during the callback.
+ */
+typedef struct persistency_row {
+  /**
+   * The key bytes.
+   */
+  const uint8_t *key;
+  /**
+   * Length of `key`.
+   */
+  size_t key_len;
+  /**
+   * The payload bytes.
+   */
+  const uint8_t *payload;
+  /**
+   * Length of `payload`.
+   */
+  size_t payload_len;
+} persistency_row;
+
+/**
+ * What an asynchronous call reports to its callback (C
+ * `persistency_result`). Every pointer in it is valid only during the
+ * callback: copy what you keep.
+ */
+typedef struct persistency_result {
+  /**
+   * `PERSISTENCY_OK` or an error code.
+   */
+  int32_t status;
+  /**
+   * SQLite extended result code when status is `PERSISTENCY_ERR_BACKEND`, else 0.
+   */
+  int32_t backend_code;
+  /**
+   * Message when status != `PERSISTENCY_OK`, else NULL.
+   */
+  const char *error;
+  /**
+   * get / exists: key present; delete_acked: a row was removed.
+   */
+  bool found;
+  /**
+   * get: the payload (NULL when not found).
+   */
+  const uint8_t *value;
+  /**
+   * get: length of `value`.
+   */
+  size_t value_len;
+  /**
+   * count: the count; get_many: rows found.
+   */
+  uint64_t count;
+  /**
+   * scan / get_many: the rows.
+   */
+  const struct persistency_row *rows;
+  /**
+   * Number of `rows`.
+   */
+  size_t row_count;
+  /**
+   * scan: rows remain in the range beyond those returned.
+   */
+  bool has_more;
+} persistency_result;
+
+/**
+ * A byte buffer: pointer and length (C `persistency_bytes`).
+ */
+typedef struct persistency_bytes {
+  /**
+   * The bytes (NULL only with `len` 0).
+   */
+  const uint8_t *data;
+  /**
+   * Length of `data`.
+   */
+  size_t len;
+} persistency_bytes;
 
 /**
  * Options of a job (C `persistency_job_options`), read when it is first
@@ -209,77 +301,6 @@ typedef void (*persistency_log_callback)(int32_t level,
                                          void *user_data);
 
 /**
- * One row of a scan or multi-get (C `persistency_row`); pointers valid only
- * during the callback.
- */
-typedef struct persistency_row {
-  /**
-   * The key bytes.
-   */
-  const uint8_t *key;
-  /**
-   * Length of `key`.
-   */
-  size_t key_len;
-  /**
-   * The payload bytes.
-   */
-  const uint8_t *payload;
-  /**
-   * Length of `payload`.
-   */
-  size_t payload_len;
-} persistency_row;
-
-/**
- * What an asynchronous call reports to its callback (C
- * `persistency_result`). Every pointer in it is valid only during the
- * callback: copy what you keep.
- */
-typedef struct persistency_result {
-  /**
-   * `PERSISTENCY_OK` or an error code.
-   */
-  int32_t status;
-  /**
-   * SQLite extended result code when status is `PERSISTENCY_ERR_BACKEND`, else 0.
-   */
-  int32_t backend_code;
-  /**
-   * Message when status != `PERSISTENCY_OK`, else NULL.
-   */
-  const char *error;
-  /**
-   * get / exists: key present; delete_acked: a row was removed.
-   */
-  bool found;
-  /**
-   * get: the payload (NULL when not found).
-   */
-  const uint8_t *value;
-  /**
-   * get: length of `value`.
-   */
-  size_t value_len;
-  /**
-   * count: the count; get_many: rows found.
-   */
-  uint64_t count;
-  /**
-   * scan / get_many: the rows.
-   */
-  const struct persistency_row *rows;
-  /**
-   * Number of `rows`.
-   */
-  size_t row_count;
-  /**
-   * scan: rows remain in the range beyond those returned.
-   */
-  bool has_more;
-} persistency_result;
-
-/**
  * The callback of an asynchronous call (C `persistency_callback`): invoked
  * exactly once, on the job's worker thread, for every call that returned
  * `PERSISTENCY_OK`; never for a call that returned an error. `user_data`
@@ -287,20 +308,6 @@ typedef struct persistency_result {
  */
 typedef void (*persistency_callback)(const struct persistency_result *result,
                                      void *user_data);
-
-/**
- * A byte buffer: pointer and length (C `persistency_bytes`).
- */
-typedef struct persistency_bytes {
-  /**
-   * The bytes (NULL only with `len` 0).
-   */
-  const uint8_t *data;
-  /**
-   * Length of `data`.
-   */
-  size_t len;
-} persistency_bytes;
 
 /**
  * One operation of a batch (C `persistency_op`).
@@ -381,6 +388,211 @@ typedef struct persistency_op {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Looks up a key and waits for the answer. On `PERSISTENCY_OK`, `*reply`
+ * is an owned reply: `found` tells whether the key is present, `value` /
+ * `value_len` hold its payload. Sees every write accepted before the call,
+ * from any thread.
+ *
+ * Runs on the calling thread, against a read-only connection of the job,
+ * when no accepted write is still uncommitted; otherwise it waits for the
+ * job's worker. Any thread may call it, except a callback running on this
+ * job's worker (`PERSISTENCY_ERR_INVALID_ARGUMENT`: it would deadlock).
+ *
+ * Ownership: the reply and every pointer in it stay valid until
+ * `persistency_reply_free(*reply)`, on any thread, independent of the job
+ * (it may be closed or released meanwhile). On any other status `*reply`
+ * is set to NULL (when `reply` is not NULL), nothing is to be freed and
+ * `persistency_last_error` tells why: `PERSISTENCY_ERR_INVALID_ARGUMENT`
+ * (a NULL argument, an over-long category, or a call from the job's own
+ * callback), `PERSISTENCY_ERR_CLOSED` (the job is closed),
+ * `PERSISTENCY_ERR_BACKEND` (the storage failed), `PERSISTENCY_ERR_INTERNAL`
+ * (a bug).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `key` is NULL (with `key_len` 0) or points at
+ * `key_len` readable bytes; `reply` is NULL or points at a writable
+ * pointer.
+ */
+persistency_status persistency_get_sync(struct persistency_job *job,
+                                        const char *category,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        const struct persistency_result **reply);
+
+/**
+ * Tells whether a key is present, into `*found`, and waits for the
+ * answer. Runs where `persistency_get_sync` runs and sees what it sees;
+ * the same statuses. Nothing is to be freed; on an error `*found` is
+ * false (when `found` is not NULL).
+ *
+ * # Safety
+ * As for `persistency_get_sync`, with `found` NULL or pointing at a
+ * writable `bool`.
+ */
+persistency_status persistency_exists_sync(struct persistency_job *job,
+                                           const char *category,
+                                           const uint8_t *key,
+                                           size_t key_len,
+                                           bool *found);
+
+/**
+ * Counts the rows of `[start, stop)` (`stop_len == 0`: no upper bound)
+ * into `*count`, and waits for the answer. Runs where
+ * `persistency_get_sync` runs and sees what it sees; the same statuses.
+ * Nothing is to be freed; on an error `*count` is 0 (when `count` is not
+ * NULL).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `start` and `stop` are each NULL (with length 0)
+ * or point at that many readable bytes; `count` is NULL or points at a
+ * writable `uint64_t`.
+ */
+persistency_status persistency_count_sync(struct persistency_job *job,
+                                          const char *category,
+                                          const uint8_t *start,
+                                          size_t start_len,
+                                          const uint8_t *stop,
+                                          size_t stop_len,
+                                          uint64_t *count);
+
+/**
+ * Scans one page of `[start, stop)` (`stop_len == 0`: no upper bound),
+ * ascending or, with `reverse`, descending; `limit` 0 means no limit. On
+ * `PERSISTENCY_OK`, `*reply` is an owned reply: `rows` / `row_count` (also
+ * in `count`) and `has_more` (rows remain after this page). To page on,
+ * resume ascending from the last key with a `0x00` byte appended,
+ * descending with the last key as `stop`. Each page is its own snapshot.
+ *
+ * Runs, sees, is owned and fails as `persistency_get_sync`.
+ *
+ * # Safety
+ * As for `persistency_count_sync`, with `reply` NULL or pointing at a
+ * writable pointer.
+ */
+persistency_status persistency_scan_sync(struct persistency_job *job,
+                                         const char *category,
+                                         const uint8_t *start,
+                                         size_t start_len,
+                                         const uint8_t *stop,
+                                         size_t stop_len,
+                                         bool reverse,
+                                         uint32_t limit,
+                                         const struct persistency_result **reply);
+
+/**
+ * Scans every key that starts with `prefix`, with `reverse` and `limit`
+ * as `persistency_scan_sync`; the reply as there.
+ *
+ * # Safety
+ * As for `persistency_get_sync`, with `prefix` / `prefix_len` in place of
+ * the key.
+ */
+persistency_status persistency_scan_prefix_sync(struct persistency_job *job,
+                                                const char *category,
+                                                const uint8_t *prefix,
+                                                size_t prefix_len,
+                                                bool reverse,
+                                                uint32_t limit,
+                                                const struct persistency_result **reply);
+
+/**
+ * Looks up `n_keys` keys in one snapshot and waits for the answer. On
+ * `PERSISTENCY_OK`, `*reply` is an owned reply whose `rows` hold one row
+ * per key that exists, in the order the keys were given (missing keys are
+ * left out); `count` is the number found.
+ *
+ * Runs, sees, is owned and fails as `persistency_get_sync`.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `keys` is NULL (with `n_keys` 0) or points at
+ * `n_keys` `persistency_bytes`, each NULL with length 0 or pointing at
+ * `len` readable bytes; `reply` is NULL or points at a writable pointer.
+ */
+persistency_status persistency_get_many_sync(struct persistency_job *job,
+                                             const char *category,
+                                             const struct persistency_bytes *keys,
+                                             size_t n_keys,
+                                             const struct persistency_result **reply);
+
+/**
+ * Frees a reply of `persistency_get_sync`, `persistency_scan_sync`,
+ * `persistency_scan_prefix_sync` or `persistency_get_many_sync`, and with
+ * it everything its pointers point at. NULL is ignored. Any thread may
+ * free a reply, once.
+ *
+ * # Safety
+ * `reply` is NULL or a reply one of those functions stored, not yet freed.
+ * A result a callback received is not a reply: never free it.
+ */
+void persistency_reply_free(const struct persistency_result *reply);
+
+/**
+ * Opens a cursor over `[start, stop)` (`stop_len == 0`: no upper bound),
+ * ascending or, with `reverse`, descending, handing out pages of
+ * `page_rows` rows (0: 256). Nothing is read yet.
+ *
+ * Snapshots: a cursor holds none between pages. Each page is read in its
+ * own snapshot: the first when `persistency_cursor_next` asks for it (it
+ * sees every write accepted before that call), each next one is read ahead
+ * by the job's worker as soon as the page before it is handed out (it sees
+ * every write accepted before that); later writes may or may not be seen.
+ * Pages never repeat or reorder rows.
+ *
+ * Threads: any thread may open, use and close a cursor, one thread at a
+ * time. Statuses: `PERSISTENCY_ERR_INVALID_ARGUMENT` (a NULL argument, a
+ * NULL buffer with a length, an over-long category); on any error `*out`
+ * is set to NULL (when `out` is not NULL). The cursor stays valid after its
+ * job is closed (its next page then fails with `PERSISTENCY_ERR_CLOSED`).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `start` and `stop` are each NULL (with length 0)
+ * or point at that many readable bytes; `out` is NULL or points at a
+ * writable pointer.
+ */
+persistency_status persistency_cursor_open(struct persistency_job *job,
+                                           const char *category,
+                                           const uint8_t *start,
+                                           size_t start_len,
+                                           const uint8_t *stop,
+                                           size_t stop_len,
+                                           bool reverse,
+                                           uint32_t page_rows,
+                                           struct persistency_cursor **out);
+
+/**
+ * Reads the cursor's next page. On `PERSISTENCY_OK`, `*reply` is an owned
+ * reply (freed with `persistency_reply_free`, as those of the blocking
+ * reads): `rows` / `row_count` (also in `count`) in the cursor's order, and
+ * `has_more` (more pages follow). Once the range is exhausted the reply has
+ * no rows and `has_more` false, and so has every later one.
+ *
+ * Waits for the page read ahead, or reads the first page as
+ * `persistency_scan_sync` does. Statuses as `persistency_get_sync`
+ * (`PERSISTENCY_ERR_CLOSED` once the job is closed); after an error the
+ * cursor is exhausted. On an error `*reply` is set to NULL.
+ *
+ * # Safety
+ * `cursor` is NULL or an open cursor no other thread is using; `reply` is
+ * NULL or points at a writable pointer.
+ */
+persistency_status persistency_cursor_next(struct persistency_cursor *cursor,
+                                           const struct persistency_result **reply);
+
+/**
+ * Closes a cursor and frees it; NULL is ignored. A page being read ahead
+ * is dropped when it arrives. Replies already handed out stay valid.
+ *
+ * # Safety
+ * `cursor` is NULL or an open cursor, not used by another thread and not
+ * used again after this call.
+ */
+void persistency_cursor_close(struct persistency_cursor *cursor);
 
 /**
  * The process-wide instance. The first call validates `root_dir` and

@@ -58,7 +58,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use instance::{
     current, instance, reset, validate_job_id, Persistency, MAX_JOB_ID_LEN, MEMORY_ROOT,
 };
-pub use job::{set_wait_timeout, Job, ScanOptions, Stats};
+pub use job::{set_wait_timeout, Cursor, Job, ScanOptions, Stats, DEFAULT_PAGE_ROWS};
 pub use keys::{encode_i64, encode_key, encode_u64, prefix_stop, Key, KeyPart, MAX_PART_LEN};
 pub use log::{set_logger, Level, Logger};
 pub use ops::Op;

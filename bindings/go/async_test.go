@@ -66,6 +66,12 @@ func TestContextCancellation(t *testing.T) {
 	wctx, wcancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- job.Write(wctx, []Op{PutOp(cat, []byte("late"), []byte("x"))}) }()
+	// A write queued behind the held worker: a read must now wait for it
+	// (a blocking read runs on the caller's thread only when nothing is
+	// pending), and giving up on it must not leak its reply.
+	if err := job.Put(cat, []byte("queued"), []byte("q")); err != nil {
+		t.Fatal(err)
+	}
 	gctx, gcancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer gcancel()
 	if _, _, err := job.Get(gctx, cat, []byte("k")); !errors.Is(err, context.DeadlineExceeded) {

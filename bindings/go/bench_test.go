@@ -64,8 +64,20 @@ func BenchmarkPut(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "puts/s")
 }
 
-// BenchmarkGet: sequential blocking gets of random existing keys.
+// BenchmarkGet: sequential blocking gets of random existing keys (one
+// plain cgo call each, on the calling thread).
 func BenchmarkGet(b *testing.B) {
+	benchGets(b, (*Job).Get)
+}
+
+// BenchmarkGetCallback: the same gets through the callback path Get used
+// before (persistency_get, answered on the worker thread): the figure
+// BenchmarkGet is compared with.
+func BenchmarkGetCallback(b *testing.B) {
+	benchGets(b, (*Job).getCallback)
+}
+
+func benchGets(b *testing.B, get func(*Job, context.Context, string, []byte) ([]byte, bool, error)) {
 	ctx := context.Background()
 	job := benchJob(b)
 	rng := rand.New(rand.NewSource(2))
@@ -84,7 +96,7 @@ func BenchmarkGet(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		v, found, err := job.Get(ctx, cat, keys[order[i%benchGetKeys]])
+		v, found, err := get(job, ctx, cat, keys[order[i%benchGetKeys]])
 		if err != nil || !found || len(v) != benchPayloadLen {
 			b.Fatalf("get: %v %v %d", err, found, len(v))
 		}
@@ -93,8 +105,9 @@ func BenchmarkGet(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "gets/s")
 }
 
-// BenchmarkGetParallel: blocking gets from GOMAXPROCS goroutines at once
-// (one job, one worker: shows how well waiting requests pipeline).
+// BenchmarkGetParallel: blocking gets from 4 x GOMAXPROCS goroutines at
+// once on one job (each on its goroutine's thread, on the job's pool of
+// read connections).
 func BenchmarkGetParallel(b *testing.B) {
 	ctx := context.Background()
 	job := benchJob(b)

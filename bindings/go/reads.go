@@ -2,40 +2,20 @@ package persistency
 
 // This file holds the reads: Get, Exists, Count, GetMany, and Scan and
 // ScanPrefix over a Range. Iterate and ForEach, which page through Scan,
-// are in iterate.go.
+// are in iterate.go. Each is one blocking C call (blocking.go): it runs on
+// the calling thread while the job has no uncommitted write, and waits for
+// the job's worker otherwise; either way it sees every write accepted
+// before it.
 
 /*
 #include <stdlib.h>
 #include "pgo.h"
 
-static int32_t pgo_get(persistency_job *job, const char *cat, const uint8_t *key, size_t key_len, uintptr_t h) {
-	return persistency_get(job, cat, key, key_len, pgo_result, (void *)h);
-}
-
-static int32_t pgo_exists(persistency_job *job, const char *cat, const uint8_t *key, size_t key_len, uintptr_t h) {
-	return persistency_exists(job, cat, key, key_len, pgo_result, (void *)h);
-}
-
-static int32_t pgo_scan(persistency_job *job, const char *cat, const uint8_t *start, size_t start_len,
-                        const uint8_t *stop, size_t stop_len, int reverse, uint32_t limit, uintptr_t h) {
-	return persistency_scan(job, cat, start, start_len, stop, stop_len, reverse != 0, limit, pgo_result, (void *)h);
-}
-
-static int32_t pgo_scan_prefix(persistency_job *job, const char *cat, const uint8_t *prefix, size_t prefix_len,
-                               int reverse, uint32_t limit, uintptr_t h) {
-	return persistency_scan_prefix(job, cat, prefix, prefix_len, reverse != 0, limit, pgo_result, (void *)h);
-}
-
-static int32_t pgo_count(persistency_job *job, const char *cat, const uint8_t *start, size_t start_len,
-                         const uint8_t *stop, size_t stop_len, uintptr_t h) {
-	return persistency_count(job, cat, start, start_len, stop, stop_len, pgo_result, (void *)h);
-}
-
 // The keys of a get_many arrive as one Go buffer of concatenated keys plus
 // their lengths; the persistency_bytes array pointing into it is built
 // here, in C memory, for the duration of the call only.
-static int32_t pgo_get_many(persistency_job *job, const char *cat, const uint8_t *blob,
-                            const size_t *lens, size_t n, uintptr_t h) {
+static int32_t pgo_get_many_sync(persistency_job *job, const char *cat, const uint8_t *blob,
+                                 const size_t *lens, size_t n, const persistency_result **reply) {
 	persistency_bytes *keys = NULL;
 	if (n > 0) {
 		keys = malloc(n * sizeof *keys);
@@ -49,7 +29,7 @@ static int32_t pgo_get_many(persistency_job *job, const char *cat, const uint8_t
 		keys[i].len = lens[i];
 		off += lens[i];
 	}
-	int32_t status = persistency_get_many(job, cat, keys, n, pgo_result, (void *)h);
+	int32_t status = persistency_get_many_sync(job, cat, keys, n, reply);
 	free(keys);
 	return status;
 }
@@ -66,9 +46,9 @@ type Row struct {
 
 // Get returns the value stored under key, and whether there is one.
 func (j *Job) Get(ctx context.Context, category string, key []byte) (value []byte, found bool, err error) {
-	res, err := j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
+	res, err := j.replyRead(ctx, category, func(ptr *C.persistency_job, cat *C.char, reply **C.persistency_result) int32 {
 		k, kl := bytesPtr(key)
-		return int32(C.pgo_get(ptr, cat, k, kl, h))
+		return int32(C.persistency_get_sync(ptr, cat, k, kl, reply))
 	})
 	if err != nil || !res.found {
 		return nil, false, err
@@ -78,25 +58,30 @@ func (j *Job) Get(ctx context.Context, category string, key []byte) (value []byt
 
 // Exists reports whether key is present.
 func (j *Job) Exists(ctx context.Context, category string, key []byte) (bool, error) {
-	res, err := j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
+	var found C.bool
+	err := j.blocking(ctx, category, func(ptr *C.persistency_job, cat *C.char) int32 {
 		k, kl := bytesPtr(key)
-		return int32(C.pgo_exists(ptr, cat, k, kl, h))
-	})
-	return res.found, err
+		return int32(C.persistency_exists_sync(ptr, cat, k, kl, &found))
+	}, func() {})
+	return err == nil && bool(found), err
 }
 
 // Count returns the number of keys in [start, stop); an empty stop means
 // no upper bound.
 func (j *Job) Count(ctx context.Context, category string, start, stop []byte) (uint64, error) {
-	res, err := j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
+	var n C.uint64_t
+	err := j.blocking(ctx, category, func(ptr *C.persistency_job, cat *C.char) int32 {
 		s, sl := bytesPtr(start)
 		e, el := bytesPtr(stop)
-		return int32(C.pgo_count(ptr, cat, s, sl, e, el, h))
-	})
-	return res.count, err
+		return int32(C.persistency_count_sync(ptr, cat, s, sl, e, el, &n))
+	}, func() {})
+	if err != nil {
+		return 0, err
+	}
+	return uint64(n), nil
 }
 
-// GetMany looks up many keys in one request and one read transaction. It
+// GetMany looks up many keys in one call and one read transaction. It
 // returns one row per key that exists, in the order of keys (missing keys
 // are left out).
 func (j *Job) GetMany(ctx context.Context, category string, keys [][]byte) ([]Row, error) {
@@ -110,13 +95,13 @@ func (j *Job) GetMany(ctx context.Context, category string, keys [][]byte) ([]Ro
 		blob = append(blob, k...)
 		lens[i] = C.size_t(len(k))
 	}
-	res, err := j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
+	res, err := j.replyRead(ctx, category, func(ptr *C.persistency_job, cat *C.char, reply **C.persistency_result) int32 {
 		b, _ := bytesPtr(blob)
 		var l *C.size_t
 		if len(lens) > 0 {
 			l = &lens[0]
 		}
-		return int32(C.pgo_get_many(ptr, cat, b, l, C.size_t(len(lens)), h))
+		return int32(C.pgo_get_many_sync(ptr, cat, b, l, C.size_t(len(lens)), reply))
 	})
 	rows, _, err := scanned(res, err)
 	return rows, err
@@ -142,18 +127,18 @@ func PrefixRange(prefix []byte) Range {
 // most r.Limit of them when it is not 0; hasMore says whether rows remain
 // in the range beyond those returned.
 func (j *Job) Scan(ctx context.Context, category string, r Range) (rows []Row, hasMore bool, err error) {
-	return scanned(j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
+	return scanned(j.replyRead(ctx, category, func(ptr *C.persistency_job, cat *C.char, reply **C.persistency_result) int32 {
 		s, sl := bytesPtr(r.Start)
 		e, el := bytesPtr(r.Stop)
-		return int32(C.pgo_scan(ptr, cat, s, sl, e, el, cbool(r.Reverse), C.uint32_t(r.Limit), h))
+		return int32(C.persistency_scan_sync(ptr, cat, s, sl, e, el, C.bool(r.Reverse), C.uint32_t(r.Limit), reply))
 	}))
 }
 
 // ScanPrefix returns the rows whose key starts with prefix, like Scan.
 func (j *Job) ScanPrefix(ctx context.Context, category string, prefix []byte, reverse bool, limit uint32) (rows []Row, hasMore bool, err error) {
-	return scanned(j.request(ctx, category, func(ptr *C.persistency_job, cat *C.char, h C.uintptr_t) int32 {
+	return scanned(j.replyRead(ctx, category, func(ptr *C.persistency_job, cat *C.char, reply **C.persistency_result) int32 {
 		p, pl := bytesPtr(prefix)
-		return int32(C.pgo_scan_prefix(ptr, cat, p, pl, cbool(reverse), C.uint32_t(limit), h))
+		return int32(C.persistency_scan_prefix_sync(ptr, cat, p, pl, C.bool(reverse), C.uint32_t(limit), reply))
 	}))
 }
 

@@ -128,7 +128,7 @@ func TestBusyAndFull(t *testing.T) {
 
 	// Hold the worker inside a callback so that the queue fills up.
 	release := holdWorker(t)
-	go func() { _, _, _ = job.Get(ctx, cat, []byte("x")) }()
+	go func() { _ = job.Flush(ctx) }()
 	<-release.entered
 	accepted := 0
 	var err error

@@ -77,6 +77,22 @@ pub fn sqlite_version() -> &'static std::ffi::CStr {
     sqlite::library_version()
 }
 
+/// A read-only connection to a job's committed data, used on the caller's
+/// thread. It never sees a write that is not committed: the job layer
+/// decides when that is good enough (see `job/pool.rs`).
+pub(crate) trait Reader: Send {
+    /// The payload stored under a key.
+    fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Whether a key is present.
+    fn exists(&mut self, category: &[u8], key: &[u8]) -> Result<bool>;
+    /// As [`Backend::scan`].
+    fn scan(&mut self, range: &Range, reverse: bool, limit: u32) -> Result<Rows>;
+    /// How many rows a range holds.
+    fn count(&mut self, range: &Range) -> Result<u64>;
+    /// As [`Backend::get_many`], every key read in one snapshot.
+    fn get_many(&mut self, category: &[u8], keys: &[Vec<u8>]) -> Result<Rows>;
+}
+
 /// The root string that keeps every job in a private in-memory database.
 pub(crate) const MEMORY_ROOT: &str = ":memory:";
 
@@ -231,6 +247,30 @@ impl Site {
                 files::check_same(&found.path, found.id)?;
                 Ok(Box::new(backend))
             }
+        }
+    }
+
+    /// Whether other connections can reach the job's data, so reads may run
+    /// on [`Site::open_reader`] connections (not for in-memory jobs).
+    pub(crate) fn has_readers(&self) -> bool {
+        matches!(self, Site::File { .. })
+    }
+
+    /// Opens a read-only connection to the job's committed data, for use
+    /// while the job's worker holds the store open.
+    pub(crate) fn open_reader(&self) -> Result<Box<dyn Reader>> {
+        match self {
+            Site::Memory => Err(crate::error::Error::internal(
+                "an in-memory job has no second connection",
+            )),
+            Site::File {
+                resolved: Some(found),
+                ..
+            } => Ok(Box::new(sqlite::SqliteReader::open(&found.path)?)),
+            Site::File { file, .. } => Err(crate::error::Error::internal(format!(
+                "{} was not checked before opening a reader",
+                file.entry().display()
+            ))),
         }
     }
 

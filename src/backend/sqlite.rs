@@ -1,4 +1,9 @@
-//! The SQLite adapter: schema, pragmas and cached statements.
+//! The SQLite adapter: schema, pragmas and cached statements; read-only
+//! connections for a job's read pool are in `sqlite/reader.rs`.
+
+mod reader;
+
+pub(super) use reader::SqliteReader;
 
 use std::path::{Path, PathBuf};
 

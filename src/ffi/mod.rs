@@ -17,8 +17,10 @@
 //! [`Job`]: crate::Job
 
 mod args;
+mod blocking;
 mod boundary;
 mod callback;
+mod cursor;
 mod handles;
 mod instance;
 mod job;
@@ -28,7 +30,9 @@ mod reads;
 mod status;
 mod writes;
 
+pub use blocking::*;
 pub use callback::{CBytes, CResult, CRow, Callback};
+pub use cursor::*;
 pub use handles::{JobHandle, PersistencyHandle};
 pub use instance::*;
 pub use job::*;

@@ -305,7 +305,9 @@ impl Persistency {
             }
         };
         let opts = options.clone();
+        let reader_site = site.clone();
         let job = Job::start(id, tag, options, move || site.open(&opts), claim)?;
+        job.attach_readers(reader_site);
         jobs.insert(
             id.to_string(),
             Slot {

@@ -3,9 +3,13 @@
 //! operations are in `writes.rs` and `reads.rs`; this file holds the handle,
 //! the queueing and the close.
 
+mod cursor;
+mod fast;
+mod pool;
 mod reads;
 mod writes;
 
+pub use cursor::{Cursor, DEFAULT_PAGE_ROWS};
 pub use reads::ScanOptions;
 
 use std::cell::Cell;
@@ -16,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Site};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::MAX_PART_LEN;
 use crate::log::{log, Level};
@@ -24,6 +28,7 @@ use crate::options::{FullPolicy, JobOptions};
 use crate::protocol::{Completion, Reply, Request};
 use crate::queue::{Queue, Refused};
 use crate::worker::{self, waits, Counters, WorkerTag};
+use pool::ReadPool;
 
 /// A snapshot of a job's figures. The worker updates them as it goes, so a
 /// reader may see figures from a moment earlier. New figures may be added.
@@ -42,6 +47,10 @@ pub struct Stats {
     pub reads: u64,
     /// Bytes of the job's files (database plus write-ahead log).
     pub db_bytes: u64,
+    /// Read-only connections open now for blocking reads (idle or in use);
+    /// at most the number of cores (at least 4, at most 8), 0 for in-memory
+    /// jobs.
+    pub readers: u64,
 }
 
 pub(crate) struct JobShared {
@@ -51,6 +60,7 @@ pub(crate) struct JobShared {
     queue: Arc<Queue<Request>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
+    readers: Arc<ReadPool>,
 }
 
 /// A handle to an open job. Clones share the job; once the job is closed
@@ -131,8 +141,15 @@ impl Job {
                 queue,
                 worker: Mutex::new(Some(handle)),
                 counters,
+                readers: Arc::new(ReadPool::new()),
             }),
         })
+    }
+
+    /// Lets blocking reads run on the caller's thread, on read-only
+    /// connections to `site` (a no-op for sites without them).
+    pub(crate) fn attach_readers(&self, site: Site) {
+        self.shared.readers.attach(site);
     }
 
     /// Whether two handles refer to the same job.
@@ -172,6 +189,13 @@ impl Job {
         let weight = request.op_count() as usize;
         let bytes = request.retained_bytes();
         let wait = self.shared.policy == FullPolicy::Block && !self.on_own_worker();
+        // Counted before it can be seen, so a read that starts after this
+        // call returns knows a write is on its way (see `fast.rs`).
+        let counted = u64::from(!request.is_read());
+        if counted > 0 {
+            let pending = &self.shared.counters.pending_writes;
+            pending.fetch_add(counted, Ordering::AcqRel);
+        }
         let queue = &self.shared.queue;
         let pushed = match queue.push(request, weight, bytes, false) {
             Err((request, Refused::Full)) if wait => {
@@ -188,6 +212,7 @@ impl Job {
             pushed => pushed,
         };
         pushed.map_err(|(request, why)| {
+            self.shared.counters.settled(counted);
             request.refuse();
             match why {
                 Refused::Full => {
@@ -212,6 +237,9 @@ impl Job {
     /// first (see `worker::waits`).
     pub(crate) fn shut_down(&self) {
         self.close_intake();
+        // Readers go first: the worker's close then finds itself the last
+        // connection and checkpoints.
+        self.shared.readers.close();
         let mut worker = self.shared.worker.lock();
         let Some(handle) = worker.take() else {
             return;
@@ -283,6 +311,7 @@ impl Job {
             transactions: c.transactions.load(Ordering::Relaxed),
             reads: c.reads.load(Ordering::Relaxed),
             db_bytes: c.db_bytes.load(Ordering::Relaxed),
+            readers: self.shared.readers.open_count() as u64,
         })
     }
 }

@@ -273,6 +273,10 @@ impl Worker {
         self.group_bytes = 0;
         self.read_txn = false;
         self.txn_reads = 0;
+        if !self.backend.in_transaction() {
+            // Nothing open: every request served so far is settled.
+            self.counters.settled(std::mem::take(&mut self.unsettled));
+        }
         for pending in self.group.drain(..) {
             let result = match (&commit_error, pending.result) {
                 (Some(e), Ok(_)) if pending.request.op_count() > 0 => Err(e.clone()),

@@ -43,6 +43,26 @@ pub(crate) struct Counters {
     pub transactions: AtomicU64,
     pub reads: AtomicU64,
     pub db_bytes: AtomicU64,
+    /// Requests other than reads that were accepted and are not settled
+    /// yet: the job adds 1 for such a request before queueing it (and
+    /// takes it back if the queue refuses it); the worker takes off those it
+    /// has served only once it has nothing open (no transaction, no group
+    /// waiting for its commit), when every one of them is committed, failed
+    /// or done. Group commit keeps a transaction open across rounds: its
+    /// writes stay counted until it commits. Every kind of request but a
+    /// read counts, so a new kind is safe by default. While it is 0, a read
+    /// on another connection sees every accepted write.
+    pub pending_writes: AtomicU64,
+}
+
+impl Counters {
+    /// Takes `n` settled requests off `pending_writes` (Release: a reader
+    /// that then loads 0 with Acquire sees their commit).
+    pub(crate) fn settled(&self, n: u64) {
+        if n > 0 {
+            self.pending_writes.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
 }
 
 /// Identifies the job whose worker runs on the current thread.
@@ -89,6 +109,9 @@ struct Worker {
     read_txn: bool,
     /// Reads served in the open read transaction.
     txn_reads: u32,
+    /// Requests other than reads served since the worker last had nothing
+    /// open (see `Counters::pending_writes`).
+    unsettled: u64,
 }
 
 /// Starts a worker thread for a job: `open` runs on the new thread and its
@@ -135,6 +158,7 @@ where
                 group_bytes: 0,
                 read_txn: false,
                 txn_reads: 0,
+                unsettled: 0,
             };
             worker.update_size();
             let _ = ready_tx.send(Ok(()));
@@ -179,6 +203,9 @@ impl Worker {
                     self.read(request, more);
                 } else {
                     self.write(request);
+                    // Counted once served: `write` may end a read
+                    // transaction first, which must not settle this request.
+                    self.unsettled += 1;
                     if self.group_bytes >= MAX_GROUP_BYTES {
                         // The group holds enough memory: commit it now, not
                         // at the end of a round that may be large.

@@ -151,6 +151,27 @@ struct api_table {
     persistency_status (*key_push_raw)(persistency_key *, const uint8_t *, size_t);
     const uint8_t *(*key_data)(const persistency_key *, size_t *);
     persistency_status (*prefix_stop)(const uint8_t *, size_t, uint8_t *, size_t *);
+    /* Blocking reads (issue 13). */
+    persistency_status (*get_sync)(persistency_job *, const char *, const uint8_t *, size_t,
+                                   const persistency_result **);
+    persistency_status (*exists_sync)(persistency_job *, const char *, const uint8_t *, size_t,
+                                      bool *);
+    persistency_status (*count_sync)(persistency_job *, const char *, const uint8_t *, size_t,
+                                     const uint8_t *, size_t, uint64_t *);
+    persistency_status (*scan_sync)(persistency_job *, const char *, const uint8_t *, size_t,
+                                    const uint8_t *, size_t, bool, uint32_t,
+                                    const persistency_result **);
+    persistency_status (*scan_prefix_sync)(persistency_job *, const char *, const uint8_t *,
+                                           size_t, bool, uint32_t, const persistency_result **);
+    persistency_status (*get_many_sync)(persistency_job *, const char *,
+                                        const persistency_bytes *, size_t,
+                                        const persistency_result **);
+    void (*reply_free)(const persistency_result *);
+    persistency_status (*cursor_open)(persistency_job *, const char *, const uint8_t *, size_t,
+                                      const uint8_t *, size_t, bool, uint32_t,
+                                      persistency_cursor **);
+    persistency_status (*cursor_next)(persistency_cursor *, const persistency_result **);
+    void (*cursor_close)(persistency_cursor *);
 };
 
 static const struct api_table api = {
@@ -201,6 +222,16 @@ static const struct api_table api = {
     persistency_key_push_raw,
     persistency_key_data,
     persistency_prefix_stop,
+    persistency_get_sync,
+    persistency_exists_sync,
+    persistency_count_sync,
+    persistency_scan_sync,
+    persistency_scan_prefix_sync,
+    persistency_get_many_sync,
+    persistency_reply_free,
+    persistency_cursor_open,
+    persistency_cursor_next,
+    persistency_cursor_close,
 };
 
 /* The callback typedefs have the documented signatures. */
@@ -294,6 +325,8 @@ int main(void) {
         return 1;
     }
     if (api.status_name(PERSISTENCY_OK) == NULL || api.last_error() != NULL) return 1;
+    api.reply_free(NULL); /* NULL is ignored */
+    api.cursor_close(NULL);
     printf("api surface: %zu functions, version %s\n",
            sizeof api / sizeof api.last_error, api.version());
     return 0;

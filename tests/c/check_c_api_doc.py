@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Keeps docs/c-api.md and include/persistency.h in step.
+"""Keeps the C API reference (docs/c-api.md and the pages it continues in,
+docs/c-api-*.md) and include/persistency.h in step.
 
 Every function the header declares must have a section in the document
 (a heading naming it) whose C code block repeats its prototype, with the
@@ -7,7 +8,7 @@ same return type, name and parameter types and names (`struct` keywords and
 white space aside); the document may not describe a function the header
 lacks; every PERSISTENCY_* constant of the header must be named in it.
 
-Usage: check_c_api_doc.py include/persistency.h docs/c-api.md
+Usage: check_c_api_doc.py include/persistency.h docs/c-api.md [docs/c-api-*.md ...]
 Prints one line per problem and exits 1 if there is any.
 """
 import re
@@ -40,9 +41,10 @@ def prototypes(text):
     return found
 
 
-def main(header_path, doc_path):
+def main(header_path, doc_paths):
     header = open(header_path, encoding="utf-8").read()
-    doc = open(doc_path, encoding="utf-8").read()
+    doc = "\n".join(open(p, encoding="utf-8").read() for p in doc_paths)
+    doc_path = " + ".join(doc_paths)
     body = header.split('extern "C" {', 1)[-1]
     in_header = prototypes(body)
     code = "\n".join(re.findall(r"```c\n(.*?)```", doc, flags=re.S))
@@ -71,6 +73,6 @@ def main(header_path, doc_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2:]))

@@ -22,7 +22,7 @@ CFLAGS=(-std=c99 -Wall -Wextra -Wpedantic -Werror -pthread)
 CXXFLAGS=(-x c++ -Wall -Wextra -Werror -pedantic)
 LINK=(-L"$LIBDIR" -lpersistency -Wl,-rpath,"$LIBDIR")
 VALGRIND=(valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1)
-PROGRAMS=(test_lifecycle test_global test_ops test_keys test_args test_concurrency test_version)
+PROGRAMS=(test_lifecycle test_global test_ops test_keys test_args test_concurrency test_version test_blocking)
 ARCHIVE=$LIBDIR/link-safe/libpersistency.a
 
 passed=0
@@ -111,8 +111,8 @@ header_version() {
     [ "$string" = "$VERSION" ] && [ "$major.$minor.$patch" = "${VERSION%%-*}" ]
 }
 check "header version macros equal Cargo.toml's version" header_version
-check "docs/c-api.md documents every function and constant of the header" \
-    python3 "$SRC/check_c_api_doc.py" include/persistency.h docs/c-api.md
+check "docs/c-api*.md document every function and constant of the header" \
+    python3 "$SRC/check_c_api_doc.py" include/persistency.h docs/c-api.md docs/c-api-*.md
 
 # ---- exported symbols ---------------------------------------------------------
 # Every global definition must be a persistency_* function: no bundled

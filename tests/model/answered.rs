@@ -1,5 +1,7 @@
 //! Calls that answer: reads, `delete_acked` and `flush`, each made in its
-//! blocking form (the answer is compared at once) or its `_then` form (the
+//! blocking form (the answer is compared at once), its blocking form on
+//! other threads (a read on [`READERS`] threads at once, each of which must
+//! see every write the main thread had accepted), or its `_then` form (the
 //! answer the model gives now is owed, and checked when the callback
 //! arrives).
 
@@ -9,11 +11,18 @@ use crate::harness::{Check, Harness};
 use crate::model::{got, in_range, Model, Outcome};
 use crate::CATEGORIES;
 
-/// Whether a call is made in its blocking form or its `_then` form.
+/// Threads that make a read of the [`Form::Elsewhere`] form at once.
+pub const READERS: usize = 3;
+
+/// Whether a call is made in its blocking form (on this thread or on other
+/// threads) or its `_then` form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
     Blocking,
     Then,
+    /// Blocking, on other threads: [`READERS`] threads at once for a read,
+    /// one for a call that changes data.
+    Elsewhere,
 }
 
 /// The callback handed to a `_then` call.
@@ -27,6 +36,8 @@ pub trait Answered {
     type Answer: Into<Outcome> + Send + 'static;
     /// The call's name, for messages.
     const NAME: &'static str;
+    /// The call only reads (so making it more than once is harmless).
+    const READ_ONLY: bool = true;
     fn job(&self) -> usize;
     fn form(&self) -> Form;
     /// The model's answer (a call that changes data changes the model).
@@ -38,7 +49,7 @@ pub trait Answered {
 impl Harness {
     /// Step `i`: makes `call` and compares its answer with the model's, now
     /// or when its callback arrives.
-    pub fn answer<A: Answered>(&mut self, i: usize, call: &A) -> Check {
+    pub fn answer<A: Answered + Sync>(&mut self, i: usize, call: &A) -> Check {
         let job = call.job();
         let expected = call.expected(&mut self.models[job]);
         match call.form() {
@@ -49,6 +60,22 @@ impl Harness {
                 let then = self.expect::<A::Answer>(job, i, expected);
                 Self::accepted(i, call.then(&self.jobs[job], then))
             }
+            Form::Elsewhere => {
+                let threads = if A::READ_ONLY { READERS } else { 1 };
+                let target = &self.jobs[job];
+                let answers: Vec<_> = std::thread::scope(|scope| {
+                    let running: Vec<_> = (0..threads)
+                        .map(|_| scope.spawn(|| got(call.blocking(target))))
+                        .collect();
+                    running.into_iter().map(|t| t.join()).collect()
+                });
+                for (n, answer) in answers.into_iter().enumerate() {
+                    let answer = answer.map_err(|_| format!("step {i}: reader {n} panicked"))?;
+                    let what = format!("{} on reader thread {n}", A::NAME);
+                    Self::compare(i, &what, answer, expected.clone())?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -57,7 +84,7 @@ impl Harness {
     pub fn flush(&mut self, i: usize, flush: &Flush) -> Check {
         self.answer(i, flush)?;
         match flush.form {
-            Form::Blocking => self.settle(
+            Form::Blocking | Form::Elsewhere => self.settle(
                 flush.job,
                 &format!("after the blocking flush of step {i} returned"),
             ),
@@ -271,6 +298,7 @@ pub struct DeleteAcked {
 impl Answered for DeleteAcked {
     type Answer = bool;
     const NAME: &'static str = "delete_acked";
+    const READ_ONLY: bool = false;
 
     fn job(&self) -> usize {
         self.job
@@ -343,6 +371,7 @@ pub struct Flush {
 impl Answered for Flush {
     type Answer = ();
     const NAME: &'static str = "flush";
+    const READ_ONLY: bool = false;
 
     fn job(&self) -> usize {
         self.job

@@ -14,7 +14,11 @@
 //!   order, exactly once, and all before a later blocking `flush` or
 //!   `close_job` of that job returns.
 //! - Fire-and-forget writes followed by reads must be visible
-//!   (read-your-writes): nothing in the sequence waits between them.
+//!   (read-your-writes): nothing in the sequence waits between them. A
+//!   third of the calls are made blocking on other threads (a read on
+//!   several at once): each must see every write accepted before it, on
+//!   whichever path it runs (on the caller's thread when nothing is
+//!   pending, through the worker otherwise).
 //! - One case in eight runs on a temporary directory, where closing and
 //!   reopening a job or the whole instance keeps the data; on `:memory:` a
 //!   reopened job starts empty.

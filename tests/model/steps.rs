@@ -113,7 +113,11 @@ fn cat() -> impl Strategy<Value = usize> {
 }
 
 fn form() -> impl Strategy<Value = Form> {
-    prop_oneof![Just(Form::Blocking), Just(Form::Then)]
+    prop_oneof![
+        Just(Form::Blocking),
+        Just(Form::Then),
+        Just(Form::Elsewhere)
+    ]
 }
 
 fn batch_op() -> impl Strategy<Value = BatchOp> {

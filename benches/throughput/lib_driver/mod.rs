@@ -258,6 +258,125 @@ impl Job {
         });
     }
 
+    /// A blocking get (`persistency_get_sync`, on this thread when nothing
+    /// is pending): copies the payload into `value`, tells whether found.
+    pub fn get_sync(&self, data: &Data, key: &[u8], value: &mut Vec<u8>) -> bool {
+        let mut reply: *const CResult = std::ptr::null();
+        // SAFETY: `self.0` is live until drop; the category and key outlive
+        // the call; `reply` is a writable local.
+        let status = unsafe {
+            persistency_get_sync(
+                self.0,
+                data.category.as_ptr(),
+                key.as_ptr(),
+                key.len(),
+                &mut reply,
+            )
+        };
+        check(status, "persistency_get_sync");
+        // SAFETY: on PERSISTENCY_OK `reply` is an owned reply, valid until
+        // the free below; its value points at `value_len` bytes.
+        unsafe {
+            let r = &*reply;
+            value.clear();
+            if r.found {
+                value.extend_from_slice(std::slice::from_raw_parts(r.value, r.value_len));
+            }
+            let found = r.found;
+            persistency_reply_free(reply);
+            found
+        }
+    }
+
+    /// A blocking scan page (`persistency_scan_sync`) of up to `limit` rows
+    /// from `start`: returns the rows read and whether more follow, and
+    /// leaves the page's last key in `last`.
+    pub fn scan_sync(
+        &self,
+        data: &Data,
+        start: &[u8],
+        limit: u32,
+        last: &mut Vec<u8>,
+    ) -> (usize, bool) {
+        let mut reply: *const CResult = std::ptr::null();
+        // SAFETY: `self.0` is live until drop; the category and `start`
+        // outlive the call (no end bound); `reply` is a writable local.
+        let status = unsafe {
+            persistency_scan_sync(
+                self.0,
+                data.category.as_ptr(),
+                start.as_ptr(),
+                start.len(),
+                std::ptr::null(),
+                0,
+                false,
+                limit,
+                &mut reply,
+            )
+        };
+        check(status, "persistency_scan_sync");
+        // SAFETY: on PERSISTENCY_OK `reply` is an owned reply, valid until
+        // the free below, with `row_count` rows at `rows`.
+        unsafe {
+            let r = &*reply;
+            let n = r.row_count;
+            if n > 0 {
+                let row = &*r.rows.add(n - 1);
+                last.clear();
+                last.extend_from_slice(std::slice::from_raw_parts(row.key, row.key_len));
+            }
+            let more = r.has_more;
+            persistency_reply_free(reply);
+            (n, more)
+        }
+    }
+
+    /// Reads `[start, stop)` through a cursor of pages of `page_rows`
+    /// (`persistency_cursor_*`, the next page read ahead); returns the rows
+    /// read.
+    pub fn cursor_rows(&self, data: &Data, start: &[u8], stop: &[u8], page_rows: u32) -> usize {
+        let mut cursor: *mut CursorHandle = std::ptr::null_mut();
+        // SAFETY: `self.0` is live until drop; the category and the bounds
+        // outlive the call, which copies them; `cursor` is a writable local.
+        let status = unsafe {
+            persistency_cursor_open(
+                self.0,
+                data.category.as_ptr(),
+                start.as_ptr(),
+                start.len(),
+                stop.as_ptr(),
+                stop.len(),
+                false,
+                page_rows,
+                &mut cursor,
+            )
+        };
+        check(status, "persistency_cursor_open");
+        let mut rows = 0;
+        loop {
+            let mut reply: *const CResult = std::ptr::null();
+            // SAFETY: `cursor` is open and used by this thread only.
+            check(
+                unsafe { persistency_cursor_next(cursor, &mut reply) },
+                "persistency_cursor_next",
+            );
+            // SAFETY: on PERSISTENCY_OK `reply` is an owned reply, freed
+            // once here.
+            let n = unsafe {
+                let n = (*reply).row_count;
+                persistency_reply_free(reply);
+                n
+            };
+            if n == 0 {
+                break;
+            }
+            rows += n;
+        }
+        // SAFETY: `cursor` is open and not used after this.
+        unsafe { persistency_cursor_close(cursor) };
+        rows
+    }
+
     pub fn stats(&self) -> CStats {
         let mut s = CStats::default();
         // SAFETY: `self.0` is live until drop; `s` is a writable out-pointer.

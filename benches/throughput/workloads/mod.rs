@@ -2,6 +2,7 @@
 //! they share: the run's state, the rotation of variants, timing, rates and
 //! the steps that several workloads take.
 
+mod blocking;
 mod busy;
 mod memory;
 mod mix;
@@ -42,6 +43,7 @@ const W8: &str = "8 90/10 mix, 4 threads";
 const W9: &str = "9 flood";
 const W10: &str = "10 idle jobs";
 const W11: &str = "11 busy jobs";
+const W12: &str = "12 blocking reads";
 
 impl Bench {
     fn tempdir(&self) -> tempfile::TempDir {

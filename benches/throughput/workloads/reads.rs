@@ -36,6 +36,7 @@ impl Bench {
         self.sequential_gets(&job, &conn, &table, waiter);
         self.batched_gets(&job, &conn, &table, waiter);
         self.scans(&job, &conn, &sorted, waiter);
+        self.blocking_reads(&job, &conn, &raw_path, &table, &sorted);
         drop(job);
         drop(conn);
         self.mix(&lib_root, &raw_path, &table);

@@ -18,7 +18,8 @@
 ##   `-d:persistencyLib=/path/libpersistency.so`).
 ##
 ## Header mapping: `persistency` → `CPersistency`, `persistency_job` →
-## `CPersistencyJob`, `persistency_key` → `CPersistencyKey`,
+## `CPersistencyJob`, `persistency_key` → `CPersistencyKey`, `persistency_cursor` →
+## `CPersistencyCursor`,
 ## `persistency_job_options` → `CJobOptions`, `persistency_stats` →
 ## `CStats`, `persistency_row` → `CRow`, `persistency_result` → `CResult`,
 ## `persistency_bytes` → `CBytes`, `persistency_op` → `COp`,
@@ -49,6 +50,7 @@ type
   CPersistency* = object ## `persistency`: one root directory (opaque).
   CPersistencyJob* = object ## `persistency_job`: one job (opaque).
   CPersistencyKey* = object ## `persistency_key`: a key builder (opaque).
+  CPersistencyCursor* = object ## `persistency_cursor`: a range read page by page (opaque).
 
   CJobOptions* {.bycopy.} = object
     ## `persistency_job_options` (second version, 32 bytes); fill with
@@ -240,6 +242,41 @@ proc persistency_get_many*(job: ptr CPersistencyJob, category: cstring,
 proc persistency_delete_acked*(job: ptr CPersistencyJob, category: cstring, key: ptr uint8, key_len: csize_t,
     callback: CCallback, user_data: pointer): CStatus {.pimport.}
   ## Deletes one key and reports whether a row was removed.
+
+# Blocking reads: answered on the calling thread (or after the worker
+# committed the writes before them); a reply is freed with
+# persistency_reply_free.
+proc persistency_get_sync*(job: ptr CPersistencyJob, category: cstring, key: ptr uint8,
+    key_len: csize_t, reply: ptr ptr CResult): CStatus {.pimport.}
+  ## Looks up one key; `reply[]` is an owned reply on success.
+proc persistency_exists_sync*(job: ptr CPersistencyJob, category: cstring, key: ptr uint8,
+    key_len: csize_t, found: ptr bool): CStatus {.pimport.}
+  ## Whether one key exists, into `found[]`.
+proc persistency_count_sync*(job: ptr CPersistencyJob, category: cstring,
+    start: ptr uint8, start_len: csize_t, stop: ptr uint8, stop_len: csize_t,
+    count: ptr uint64): CStatus {.pimport.}
+  ## Number of rows in `[start, stop)`, into `count[]`.
+proc persistency_scan_sync*(job: ptr CPersistencyJob, category: cstring,
+    start: ptr uint8, start_len: csize_t, stop: ptr uint8, stop_len: csize_t,
+    reverse: bool, limit: uint32, reply: ptr ptr CResult): CStatus {.pimport.}
+  ## One page of `[start, stop)`; `reply[]` is an owned reply on success.
+proc persistency_scan_prefix_sync*(job: ptr CPersistencyJob, category: cstring,
+    prefix: ptr uint8, prefix_len: csize_t, reverse: bool, limit: uint32,
+    reply: ptr ptr CResult): CStatus {.pimport.}
+  ## Rows whose key starts with `prefix`; `reply[]` is an owned reply.
+proc persistency_get_many_sync*(job: ptr CPersistencyJob, category: cstring,
+    keys: ptr CBytes, n_keys: csize_t, reply: ptr ptr CResult): CStatus {.pimport.}
+  ## Looks up a set of keys in one snapshot; `reply[]` is an owned reply.
+proc persistency_reply_free*(reply: ptr CResult) {.pimport.}
+  ## Frees a reply of a blocking read (NULL is ignored).
+proc persistency_cursor_open*(job: ptr CPersistencyJob, category: cstring,
+    start: ptr uint8, start_len: csize_t, stop: ptr uint8, stop_len: csize_t,
+    reverse: bool, page_rows: uint32, `out`: ptr ptr CPersistencyCursor): CStatus {.pimport.}
+  ## A cursor over `[start, stop)`, pages of `page_rows` rows (0: 256).
+proc persistency_cursor_next*(cursor: ptr CPersistencyCursor, reply: ptr ptr CResult): CStatus {.pimport.}
+  ## The next page as an owned reply (no rows at the end).
+proc persistency_cursor_close*(cursor: ptr CPersistencyCursor) {.pimport.}
+  ## Closes and frees a cursor (NULL is ignored).
 
 # Errors and version
 proc persistency_last_error*(): cstring {.pimport.}
