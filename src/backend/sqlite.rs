@@ -155,14 +155,14 @@ impl From<rusqlite::Error> for Error {
 
 /// Opens a job file through the default VFS.
 #[cfg(not(feature = "fault-injection"))]
-fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
+pub(super) fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
     Ok(Connection::open_with_flags(path, flags)?)
 }
 
 /// Opens a job file through the fault-injecting VFS, which passes every
 /// call through until a test's plan says otherwise.
 #[cfg(feature = "fault-injection")]
-fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
+pub(super) fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
     super::faultvfs::register().map_err(Error::internal)?;
     let vfs = super::faultvfs::NAME.to_str().unwrap_or("unix");
     Ok(Connection::open_with_flags_and_vfs(path, flags, vfs)?)

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
 
 use super::{sidecar, SqliteBackend};
 use crate::backend::{Backend, Range, Reader};
@@ -27,9 +27,10 @@ impl SqliteReader {
     /// worker already holds open (so its WAL index exists).
     pub(in crate::backend) fn open(path: &Path) -> Result<SqliteReader> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| {
-            crate::error::Error::from(e).context(format!("cannot open reader {}", path.display()))
-        })?;
+        // Through the same VFS as the worker's connection (with the
+        // `fault-injection` feature, the fault-injecting one).
+        let conn = super::open_file(path, flags)
+            .map_err(|e| e.context(format!("cannot open reader {}", path.display())))?;
         conn.busy_timeout(Duration::from_millis(5000))?;
         conn.set_prepared_statement_cache_capacity(16);
         conn.execute_batch(&format!(
