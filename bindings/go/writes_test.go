@@ -200,7 +200,8 @@ func TestMaxQueueBytes(t *testing.T) {
 	_, job := newJob(t, &JobOptions{MaxQueueBytes: 1 << 20, FullPolicy: FullFail})
 
 	release := holdWorker(t)
-	go func() { _, _, _ = job.Get(ctx, cat, []byte("x")) }()
+	// A flush waits for the worker (a read of a quiet job no longer does).
+	go func() { _ = job.Flush(ctx) }()
 	<-release.entered
 	payload := make([]byte, 256<<10)
 	accepted := 0
