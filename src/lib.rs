@@ -46,6 +46,7 @@ mod instance;
 mod job;
 mod keys;
 mod log;
+mod notation;
 mod ops;
 mod options;
 mod protocol;
@@ -61,6 +62,9 @@ pub use instance::{
 pub use job::{set_wait_timeout, Job, ScanOptions, Stats};
 pub use keys::{encode_i64, encode_key, encode_u64, prefix_stop, Key, KeyPart, MAX_PART_LEN};
 pub use log::{set_logger, Level, Logger};
+pub use notation::{
+    decode_key, encode_parts, format_key, format_parts, parse_key, parse_parts, Part,
+};
 pub use ops::Op;
 pub use options::{
     FullPolicy, JobOptions, Synchronous, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
