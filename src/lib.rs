@@ -42,6 +42,7 @@ mod error;
 pub mod fault;
 #[doc(hidden)]
 pub mod ffi;
+mod inspect;
 mod instance;
 mod job;
 mod keys;
@@ -56,6 +57,7 @@ mod worker;
 
 pub use backend::sqlite_version;
 pub use error::{Error, ErrorKind, Result};
+pub use inspect::{job_holder, job_ids, job_path, CategoryStats, FileFacts, JobReader, ReadRange};
 pub use instance::{
     current, instance, reset, validate_job_id, Persistency, MAX_JOB_ID_LEN, MEMORY_ROOT,
 };
