@@ -169,6 +169,8 @@ fn bad_arguments_exit_2_or_1_with_a_message_naming_the_file_and_what_to_do() {
 }
 
 /// The child's peak resident set, in KiB, from `wait4`.
+// The child is reaped by `wait4` below, which `Child::wait` would hide.
+#[allow(clippy::zombie_processes)]
 fn run_measured(mut command: std::process::Command) -> (i32, i64) {
     let child = command.spawn().unwrap();
     let pid = child.id() as libc::pid_t;

@@ -35,6 +35,9 @@ pub(crate) struct Aggregate {
     pub max_key: Vec<u8>,
 }
 
+/// Where a scan sends each row: (category, key, payload) → go on?
+pub(crate) type RowSink<'a> = dyn FnMut(&[u8], &[u8], &[u8]) -> Result<bool> + 'a;
+
 /// A read-only connection to one job file.
 pub(crate) struct Reader {
     conn: Connection,
@@ -149,7 +152,7 @@ impl Reader {
         stop: Option<&[u8]>,
         reverse: bool,
         limit: Option<u64>,
-        each: &mut dyn FnMut(&[u8], &[u8], &[u8]) -> Result<bool>,
+        each: &mut RowSink<'_>,
     ) -> Result<u64> {
         let order = if reverse { "DESC" } else { "ASC" };
         let sql = format!(
