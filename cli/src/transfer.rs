@@ -5,6 +5,7 @@
 //! `payload_hex` instead. `import` accepts either form for each field.
 
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,25 +16,33 @@ use crate::inspect::stdout_failed;
 use crate::show::{base64, from_base64, from_hex, hex};
 use crate::{open_reader, Failure};
 
+/// What a progress bar counts.
+#[derive(Clone, Copy)]
+enum Unit {
+    Rows,
+    Bytes,
+}
+
 /// A progress bar on stderr, or a hidden one when stderr is not a terminal
 /// or with `--quiet`. `total` gives a bar with an ETA, `None` a counter.
-fn progress(quiet: bool, total: Option<u64>, what: &str) -> ProgressBar {
+fn progress(quiet: bool, total: Option<u64>, unit: Unit, what: &str) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = match total {
-        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        ),
-        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template("{msg} {spinner} {human_pos} rows, {per_sec}, {elapsed}")
-                .expect("static template"),
-        ),
+    let template = match (total, unit) {
+        (Some(_), Unit::Rows) => {
+            "{msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}"
+        }
+        (Some(_), Unit::Bytes) => {
+            "{msg} [{bar:30}] {bytes}/{total_bytes}, {bytes_per_sec}, ETA {eta}"
+        }
+        (None, Unit::Rows) => "{msg} {spinner} {human_pos} rows, {per_sec}, {elapsed}",
+        (None, Unit::Bytes) => "{msg} {spinner} {bytes}, {bytes_per_sec}, {elapsed}",
     };
+    let style = ProgressStyle::with_template(template)
+        .expect("static template")
+        .progress_chars("=> ");
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr()).with_style(style);
     bar.set_message(what.to_string());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
@@ -67,7 +76,7 @@ pub fn export(
             .filter(|c| category.is_none_or(|want| c.category == want.as_bytes()))
             .map(|c| c.rows)
             .sum();
-        progress(quiet, Some(total), "export")
+        progress(quiet, Some(total), Unit::Rows, "export")
     };
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut write_error = None;
@@ -174,7 +183,16 @@ pub fn import(root: &str, job: &str, batch: u32, quiet: bool) -> Result<(), Fail
         };
         Failure::from_lib(&e, &format!("{shown}: {hint}"))
     })?;
-    let bar = progress(quiet, None, "import");
+    // A regular file on stdin has a size: the bar then has an ETA.
+    let stdin_size = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .and_then(|fd| std::fs::File::from(fd).metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let bar = progress(quiet, stdin_size, Unit::Bytes, "import");
+    let mut bytes_read = 0u64;
     let write = |ops: Vec<Op>, line_no: usize| {
         handle.write(ops).map_err(|e| {
             Failure::failed(format!(
@@ -192,6 +210,7 @@ pub fn import(root: &str, job: &str, batch: u32, quiet: bool) -> Result<(), Fail
         line_no += 1;
         let line =
             line.map_err(|e| Failure::failed(format!("reading stdin line {line_no}: {e}")))?;
+        bytes_read += line.len() as u64 + 1;
         if line.trim().is_empty() {
             continue;
         }
@@ -216,13 +235,14 @@ pub fn import(root: &str, job: &str, batch: u32, quiet: bool) -> Result<(), Fail
                 std::mem::replace(&mut ops, Vec::with_capacity(batch as usize)),
                 line_no,
             )?;
-            bar.set_position(rows);
+            bar.set_position(bytes_read);
         }
     }
     rows += ops.len() as u64;
     if !ops.is_empty() {
         write(ops, line_no)?;
     }
+    bar.set_position(bytes_read);
     db.close().map_err(|e| {
         Failure::from_lib(
             &e,
