@@ -162,13 +162,13 @@ pub fn scan(
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut write_error = None;
     let result = reader.scan(range, |category, key, value| {
-        let line = format!(
-            "{}\t{}\t{}\n",
-            show::category(category),
-            format_key(key),
-            show::payload(value, payload)
-        );
-        match out.write_all(line.as_bytes()) {
+        let mut line = format!("{}\t{}\t", show::category(category), format_key(key)).into_bytes();
+        match payload {
+            PayloadFormat::Raw => line.extend_from_slice(value),
+            format => line.extend_from_slice(show::payload(value, format).as_bytes()),
+        }
+        line.push(b'\n');
+        match out.write_all(&line) {
             Ok(()) => Ok(true),
             Err(e) => {
                 write_error = Some(e);

@@ -42,7 +42,7 @@ pub enum PayloadFormat {
     Hex,
     /// Base64 (standard alphabet, padded).
     Base64,
-    /// The bytes as they are (for `get`, to redirect into a file).
+    /// The bytes as they are (binary output: redirect it into a file).
     Raw,
 }
 

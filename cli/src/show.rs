@@ -47,8 +47,8 @@ pub fn category(bytes: &[u8]) -> String {
     }
 }
 
-/// A payload in `format` (`Raw` is written as lossy UTF-8 here; callers
-/// that can write bytes handle it themselves).
+/// A payload in `format` as text (`Raw` as lossy UTF-8: callers that write
+/// bytes write raw payloads themselves).
 pub fn payload(bytes: &[u8], format: PayloadFormat) -> String {
     match format {
         PayloadFormat::Auto => category(bytes),
