@@ -135,3 +135,31 @@ fn malformed_notation_is_an_invalid_argument_that_says_where() {
         );
     }
 }
+
+proptest::proptest! {
+    /// Any bytes decode into parts that encode back to them, and the text
+    /// parses back to them.
+    #[test]
+    fn any_bytes_round_trip(key in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+        let parts = decode_key(&key);
+        proptest::prop_assert_eq!(encode_parts(&parts).unwrap(), key.clone());
+        proptest::prop_assert_eq!(parse_key(&format_key(&key)).unwrap(), key);
+    }
+
+    /// Keys made of typed parts round-trip through the notation.
+    #[test]
+    fn typed_keys_round_trip(
+        topic in "[ -~\u{e9}\u{6f22}\n\"\\\\]{0,20}",
+        ts in proptest::num::i64::ANY,
+        n in proptest::num::u64::ANY,
+        flag in proptest::bool::ANY,
+        hash in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+    ) {
+        let key = persistency::encode_key(&(topic.as_str(), ts, n, flag, hash.as_slice())).unwrap();
+        proptest::prop_assert_eq!(parse_key(&format_key(&key)).unwrap(), key.clone());
+        let written = persistency::format_parts(&[
+            Part::Str(topic), Part::I64(ts), Part::U64(n), Part::Bool(flag), Part::Bytes(hash),
+        ]);
+        proptest::prop_assert_eq!(parse_key(&written).unwrap(), key);
+    }
+}
