@@ -201,3 +201,49 @@ fn exporting_a_million_rows_stays_under_64_mib() {
     assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
     eprintln!("export of 10^6 rows: peak RSS {peak_kib} KiB");
 }
+
+#[test]
+fn export_next_to_a_busy_writer_reads_one_snapshot_of_whole_batches() {
+    let (_dir, root) = root();
+    let node = Persistency::new(&root).unwrap();
+    let job = node.open_job("busy").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (job, stop) = (job.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let ops = (0..100)
+                    .map(|i| {
+                        persistency::Op::put("m", (n * 100 + i).to_be_bytes().to_vec(), vec![1; 64])
+                    })
+                    .collect();
+                job.write(ops).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    // Wait for a first commit, so the file exists for the readers.
+    while job.count("m", b"", &[0xff; 9]).unwrap() == 0 {
+        std::thread::yield_now();
+    }
+    for _ in 0..5 {
+        let out = cli()
+            .args(["export", &root, "busy"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let lines = out.iter().filter(|&&b| b == b'\n').count();
+        assert!(
+            lines > 0 && lines % 100 == 0,
+            "{lines} rows: not whole batches"
+        );
+        cli().args(["stat", &root, "busy"]).assert().success();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.join().unwrap() > 0);
+    node.close().unwrap();
+}
