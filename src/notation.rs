@@ -309,8 +309,13 @@ impl Parser<'_> {
 
     fn error(&self, what: &str) -> Error {
         let near: String = self.rest().chars().take(16).collect();
+        let near = if near.is_empty() {
+            "at the end".to_string()
+        } else {
+            format!("near `{near}`")
+        };
         Error::invalid(format!(
-            "bad key notation at byte {} (near `{near}`): {what}; write a key like \
+            "bad key notation at byte {} ({near}): {what}; write a key like \
              (\"topic\", 1700000000000, 0x1a2b) — strings in quotes, integers with an \
              optional i64/u64/u8 suffix, true/false, 0x… byte strings, raw:0x… raw bytes",
             self.at
@@ -430,6 +435,9 @@ impl Parser<'_> {
             self.at += 1;
         }
         let number = &self.text[start..self.at];
+        if number == "-" {
+            return Err(self.error("expected digits after `-`"));
+        }
         let suffixes = ["i64", "i32", "i16", "i8", "u64", "u32", "u16", "u8"];
         let suffix = suffixes.into_iter().find(|s| self.rest().starts_with(s));
         self.at += suffix.map_or(0, str::len);

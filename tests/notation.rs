@@ -126,6 +126,7 @@ fn malformed_notation_is_an_invalid_argument_that_says_where() {
         "nope",
         "\"\\q\"",
         "(1) x",
+        "(-)",
     ] {
         let err = parse_key(bad).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");

@@ -198,7 +198,7 @@ pub fn open_reader(root: &str, job: &str) -> Result<persistency::JobReader, Fail
 /// Parses a key given on the command line.
 pub fn parse_key_arg(flag: &str, text: &str) -> Result<Vec<u8>, Failure> {
     persistency::parse_key(text)
-        .map_err(|e| Failure::usage(format!("{flag} {text:?}: {}", e.message())))
+        .map_err(|e| Failure::usage(format!("{flag} '{text}': {}", e.message())))
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
