@@ -176,12 +176,14 @@ pub fn job_ids(root: &str) -> Result<Vec<String>> {
 
 /// The process id of another process that has job `job_id` open, or
 /// `None`. A running node keeps a lock on the job's `-shm` file for as long
-/// as the job is open; this tests that lock without taking it.
+/// as the job is open (WAL mode); this tests that lock without taking it,
+/// and the database file's own lock bytes (held in exclusive locking mode
+/// or during a rollback-journal transaction).
 ///
 /// The answer holds for the moment of the call only: a process may open
 /// the job right after. It says nothing about the calling process itself.
 /// Call it before this process opens the job: it opens and closes the
-/// `-shm` file, and on POSIX systems closing a file drops every lock the
+/// `-shm` and database files, and on POSIX systems closing a file drops every lock the
 /// process holds on it, including those of an open connection.
 pub fn job_holder(root: &str, job_id: &str) -> Result<Option<i32>> {
     holder(&job_path(root, job_id)?)

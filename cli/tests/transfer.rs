@@ -211,3 +211,26 @@ fn export_next_to_a_busy_writer_reads_one_snapshot_of_whole_batches() {
     assert!(writer.join().unwrap() > 0);
     node.close().unwrap();
 }
+
+#[test]
+fn import_refuses_a_job_held_in_exclusive_locking_mode() {
+    let (_dir, root) = root();
+    upstream_job(&root, "nim", 3);
+    // Another program holds the file in exclusive locking mode (no -shm
+    // locks): its lock on the database file keeps it.
+    let conn = rusqlite::Connection::open(format!("{root}/nim.db")).unwrap();
+    conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN IMMEDIATE; COMMIT;")
+        .unwrap();
+    cli()
+        .args(["import", &root, "nim"])
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nim.db is open in process"));
+    drop(conn);
+    cli()
+        .args(["import", &root, "nim"])
+        .write_stdin("")
+        .assert()
+        .success();
+}

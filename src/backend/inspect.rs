@@ -189,17 +189,31 @@ impl Reader {
 /// WAL connection holds a shared lock for as long as it is open.
 const SHM_LOCKS: (i64, i64) = (120, 9);
 
-/// The process id of another process that has the WAL-mode database at
-/// `path` open, if any. It tests, without taking it, a write lock on the
-/// `-shm` lock bytes: any open connection of another process conflicts.
-/// A process's own locks never conflict with its own test, so this says
-/// nothing about connections in the calling process.
+/// The lock bytes of the database file itself (the pending byte at 1 GiB,
+/// the reserved byte and the shared range): held by a connection in
+/// exclusive locking mode, or inside a transaction of a rollback journal.
+const DB_LOCKS: (i64, i64) = (0x4000_0000, 2 + 510);
+
+/// The process id of another process that has the database at `path`
+/// open, if any. It tests, without taking it, a write lock on the `-shm`
+/// lock bytes (any open WAL connection of another process conflicts),
+/// then on the database file's lock bytes. A process's own locks never
+/// conflict with its own test, so this says nothing about connections in
+/// the calling process.
 pub(crate) fn holder(path: &Path) -> Result<Option<i32>> {
-    let shm = sidecar(path, "-shm");
-    let file = match fs::File::open(&shm) {
+    if let Some(pid) = locked_by(&sidecar(path, "-shm"), SHM_LOCKS)? {
+        return Ok(Some(pid));
+    }
+    locked_by(path, DB_LOCKS)
+}
+
+/// The process holding a lock that conflicts with a write lock on `range`
+/// of `file`; a missing file has none.
+fn locked_by(file_path: &Path, range: (i64, i64)) -> Result<Option<i32>> {
+    let file = match fs::File::open(file_path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::from(e).context(shm.display())),
+        Err(e) => return Err(Error::from(e).context(file_path.display())),
     };
     use std::os::fd::AsRawFd;
     // SAFETY: `flock` is a plain C struct for which all-zero bytes are a
@@ -207,15 +221,15 @@ pub(crate) fn holder(path: &Path) -> Result<Option<i32>> {
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
     lock.l_type = libc::F_WRLCK as _;
     lock.l_whence = libc::SEEK_SET as _;
-    lock.l_start = SHM_LOCKS.0 as _;
-    lock.l_len = SHM_LOCKS.1 as _;
+    lock.l_start = range.0 as _;
+    lock.l_len = range.1 as _;
     // SAFETY: the descriptor is open for the duration of the call (`file`
     // lives to the end of this function) and `lock` is a valid, exclusively
     // borrowed `flock` that F_GETLK fills in.
     let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut lock) };
     if rc != 0 {
         return Err(Error::from(std::io::Error::last_os_error())
-            .context(format!("cannot test the locks of {}", shm.display())));
+            .context(format!("cannot test the locks of {}", file_path.display())));
     }
     Ok((lock.l_type != libc::F_UNLCK as _).then_some(lock.l_pid))
 }
