@@ -23,7 +23,7 @@ fi
 
 step "format and lints"
 cargo fmt --all -- --check
-cargo clippy --all-targets --features fault-injection -- -D warnings
+cargo clippy --workspace --all-targets --features persistency/fault-injection -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 step "documentation links stay inside the repository"
@@ -41,7 +41,7 @@ step "cargo package: the packaged crate builds (and its build writes nothing int
 cargo package --allow-dirty --locked --quiet
 
 step "Rust tests (unit, integration, doc)"
-cargo test --release --features fault-injection
+cargo test --workspace --release --features persistency/fault-injection
 
 step "build against the system SQLite"
 cargo build --release --no-default-features --features system-sqlite --target-dir target/system-sqlite

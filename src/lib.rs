@@ -42,10 +42,12 @@ mod error;
 pub mod fault;
 #[doc(hidden)]
 pub mod ffi;
+mod inspect;
 mod instance;
 mod job;
 mod keys;
 mod log;
+mod notation;
 mod ops;
 mod options;
 mod protocol;
@@ -55,12 +57,16 @@ mod worker;
 
 pub use backend::sqlite_version;
 pub use error::{Error, ErrorKind, Result};
+pub use inspect::{job_holder, job_ids, job_path, CategoryStats, FileFacts, JobReader, ReadRange};
 pub use instance::{
     current, instance, reset, validate_job_id, Persistency, MAX_JOB_ID_LEN, MEMORY_ROOT,
 };
 pub use job::{set_wait_timeout, Cursor, Job, ScanOptions, Stats, DEFAULT_PAGE_ROWS};
 pub use keys::{encode_i64, encode_key, encode_u64, prefix_stop, Key, KeyPart, MAX_PART_LEN};
 pub use log::{set_logger, Level, Logger};
+pub use notation::{
+    decode_key, encode_parts, format_key, format_parts, parse_key, parse_parts, Part,
+};
 pub use ops::Op;
 pub use options::{
     FullPolicy, JobOptions, Synchronous, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,

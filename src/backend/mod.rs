@@ -11,6 +11,7 @@ pub(crate) mod faultplan;
 #[cfg(feature = "fault-injection")]
 mod faultvfs;
 mod files;
+pub(crate) mod inspect;
 mod schema;
 mod sqlite;
 

@@ -1,0 +1,257 @@
+//! `export` and `import`: rows as JSON lines, streamed in constant memory.
+//!
+//! A line is `{"category":B,"key":B,"payload":B}` with each B the bytes in
+//! standard base64; `export --hex` writes `category_hex`, `key_hex` and
+//! `payload_hex` instead. `import` accepts either form for each field.
+
+use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use persistency::{ErrorKind, Op, Persistency, ReadRange};
+use serde_json::Value;
+
+use crate::inspect::stdout_failed;
+use crate::show::{base64, from_base64, from_hex, hex};
+use crate::{open_reader, Failure};
+
+/// What a progress bar counts.
+#[derive(Clone, Copy)]
+enum Unit {
+    Rows,
+    Bytes,
+}
+
+/// A progress bar on stderr, or a hidden one when stderr is not a terminal
+/// or with `--quiet`. `total` gives a bar with an ETA, `None` a counter.
+fn progress(quiet: bool, total: Option<u64>, unit: Unit, what: &str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let template = match (total, unit) {
+        (Some(_), Unit::Rows) => {
+            "{msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}"
+        }
+        (Some(_), Unit::Bytes) => {
+            "{msg} [{bar:30}] {bytes}/{total_bytes}, {bytes_per_sec}, ETA {eta}"
+        }
+        (None, Unit::Rows) => "{msg} {spinner} {human_pos} rows, {per_sec}, {elapsed}",
+        (None, Unit::Bytes) => "{msg} {spinner} {bytes}, {bytes_per_sec}, {elapsed}",
+    };
+    let style = ProgressStyle::with_template(template)
+        .expect("static template")
+        .progress_chars("=> ");
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr()).with_style(style);
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// `export ROOT JOB [--category C] [--hex]`.
+pub fn export(
+    root: &str,
+    job: &str,
+    category: Option<&str>,
+    as_hex: bool,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let reader = open_reader(root, job)?;
+    let mut range = ReadRange::new();
+    if let Some(c) = category {
+        range = range.category(c);
+    }
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let cats = reader.categories().map_err(|e| {
+            Failure::failed(format!(
+                "{}: {}; check that the file is readable",
+                reader.path().display(),
+                e.message()
+            ))
+        })?;
+        let total = cats
+            .iter()
+            .filter(|c| category.is_none_or(|want| c.category == want.as_bytes()))
+            .map(|c| c.rows)
+            .sum();
+        progress(quiet, Some(total), Unit::Rows, "export")
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut write_error = None;
+    let mut line = String::new();
+    let mut pending = 0u64;
+    let result = reader.scan(&range, |c, k, p| {
+        line.clear();
+        if as_hex {
+            line.push_str(&format!(
+                "{{\"category_hex\":\"{}\",\"key_hex\":\"{}\",\"payload_hex\":\"{}\"}}\n",
+                hex(c),
+                hex(k),
+                hex(p)
+            ));
+        } else {
+            line.push_str(&format!(
+                "{{\"category\":\"{}\",\"key\":\"{}\",\"payload\":\"{}\"}}\n",
+                base64(c),
+                base64(k),
+                base64(p)
+            ));
+        }
+        if let Err(e) = out.write_all(line.as_bytes()) {
+            write_error = Some(e);
+            return Ok(false);
+        }
+        pending += 1;
+        if pending == 1024 {
+            bar.inc(pending);
+            pending = 0;
+        }
+        Ok(true)
+    });
+    bar.inc(pending);
+    if let Some(e) = write_error {
+        bar.abandon();
+        return Err(stdout_failed(e));
+    }
+    let rows = result.map_err(|e| {
+        Failure::failed(format!(
+            "{}: {}; check that the file is readable and not damaged",
+            reader.path().display(),
+            e.message()
+        ))
+    })?;
+    out.flush().map_err(stdout_failed)?;
+    bar.finish_and_clear();
+    if !quiet && std::io::stderr().is_terminal() {
+        eprintln!("exported {rows} rows from {}", reader.path().display());
+    }
+    Ok(())
+}
+
+/// One field of an import line: base64 under `name`, or hex under
+/// `name_hex`.
+fn field(line: &Value, name: &str) -> Result<Vec<u8>, String> {
+    if let Some(v) = line.get(name) {
+        let text = v.as_str().ok_or(format!("\"{name}\" is not a string"))?;
+        return from_base64(text).ok_or(format!("\"{name}\" is not base64"));
+    }
+    let hex_name = format!("{name}_hex");
+    if let Some(v) = line.get(&hex_name) {
+        let text = v
+            .as_str()
+            .ok_or(format!("\"{hex_name}\" is not a string"))?;
+        return from_hex(text).ok_or(format!("\"{hex_name}\" is not hex"));
+    }
+    Err(format!("no \"{name}\" (base64) or \"{hex_name}\" field"))
+}
+
+/// `import ROOT JOB [--batch N]`: JSON lines from stdin into the job.
+pub fn import(root: &str, job: &str, batch: u32, quiet: bool) -> Result<(), Failure> {
+    let path = persistency::job_path(root, job).map_err(|e| {
+        Failure::from_lib(
+            &e,
+            "give an existing root directory (create it with mkdir) and a job id",
+        )
+    })?;
+    let shown = path.display().to_string();
+    match persistency::job_holder(root, job) {
+        Ok(None) => {}
+        Ok(Some(pid)) => {
+            return Err(Failure::failed(format!(
+                "{shown} is open in process {pid} (a running node?); refused: stop that \
+                 process, then run the import again (reading commands such as export \
+                 work while it runs)"
+            )))
+        }
+        Err(e) => {
+            return Err(Failure::from_lib(
+                &e,
+                "check the permissions of the job's -shm file",
+            ))
+        }
+    }
+    let db = Persistency::new(root)
+        .map_err(|e| Failure::from_lib(&e, &format!("check the root directory {root}")))?;
+    let handle = db.open_job(job).map_err(|e| {
+        let hint = match e.kind() {
+            ErrorKind::Backend => {
+                "the file is not a job file of this library; import into another job id"
+            }
+            _ => "check the file and its permissions",
+        };
+        Failure::from_lib(&e, &format!("{shown}: {hint}"))
+    })?;
+    // A regular file on stdin has a size: the bar then has an ETA.
+    let stdin_size = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .and_then(|fd| std::fs::File::from(fd).metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let bar = progress(quiet, stdin_size, Unit::Bytes, "import");
+    let mut bytes_read = 0u64;
+    let write = |ops: Vec<Op>, line_no: usize| {
+        handle.write(ops).map_err(|e| {
+            Failure::failed(format!(
+                "{shown}: writing the batch ending at stdin line {line_no}: {}; the batches \
+                 before it are committed, so fix the cause and import the lines from the start \
+                 of this batch on",
+                e.message()
+            ))
+        })
+    };
+    let mut ops = Vec::with_capacity(batch as usize);
+    let mut rows = 0u64;
+    let mut line_no = 0;
+    for line in std::io::stdin().lock().lines() {
+        line_no += 1;
+        let line =
+            line.map_err(|e| Failure::failed(format!("reading stdin line {line_no}: {e}")))?;
+        bytes_read += line.len() as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |why: String| {
+            Failure::usage(format!(
+                "stdin line {line_no}: {why}; each line must be a JSON object as `persistency \
+                 export` writes ({{\"category\":…,\"key\":…,\"payload\":…}}, base64); nothing \
+                 from this line on was imported into {shown}"
+            ))
+        };
+        let value: Value =
+            serde_json::from_str(&line).map_err(|e| bad(format!("not JSON ({e})")))?;
+        let (c, k, p) = (
+            field(&value, "category").map_err(bad)?,
+            field(&value, "key").map_err(bad)?,
+            field(&value, "payload").map_err(bad)?,
+        );
+        ops.push(Op::put(c, k, p));
+        if ops.len() == batch as usize {
+            rows += ops.len() as u64;
+            write(
+                std::mem::replace(&mut ops, Vec::with_capacity(batch as usize)),
+                line_no,
+            )?;
+            bar.set_position(bytes_read);
+        }
+    }
+    rows += ops.len() as u64;
+    if !ops.is_empty() {
+        write(ops, line_no)?;
+    }
+    bar.set_position(bytes_read);
+    db.close().map_err(|e| {
+        Failure::from_lib(
+            &e,
+            &format!("{shown}: closing the job failed; run the import again"),
+        )
+    })?;
+    bar.finish_and_clear();
+    if !quiet && std::io::stderr().is_terminal() {
+        eprintln!("imported {rows} rows into {shown}");
+    }
+    Ok(())
+}
