@@ -9,7 +9,7 @@
 mod sqlite;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::ops::Op;
@@ -57,6 +57,33 @@ pub(crate) trait Backend: Send {
     fn get_many(&mut self, category: &[u8], keys: &[Vec<u8>]) -> Result<Rows>;
     /// Bytes the store occupies (on disk: database plus write-ahead log).
     fn size(&mut self) -> u64;
+    /// Bytes of the pages in use (page count minus free pages, times the
+    /// page size): what the data needs, without the free space.
+    fn live_bytes(&mut self) -> u64;
+    /// Starts a consistent copy of the committed data into a new file at
+    /// `dest` (refused when it exists); the copy continues in
+    /// [`BackupCopy::step`]. Runs outside any transaction.
+    fn start_backup(&mut self, dest: &Path) -> Result<Box<dyn BackupCopy>>;
+    /// Gives free pages back to the file system. Runs outside any
+    /// transaction.
+    fn compact(&mut self) -> Result<()>;
+    /// Checks the store's integrity; an error names the first problems.
+    fn check(&mut self) -> Result<()>;
+}
+
+/// A backup in progress. It reads a snapshot of the data taken when it
+/// started, so the store may keep changing between steps. Dropped before
+/// it finished, it removes its temporary file.
+pub(crate) trait BackupCopy: Send {
+    /// Copies the next part; `Ok(true)` once the copy is complete and in
+    /// place at its destination.
+    fn step(&mut self) -> Result<bool>;
+}
+
+/// Refuses a backup destination that exists or whose directory does not,
+/// before the request is queued (the worker checks again).
+pub(crate) fn check_backup_destination(dest: &Path) -> Result<()> {
+    sqlite::check_destination(dest)
 }
 
 /// The root string that keeps every job in a private in-memory database.

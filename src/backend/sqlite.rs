@@ -1,4 +1,8 @@
-//! The SQLite adapter: schema, pragmas and cached statements.
+//! The SQLite adapter: schema, pragmas and cached statements. Backup,
+//! compaction and the integrity check are in `sqlite/maintenance.rs`.
+
+mod maintenance;
+pub(super) use maintenance::check_destination;
 
 use std::path::{Path, PathBuf};
 
@@ -184,6 +188,12 @@ impl SqliteBackend {
                 format!("unsupported schema user_version {version} (expected {SCHEMA_VERSION})"),
             ));
         }
+        if version == 0 {
+            // Before the first table exists: lets `compact` give free pages
+            // back without rewriting the file (a no-op on a file that
+            // already has tables).
+            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
+        }
         if self.path.is_some() {
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
@@ -247,6 +257,21 @@ impl SqliteBackend {
                         .prepare_cached(DELETE_FROM)?
                         .execute(params![category, prefix])?,
                 };
+            }
+            Op::DeleteRange {
+                category,
+                start,
+                stop,
+            } => {
+                if stop.is_empty() {
+                    self.conn
+                        .prepare_cached(DELETE_FROM)?
+                        .execute(params![category, start])?;
+                } else {
+                    self.conn
+                        .prepare_cached(DELETE_RANGE)?
+                        .execute(params![category, start, stop])?;
+                }
             }
         }
         Ok(())
@@ -449,6 +474,22 @@ impl Backend for SqliteBackend {
                 .map(|n| n as u64)
                 .unwrap_or(0),
         }
+    }
+
+    fn live_bytes(&mut self) -> u64 {
+        self.live_page_bytes()
+    }
+
+    fn start_backup(&mut self, dest: &Path) -> Result<Box<dyn super::BackupCopy>> {
+        self.backup_into(dest)
+    }
+
+    fn compact(&mut self) -> Result<()> {
+        self.compact_free_pages()
+    }
+
+    fn check(&mut self) -> Result<()> {
+        self.integrity_check()
     }
 }
 

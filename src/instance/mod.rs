@@ -3,6 +3,7 @@
 
 mod claims;
 mod global;
+mod metrics;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

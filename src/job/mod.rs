@@ -3,6 +3,7 @@
 //! operations are in `writes.rs` and `reads.rs`; this file holds the handle,
 //! the queueing and the close.
 
+mod maintenance;
 mod reads;
 mod writes;
 
@@ -40,6 +41,20 @@ pub struct Stats {
     pub reads: u64,
     /// Bytes of the job's files (database plus write-ahead log).
     pub db_bytes: u64,
+    /// Bytes of keys and payloads of committed puts.
+    pub bytes_written: u64,
+    /// Bytes of the database pages in use (page count minus free pages,
+    /// times the page size), as of the last commit or compaction.
+    pub live_bytes: u64,
+    errors: [u64; worker::ERROR_KINDS],
+}
+
+impl Stats {
+    /// Requests (or fire-and-forget operations) that failed with `kind`.
+    pub fn errors(&self, kind: ErrorKind) -> u64 {
+        let index = (kind.code() as usize).saturating_sub(1);
+        self.errors.get(index).copied().unwrap_or(0)
+    }
 }
 
 pub(crate) struct JobShared {
@@ -223,6 +238,9 @@ impl Job {
             transactions: c.transactions.load(Ordering::Relaxed),
             reads: c.reads.load(Ordering::Relaxed),
             db_bytes: c.db_bytes.load(Ordering::Relaxed),
+            bytes_written: c.bytes_written.load(Ordering::Relaxed),
+            live_bytes: c.live_bytes.load(Ordering::Relaxed),
+            errors: std::array::from_fn(|i| c.errors[i].load(Ordering::Relaxed)),
         })
     }
 }

@@ -77,7 +77,10 @@ impl Worker {
                 inject_fault(category);
                 backend.delete_acked(category, key).map(Reply::Found)
             }
-            Request::Flush(_) | Request::Read { .. } => Ok(Reply::Done),
+            Request::Flush(_)
+            | Request::Read { .. }
+            | Request::Maintain { .. }
+            | Request::Resume => Ok(Reply::Done),
         }));
         match outcome {
             Ok(result) => result.map_err(|e| (e, false)),
@@ -120,6 +123,7 @@ impl Worker {
     /// others wait in the group to report at its end, in order.
     fn fail(&mut self, request: Request, error: Error) {
         let error = error.context(format!("job {}", self.job_id));
+        self.counters.count_error(&error);
         self.counters
             .ops_failed
             .fetch_add(request.op_count(), Ordering::Relaxed);
@@ -139,8 +143,12 @@ impl Worker {
     pub(super) fn end_transaction(&mut self) {
         let mut commit_error = None;
         if self.backend.in_transaction() {
+            let written = self.written_bytes();
             match self.backend.commit() {
                 Ok(()) => {
+                    self.counters
+                        .bytes_written
+                        .fetch_add(written, Ordering::Relaxed);
                     if self.group_ops > 0 {
                         self.counters
                             .ops_applied
@@ -150,6 +158,7 @@ impl Worker {
                 }
                 Err(e) => {
                     let e = e.context(format!("job {}", self.job_id));
+                    self.counters.count_error(&e);
                     self.backend.rollback();
                     self.counters
                         .ops_failed

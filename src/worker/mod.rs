@@ -3,6 +3,7 @@
 //! exactly once.
 
 mod group;
+mod maintenance;
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,10 +13,10 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::bounded;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackupCopy};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::{log, Level};
-use crate::protocol::{Read, Reply, Request};
+use crate::protocol::{Completion, Read, Reply, Request};
 use crate::queue::Queue;
 
 /// Most operations taken from the queue for one round; the writes among
@@ -42,6 +43,25 @@ pub(crate) struct Counters {
     pub transactions: AtomicU64,
     pub reads: AtomicU64,
     pub db_bytes: AtomicU64,
+    /// Bytes of keys and payloads of committed puts.
+    pub bytes_written: AtomicU64,
+    /// Bytes of the pages in use, after the last commit.
+    pub live_bytes: AtomicU64,
+    /// Failed requests by error kind, indexed by status code − 1.
+    pub errors: [AtomicU64; ERROR_KINDS],
+}
+
+/// How many error kinds there are.
+pub(crate) const ERROR_KINDS: usize = ErrorKind::ALL.len();
+
+impl Counters {
+    /// Counts one failed request under its kind.
+    pub(crate) fn count_error(&self, error: &Error) {
+        let index = (error.kind().code() as usize).saturating_sub(1);
+        if let Some(n) = self.errors.get(index) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Identifies the job whose worker runs on the current thread.
@@ -88,6 +108,10 @@ struct Worker {
     read_txn: bool,
     /// Reads served in the open read transaction.
     txn_reads: u32,
+    /// Backups in progress, in the order they were requested.
+    backups: std::collections::VecDeque<(Box<dyn BackupCopy>, Completion)>,
+    /// A [`Request::Resume`] marker waits in the queue.
+    resume_queued: bool,
 }
 
 /// Starts a worker thread for a job: `open` runs on the new thread and its
@@ -134,6 +158,8 @@ where
                 group_bytes: 0,
                 read_txn: false,
                 txn_reads: 0,
+                backups: Default::default(),
+                resume_queued: false,
             };
             worker.update_size();
             let _ = ready_tx.send(Ok(()));
@@ -176,11 +202,14 @@ impl Worker {
                 if request.is_read() {
                     let more = requests.peek().is_some() || queue.len() > 0;
                     self.read(request, more);
+                } else if request.is_maintenance() {
+                    self.maintain(request, queue);
                 } else {
                     self.write(request);
                 }
             }
             drop(requests);
+            self.keep_backups_going(queue);
             // Across rounds, while more requests are already waiting, keep
             // the transaction open (group commit for writes, one snapshot for
             // reads), up to a bound.
@@ -193,6 +222,7 @@ impl Worker {
             }
         }
         self.end_transaction();
+        self.finish_backups();
         log(Level::Debug, || {
             format!("job {}: worker stopped", self.job_id)
         });
@@ -223,6 +253,9 @@ impl Worker {
         }))
         .unwrap_or_else(|_| Err(Error::internal("a read request panicked")))
         .map_err(|e| e.context(format!("job {}", self.job_id)));
+        if let Err(e) = &result {
+            self.counters.count_error(e);
+        }
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
         done.complete(result);
     }
@@ -230,6 +263,8 @@ impl Worker {
     fn update_size(&mut self) {
         let size = self.backend.size();
         self.counters.db_bytes.store(size, Ordering::Relaxed);
+        let live = self.backend.live_bytes();
+        self.counters.live_bytes.store(live, Ordering::Relaxed);
     }
 }
 
