@@ -167,7 +167,12 @@ impl SqliteBackend {
             .conn
             .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
         match mode {
-            AUTO_VACUUM_INCREMENTAL => self.conn.execute_batch("PRAGMA incremental_vacuum")?,
+            AUTO_VACUUM_INCREMENTAL => {
+                // Each step of the statement frees one page: run it out.
+                let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
+            }
             AUTO_VACUUM_NONE => self
                 .conn
                 .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")?,
@@ -186,12 +191,9 @@ impl SqliteBackend {
     /// SQLite's `integrity_check`: `Ok` when sound, else a backend error
     /// (`SQLITE_CORRUPT`) naming the first problems.
     pub(super) fn integrity_check(&mut self) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("PRAGMA integrity_check({MAX_PROBLEMS})"))?;
-        let problems: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let problems = self
+            .problems()
+            .map_err(|e| Error::from(e).context("integrity check failed"))?;
         match problems.as_slice() {
             [ok] if ok == "ok" => Ok(()),
             _ => Err(sqlite_error(
@@ -199,6 +201,17 @@ impl SqliteBackend {
                 format!("integrity check failed: {}", problems.join("; ")),
             )),
         }
+    }
+}
+
+impl SqliteBackend {
+    /// The rows of `integrity_check`: `["ok"]` or the first problems.
+    fn problems(&self) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("PRAGMA integrity_check({MAX_PROBLEMS})"))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect()
     }
 }
 
