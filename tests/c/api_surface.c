@@ -36,6 +36,7 @@ STATIC_CHECK(full_fail, PERSISTENCY_FULL_FAIL == 1);
 STATIC_CHECK(op_put, PERSISTENCY_OP_PUT == 0);
 STATIC_CHECK(op_delete, PERSISTENCY_OP_DELETE == 1);
 STATIC_CHECK(op_delete_prefix, PERSISTENCY_OP_DELETE_PREFIX == 2);
+STATIC_CHECK(op_delete_range, PERSISTENCY_OP_DELETE_RANGE == 3);
 /* Log levels. */
 STATIC_CHECK(log_error, PERSISTENCY_LOG_ERROR == 1);
 STATIC_CHECK(log_warn, PERSISTENCY_LOG_WARN == 2);
@@ -147,6 +148,15 @@ struct api_table {
     persistency_status (*key_push_raw)(persistency_key *, const uint8_t *, size_t);
     const uint8_t *(*key_data)(const persistency_key *, size_t *);
     persistency_status (*prefix_stop)(const uint8_t *, size_t, uint8_t *, size_t *);
+    /* Maintenance (issue 14). */
+    persistency_status (*job_backup)(persistency_job *, const char *, persistency_callback,
+                                     void *);
+    persistency_status (*delete_range)(persistency_job *, const char *, const uint8_t *,
+                                       size_t, const uint8_t *, size_t);
+    persistency_status (*job_compact)(persistency_job *, persistency_callback, void *);
+    persistency_status (*job_check)(persistency_job *, persistency_callback, void *);
+    char *(*metrics_text)(const persistency *);
+    void (*string_free)(char *);
 };
 
 static const struct api_table api = {
@@ -195,6 +205,12 @@ static const struct api_table api = {
     persistency_key_push_raw,
     persistency_key_data,
     persistency_prefix_stop,
+    persistency_job_backup,
+    persistency_delete_range,
+    persistency_job_compact,
+    persistency_job_check,
+    persistency_metrics_text,
+    persistency_string_free,
 };
 
 /* The callback typedefs have the documented signatures. */
@@ -281,6 +297,7 @@ int main(void) {
         return 1;
     }
     if (api.status_name(PERSISTENCY_OK) == NULL || api.last_error() != NULL) return 1;
+    api.string_free(NULL); /* a no-op */
     printf("api surface: %zu functions, version %s\n",
            sizeof api / sizeof api.last_error, api.version());
     return 0;
