@@ -91,7 +91,7 @@ static void test_delete_range(void) {
 static void test_backup(void) {
     persistency *p = NULL, *restored = NULL;
     persistency_job *job = NULL, *copy = NULL;
-    char dest[1024], missing[1024], root[1024], moved[1024];
+    char dest[1024], missing[1024], root[1024], moved[1100];
     reply r;
 
     reply_init(&r);
