@@ -23,7 +23,8 @@
 ##   is needed after a write.
 ## * Additions (new names): `openJob(id, JobOptions)`, `stats`, `flush`,
 ##   `persistCommitted`, `getMany`, `scanPage`, `setWarningHandler`,
-##   `libraryVersion`.
+##   `libraryVersion`; maintenance (`maintenance.nim`): `deleteRange`,
+##   `backup`, `compact`, `check`, `metricsText`.
 ##
 ## Works with `--mm:refc` and `--mm:orc`/`--mm:arc`; needs `--threads:on`.
 
@@ -537,5 +538,7 @@ proc deleteAcked*(p: Persistency, jobId: string, category: string,
 proc libraryVersion*(): string =
   ## The version of the loaded libpersistency.
   $persistency_version()
+
+include ./maintenance
 
 {.pop.}
