@@ -144,6 +144,24 @@ typedef struct persistency_job_options {
    * Cap on the main database file's size in bytes; 0 = unlimited.
    */
   uint64_t max_db_bytes;
+  /**
+   * Size-capped retention: the most live bytes (pages in use × page
+   * size) the job keeps; 0 = off (the default). Past it the oldest rows
+   * (smallest keys) of `retention_categories` are removed and the space
+   * given back; a single write of more than half of it fails with
+   * `PERSISTENCY_ERR_FULL`. See docs/c-api-maintenance.md.
+   */
+  uint64_t retention_max_bytes;
+  /**
+   * The categories retention removes rows from, oldest first, in this
+   * order (NUL-terminated strings, copied when the job opens); NULL
+   * only with a count of 0.
+   */
+  const char *const *retention_categories;
+  /**
+   * Number of `retention_categories`.
+   */
+  size_t retention_category_count;
 } persistency_job_options;
 
 /**
@@ -472,12 +490,16 @@ persistency_status persistency_open_job(struct persistency *p,
 /**
  * As `persistency_open_job`, with `options` (NULL: the defaults). The
  * options of the first open stand. Unknown `synchronous`/`full_policy`
- * values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ * values, a too small `struct_size` or a NULL retention category:
+ * `PERSISTENCY_ERR_INVALID_ARGUMENT`. Fields past `struct_size` keep their
+ * defaults.
  * A job file held by another live instance: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
  * As for `persistency_open_job`; `options` is NULL or points at a
- * `persistency_job_options` of at least its `struct_size` bytes.
+ * `persistency_job_options` of at least its `struct_size` bytes, whose
+ * `retention_categories` (if within `struct_size`) is NULL or points at
+ * `retention_category_count` pointers, each NULL or NUL-terminated.
  */
 persistency_status persistency_open_job_with(struct persistency *p,
                                              const char *job_id,

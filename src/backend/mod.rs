@@ -69,6 +69,9 @@ pub(crate) trait Backend: Send {
     fn compact(&mut self) -> Result<()>;
     /// Checks the store's integrity; an error names the first problems.
     fn check(&mut self) -> Result<()>;
+    /// Applies size-capped retention after a commit (a no-op without it);
+    /// tells whether anything changed. Runs outside any transaction.
+    fn enforce_retention(&mut self) -> Result<bool>;
 }
 
 /// A backup in progress. It reads a snapshot of the data taken when it

@@ -2,6 +2,7 @@
 //! compaction and the integrity check are in `sqlite/maintenance.rs`.
 
 mod maintenance;
+mod retention;
 pub(super) use maintenance::check_destination;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub(super) struct SqliteBackend {
     wal_path: Option<PathBuf>,
     /// The open transaction has written.
     wrote: bool,
+    /// Size-capped retention, when the job has it.
+    retention: Option<retention::Retention>,
 }
 
 /// `SQLITE_FCNTL_HAS_MOVED` (not in every generated binding).
@@ -167,6 +170,7 @@ impl SqliteBackend {
             wal_path: path.map(|p| sidecar(p, "-wal")),
             path: path.map(Path::to_path_buf),
             wrote: false,
+            retention: retention::Retention::of(options),
         };
         backend.configure(options).map_err(|e| match path {
             None => e.context("cannot open in-memory database"),
@@ -345,6 +349,7 @@ impl Backend for SqliteBackend {
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<()> {
+        self.refuse_oversized(ops)?;
         self.wrote = true;
         // One statement is atomic on its own; a batch needs a savepoint.
         if let [op] = ops {
@@ -490,6 +495,10 @@ impl Backend for SqliteBackend {
 
     fn check(&mut self) -> Result<()> {
         self.integrity_check()
+    }
+
+    fn enforce_retention(&mut self) -> Result<bool> {
+        self.retain()
     }
 }
 

@@ -36,9 +36,26 @@ pub struct CJobOptions {
     pub full_policy: i32,
     /// Cap on the main database file's size in bytes; 0 = unlimited.
     pub max_db_bytes: u64,
+    /// Size-capped retention: the most live bytes (pages in use × page
+    /// size) the job keeps; 0 = off (the default). Past it the oldest rows
+    /// (smallest keys) of `retention_categories` are removed and the space
+    /// given back; a single write of more than half of it fails with
+    /// `PERSISTENCY_ERR_FULL`. See docs/c-api-maintenance.md.
+    pub retention_max_bytes: u64,
+    /// The categories retention removes rows from, oldest first, in this
+    /// order (NUL-terminated strings, copied when the job opens); NULL
+    /// only with a count of 0.
+    pub retention_categories: *const *const c_char,
+    /// Number of `retention_categories`.
+    pub retention_category_count: usize,
 }
 
-const OPTIONS_V1_SIZE: u32 = std::mem::size_of::<CJobOptions>() as u32;
+/// The size of the first version of the options (up to `max_db_bytes`).
+const OPTIONS_V1_SIZE: u32 = (std::mem::offset_of!(CJobOptions, max_db_bytes) + 8) as u32;
+
+/// The size of the options with the retention fields.
+const OPTIONS_RETENTION_SIZE: u32 =
+    (std::mem::offset_of!(CJobOptions, retention_category_count) + 8) as u32;
 
 fn sync_code(mode: Synchronous) -> i32 {
     match mode {
@@ -84,17 +101,50 @@ pub unsafe extern "C" fn persistency_job_options_init(options: *mut CJobOptions)
         if let Ok(options) = unsafe { args::out_ptr(options, "options") } {
             let d = JobOptions::default();
             *options = CJobOptions {
-                struct_size: OPTIONS_V1_SIZE,
+                struct_size: std::mem::size_of::<CJobOptions>() as u32,
                 synchronous: sync_code(d.synchronous),
                 queue_capacity: d.queue_capacity,
                 full_policy: policy_code(d.full_policy),
                 max_db_bytes: d.max_db_bytes,
+                retention_max_bytes: d.retention_max_bytes,
+                retention_categories: std::ptr::null(),
+                retention_category_count: 0,
             };
         }
     })
 }
 
-fn options_from_c(options: Option<&CJobOptions>) -> Result<JobOptions> {
+/// The retention categories of C options, copied.
+///
+/// # Safety
+/// `o.retention_categories` is NULL or points at
+/// `o.retention_category_count` pointers, each NULL or NUL-terminated.
+unsafe fn retention_categories(o: &CJobOptions) -> Result<Vec<Vec<u8>>> {
+    // SAFETY: this function's contract.
+    let pointers = unsafe {
+        args::array(
+            o.retention_categories,
+            o.retention_category_count,
+            "retention_categories",
+        )
+    }?;
+    pointers
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            // SAFETY: this function's contract.
+            let c = unsafe { args::c_str(p, "retention category") }
+                .map_err(|e| e.context(format!("retention_categories[{i}]")))?;
+            Ok(c.to_bytes().to_vec())
+        })
+        .collect()
+}
+
+/// Options from C; fields past `struct_size` keep their defaults.
+///
+/// # Safety
+/// `options` is as `persistency_open_job_with` requires.
+unsafe fn options_from_c(options: Option<&CJobOptions>) -> Result<JobOptions> {
     let Some(o) = options else {
         return Ok(JobOptions::default());
     };
@@ -104,11 +154,17 @@ fn options_from_c(options: Option<&CJobOptions>) -> Result<JobOptions> {
             o.struct_size
         )));
     }
-    Ok(JobOptions::default()
+    let mut options = JobOptions::default()
         .synchronous(sync_of(o.synchronous)?)
         .queue_capacity(o.queue_capacity)
         .full_policy(policy_of(o.full_policy)?)
-        .max_db_bytes(o.max_db_bytes))
+        .max_db_bytes(o.max_db_bytes);
+    if o.struct_size >= OPTIONS_RETENTION_SIZE {
+        // SAFETY: passed on from this function's contract.
+        let categories = unsafe { retention_categories(o) }?;
+        options = options.retention(o.retention_max_bytes, categories);
+    }
+    Ok(options)
 }
 
 /// Opens or creates the job `job_id` (`<root>/<job_id>.db`) with default
@@ -132,12 +188,16 @@ pub unsafe extern "C" fn persistency_open_job(
 
 /// As `persistency_open_job`, with `options` (NULL: the defaults). The
 /// options of the first open stand. Unknown `synchronous`/`full_policy`
-/// values or a too small `struct_size`: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+/// values, a too small `struct_size` or a NULL retention category:
+/// `PERSISTENCY_ERR_INVALID_ARGUMENT`. Fields past `struct_size` keep their
+/// defaults.
 /// A job file held by another live instance: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// As for `persistency_open_job`; `options` is NULL or points at a
-/// `persistency_job_options` of at least its `struct_size` bytes.
+/// `persistency_job_options` of at least its `struct_size` bytes, whose
+/// `retention_categories` (if within `struct_size`) is NULL or points at
+/// `retention_category_count` pointers, each NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn persistency_open_job_with(
     p: *mut PersistencyHandle,
@@ -155,7 +215,9 @@ pub unsafe extern "C" fn persistency_open_job_with(
                 options.as_ref(),
             )
         };
-        let job = p.instance().open_job_with(id, &options_from_c(options)?)?;
+        // SAFETY: as above.
+        let options = unsafe { options_from_c(options) }?;
+        let job = p.instance().open_job_with(id, &options)?;
         *out = into_raw(JobHandle::of(job)?);
         Ok(())
     })

@@ -142,6 +142,7 @@ impl Worker {
     /// Commits the open transaction, then completes the group in order.
     pub(super) fn end_transaction(&mut self) {
         let mut commit_error = None;
+        let mut committed_writes = false;
         if self.backend.in_transaction() {
             let written = self.written_bytes();
             match self.backend.commit() {
@@ -149,6 +150,7 @@ impl Worker {
                     self.counters
                         .bytes_written
                         .fetch_add(written, Ordering::Relaxed);
+                    committed_writes = self.group_ops > 0;
                     if self.group_ops > 0 {
                         self.counters
                             .ops_applied
@@ -188,6 +190,9 @@ impl Worker {
                 | Request::Flush(d) => d.complete(result),
                 _ => {}
             }
+        }
+        if committed_writes {
+            self.retain();
         }
     }
 }

@@ -100,6 +100,22 @@ impl Worker {
         error
     }
 
+    /// Size-capped retention after a commit that carried writes, once its
+    /// callbacks ran. A failure is counted and logged; the next commit
+    /// tries again.
+    pub(super) fn retain(&mut self) {
+        match self.backend.enforce_retention() {
+            Ok(false) => {}
+            Ok(true) => self.update_size(),
+            Err(e) => {
+                let e = e.context(format!("job {}: retention", self.job_id));
+                self.counters.count_error(&e);
+                log(Level::Error, || format!("{e}"));
+                self.update_size();
+            }
+        }
+    }
+
     /// Bytes of keys and payloads the open group puts.
     pub(super) fn written_bytes(&self) -> u64 {
         self.group

@@ -9,6 +9,7 @@ mod check;
 mod compact;
 mod metrics;
 mod range;
+mod retention;
 
 use std::path::Path;
 

@@ -167,12 +167,7 @@ impl SqliteBackend {
             .conn
             .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
         match mode {
-            AUTO_VACUUM_INCREMENTAL => {
-                // Each step of the statement frees one page: run it out.
-                let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
-                let mut rows = stmt.query([])?;
-                while rows.next()?.is_some() {}
-            }
+            AUTO_VACUUM_INCREMENTAL => self.vacuum_free_pages()?,
             AUTO_VACUUM_NONE => self
                 .conn
                 .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")?,
@@ -185,6 +180,16 @@ impl SqliteBackend {
             self.conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
+        Ok(())
+    }
+
+    /// Frees every free page with `incremental_vacuum` (a no-op on a file
+    /// without incremental auto-vacuum).
+    pub(super) fn vacuum_free_pages(&mut self) -> Result<()> {
+        // Each step of the statement frees one page: run it out.
+        let mut stmt = self.conn.prepare_cached("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
         Ok(())
     }
 
