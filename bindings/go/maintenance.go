@@ -25,6 +25,8 @@ import "C"
 import (
 	"context"
 	"runtime"
+	"strings"
+	"unsafe"
 )
 
 // OpDeleteRange deletes every key k of the category with Key <= k < Value
@@ -106,4 +108,35 @@ func (i *Instance) MetricsText() (string, error) {
 		return nil
 	})
 	return text, err
+}
+
+// cRetention fills the retention fields of c from opts. The categories
+// are copied into C memory (the struct must not point into Go memory);
+// call free once the library has read c.
+func cRetention(opts *JobOptions, c *C.persistency_job_options) (free func(), err error) {
+	if opts == nil || len(opts.RetentionCategories) == 0 {
+		if opts != nil {
+			c.retention_max_bytes = C.uint64_t(opts.RetentionMaxBytes)
+		}
+		return func() {}, nil
+	}
+	for _, cat := range opts.RetentionCategories {
+		if strings.IndexByte(cat, 0) >= 0 {
+			return nil, newError(StatusInvalidArgument, "retention category contains a NUL byte")
+		}
+	}
+	n := len(opts.RetentionCategories)
+	array := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))[:n:n]
+	for k, cat := range opts.RetentionCategories {
+		array[k] = C.CString(cat)
+	}
+	c.retention_max_bytes = C.uint64_t(opts.RetentionMaxBytes)
+	c.retention_categories = &array[0]
+	c.retention_category_count = C.size_t(n)
+	return func() {
+		for _, p := range array {
+			C.free(unsafe.Pointer(p))
+		}
+		C.free(unsafe.Pointer(&array[0]))
+	}, nil
 }

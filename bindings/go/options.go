@@ -34,6 +34,12 @@ type JobOptions struct {
 	QueueCapacity uint32      // max operations waiting for the worker; 0 = library default
 	FullPolicy    FullPolicy  // FullBlock by default
 	MaxDBBytes    uint64      // cap on the database file's size; 0 = unlimited
+	// RetentionMaxBytes keeps the job's live data under this many bytes
+	// (0: off) by removing the oldest rows (smallest keys) of
+	// RetentionCategories, in that order, and giving the space back. A
+	// single write of more than half of it fails with ErrFull.
+	RetentionMaxBytes   uint64
+	RetentionCategories []string // the categories retention trims
 }
 
 // cOptions returns opts as the C struct, the library's defaults where opts
