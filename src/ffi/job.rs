@@ -154,6 +154,14 @@ unsafe fn options_from_c(options: Option<&CJobOptions>) -> Result<JobOptions> {
             o.struct_size
         )));
     }
+    // Only the sizes of whole versions: a size that ends inside a field is
+    // not a struct any header declared.
+    if o.struct_size > OPTIONS_V1_SIZE && o.struct_size < OPTIONS_RETENTION_SIZE {
+        return Err(Error::invalid(format!(
+            "options struct_size {} is not the size of a version ({OPTIONS_V1_SIZE} or at least {OPTIONS_RETENTION_SIZE}); call persistency_job_options_init",
+            o.struct_size
+        )));
+    }
     let mut options = JobOptions::default()
         .synchronous(sync_of(o.synchronous)?)
         .queue_capacity(o.queue_capacity)

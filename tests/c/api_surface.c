@@ -49,7 +49,10 @@ STATIC_CHECK(opt_order,
              offsetof(persistency_job_options, struct_size) < offsetof(persistency_job_options, synchronous) &&
              offsetof(persistency_job_options, synchronous) < offsetof(persistency_job_options, queue_capacity) &&
              offsetof(persistency_job_options, queue_capacity) < offsetof(persistency_job_options, full_policy) &&
-             offsetof(persistency_job_options, full_policy) < offsetof(persistency_job_options, max_db_bytes));
+             offsetof(persistency_job_options, full_policy) < offsetof(persistency_job_options, max_db_bytes) &&
+             offsetof(persistency_job_options, max_db_bytes) < offsetof(persistency_job_options, retention_max_bytes) &&
+             offsetof(persistency_job_options, retention_max_bytes) < offsetof(persistency_job_options, retention_categories) &&
+             offsetof(persistency_job_options, retention_categories) < offsetof(persistency_job_options, retention_category_count));
 STATIC_CHECK(op_order,
              offsetof(persistency_op, kind) == 0 &&
              offsetof(persistency_op, kind) < offsetof(persistency_op, category) &&
@@ -250,6 +253,9 @@ static int field_types(void) {
         uint32_t *o3 = &o.queue_capacity;
         int32_t *o4 = &o.full_policy;
         uint64_t *o5 = &o.max_db_bytes;
+        uint64_t *o6 = &o.retention_max_bytes;
+        const char *const **o7 = &o.retention_categories;
+        size_t *o8 = &o.retention_category_count;
         int32_t *p1 = &op.kind;
         const char **p2 = &op.category;
         const uint8_t **p3 = &op.key;
@@ -278,7 +284,7 @@ static int field_types(void) {
         uint64_t *t4 = &st.transactions;
         uint64_t *t5 = &st.reads;
         uint64_t *t6 = &st.db_bytes;
-        used = (o1 && o2 && o3 && o4 && o5 && p1 && p2 && p3 && p4 && p5 && p6 && r1 && r2 &&
+        used = (o1 && o2 && o3 && o4 && o5 && o6 && o7 && o8 && p1 && p2 && p3 && p4 && p5 && p6 && r1 && r2 &&
                 r3 && r4 && s1 && s2 && s3 && s4 && s5 && s6 && s7 && s8 && s9 && s10 && b1 &&
                 b2 && t1 && t2 && t3 && t4 && t5 && t6 && status_p && cb && lcb);
     }

@@ -312,6 +312,112 @@ static void test_metrics_text(void) {
     reply_free(&r);
 }
 
+static long long file_bytes(const char *db) {
+    char wal[1100];
+    long long total = 0;
+    struct stat st;
+    if (stat(db, &st) == 0) total += (long long)st.st_size;
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    if (stat(wal, &st) == 0) total += (long long)st.st_size;
+    return total;
+}
+
+/* The Rust and Go tests' scenario: 20 cycles of writing twice the cap;
+ * after every commit settles the files are within 15 % of the cap and the
+ * rows kept are the newest, contiguous. */
+static void test_retention(void) {
+    enum { CAP = 512 * 1024, ROW = 400, BATCH = 50 };
+    persistency *p = NULL;
+    persistency_job *job = NULL;
+    persistency_job_options o;
+    const char *categories[] = {"msgs"};
+    persistency_op ops[BATCH];
+    uint8_t keys[BATCH][4], payload[ROW];
+    char db[1024];
+    uint32_t next = 0, k;
+    uint64_t kept = 0;
+    int cycle, b, i;
+    reply r;
+
+    reply_init(&r);
+    memset(payload, 1, sizeof payload);
+    persistency_job_options_init(&o);
+    CHECK(o.retention_max_bytes == 0 && o.retention_categories == NULL &&
+          o.retention_category_count == 0);
+    o.retention_max_bytes = CAP;
+    o.retention_categories = categories;
+    o.retention_category_count = 1;
+    CHECK_OK(open_instance("retention", &p));
+    CHECK_OK(persistency_open_job_with(p, "capped", &o, &job));
+    snprintf(db, sizeof db, "%s/retention/capped.db", test_dir());
+    for (cycle = 0; cycle < 20; cycle++) {
+        for (b = 0; b < 2 * CAP / (BATCH * ROW); b++) {
+            memset(ops, 0, sizeof ops);
+            for (i = 0; i < BATCH; i++) {
+                k = next + (uint32_t)i; /* big-endian: keys sort as numbers */
+                keys[i][0] = (uint8_t)(k >> 24);
+                keys[i][1] = (uint8_t)(k >> 16);
+                keys[i][2] = (uint8_t)(k >> 8);
+                keys[i][3] = (uint8_t)k;
+                ops[i].kind = PERSISTENCY_OP_PUT;
+                ops[i].category = "msgs";
+                ops[i].key = keys[i];
+                ops[i].key_len = 4;
+                ops[i].payload = payload;
+                ops[i].payload_len = ROW;
+            }
+            CHECK_OK(persistency_write(job, ops, BATCH, on_reply, &r));
+            CHECK_REPLY(&r, PERSISTENCY_OK);
+            reply_reset(&r);
+            next += BATCH;
+            CHECK_OK(persistency_flush(job, on_reply, &r)); /* after retention */
+            CHECK_REPLY(&r, PERSISTENCY_OK);
+            reply_reset(&r);
+            CHECKF(file_bytes(db) <= CAP + CAP * 15 / 100, "cycle %d: %lld bytes, cap %d", cycle,
+                   file_bytes(db), CAP);
+        }
+        /* The newest rows, contiguous: the last key and exactly `kept` before it. */
+        CHECK_OK(persistency_scan(job, "msgs", NULL, 0, NULL, 0, false, 0, on_reply, &r));
+        CHECK_REPLY(&r, PERSISTENCY_OK);
+        kept = r.row_count;
+        CHECK(kept > 0 && kept < next);
+        for (i = 0; i < (int)kept; i++) {
+            const uint8_t *key = r.rows[i].key;
+            k = ((uint32_t)key[0] << 24) | ((uint32_t)key[1] << 16) | ((uint32_t)key[2] << 8) |
+                key[3];
+            CHECKF(k == next - (uint32_t)kept + (uint32_t)i, "cycle %d: row %d has key %u", cycle,
+                   i, k);
+        }
+        reply_reset(&r);
+    }
+    /* A write over half the cap is refused whole. */
+    memset(ops, 0, sizeof ops);
+    ops[0].kind = PERSISTENCY_OP_PUT;
+    ops[0].category = "msgs";
+    ops[0].key = U8("big");
+    ops[0].key_len = 3;
+    {
+        uint8_t *big = calloc(CAP / 2 + 1, 1);
+        CHECK(big != NULL);
+        ops[0].payload = big;
+        ops[0].payload_len = CAP / 2 + 1;
+        CHECK_OK(persistency_write(job, ops, 1, on_reply, &r));
+        free(big);
+    }
+    CHECK_REPLY(&r, PERSISTENCY_ERR_FULL);
+    reply_reset(&r);
+    /* A NULL category is refused; a first-version struct size still opens. */
+    categories[0] = NULL;
+    CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
+    o.struct_size = 24;
+    persistency_job_release(job);
+    job = NULL;
+    CHECK_OK(persistency_open_job_with(p, "v1", &o, &job));
+    persistency_job_release(job);
+    persistency_release(p);
+    reply_free(&r);
+}
+
 int main(void) {
     static const test_case tests[] = {
         {"maintenance/delete_range", test_delete_range},
@@ -320,6 +426,7 @@ int main(void) {
         {"maintenance/compact_and_check", test_compact_and_check},
         {"maintenance/check_damaged_file", test_check_damaged_file},
         {"maintenance/metrics_text", test_metrics_text},
+        {"maintenance/retention", test_retention},
     };
     return run_tests(tests, sizeof tests / sizeof tests[0]);
 }

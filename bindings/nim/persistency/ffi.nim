@@ -57,6 +57,9 @@ type
     queue_capacity*: uint32
     full_policy*: int32
     max_db_bytes*: uint64
+    retention_max_bytes*: uint64
+    retention_categories*: ptr cstring
+    retention_category_count*: csize_t
 
   CStats* {.bycopy.} = object
     ## `persistency_stats`.

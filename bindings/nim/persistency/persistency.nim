@@ -187,6 +187,15 @@ proc openJob*(p: Persistency, jobId: string, options: JobOptions): Result[Job, P
   c.queue_capacity = uint32(options.queueCapacity)
   c.full_policy = int32(ord(options.fullPolicy))
   c.max_db_bytes = options.maxDbBytes
+  c.retention_max_bytes = options.retentionMaxBytes
+  for category in options.retentionCategories:
+    ?checkCString(category, "retention category")
+  var categories = newSeq[cstring](options.retentionCategories.len)
+  for i, category in options.retentionCategories:
+    categories[i] = category.cstring
+  if categories.len > 0:
+    c.retention_categories = addr categories[0]
+    c.retention_category_count = csize_t(categories.len)
   ?p.ensureHandle()
   var h: ptr CPersistencyJob
   ?statusResult(persistency_open_job_with(p.handle, jobId.cstring, addr c, addr h))

@@ -207,7 +207,7 @@ suite "C ABI constants":
     check notImported == newSeq[string]()
     # The Nim structs have the C sizes (LP64): a field added to the header
     # without the binding shows here.
-    check sizeof(CJobOptions) == 24
+    check sizeof(CJobOptions) == 48
     check sizeof(CStats) == 48
     check sizeof(CResult) == 72
     check sizeof(COp) == 48
