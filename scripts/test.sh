@@ -32,6 +32,11 @@ if ! git diff --exit-code -- include/persistency.h; then
 fi
 
 step "Rust tests (unit, integration, doc)"
+# tests/maintenance/metrics.rs parses the metrics text with Prometheus's
+# own Python parser.
+python3 -c 'import prometheus_client' 2>/dev/null ||
+  python3 -m pip install -q prometheus_client ||
+  { echo "cannot install prometheus_client (pip)" >&2; exit 1; }
 cargo test --release --features fault-injection
 
 step "build against the system SQLite"
