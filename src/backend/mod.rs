@@ -64,9 +64,11 @@ pub(crate) trait Backend: Send {
     /// `dest` (refused when it exists); the copy continues in
     /// [`BackupCopy::step`]. Runs outside any transaction.
     fn start_backup(&mut self, dest: &Path) -> Result<Box<dyn BackupCopy>>;
-    /// Gives free pages back to the file system. Runs outside any
-    /// transaction.
-    fn compact(&mut self) -> Result<()>;
+    /// One step of giving free pages back to the file system: frees up
+    /// to `pages` of them (some stores can only do all at once) and
+    /// returns how many are left; at 0 the files have shrunk. Runs outside
+    /// any transaction.
+    fn compact_step(&mut self, pages: u32) -> Result<u64>;
     /// Checks the store's integrity; an error names the first problems.
     fn check(&mut self) -> Result<()>;
     /// Applies size-capped retention after a commit (a no-op without it);
@@ -78,9 +80,9 @@ pub(crate) trait Backend: Send {
 /// started, so the store may keep changing between steps. Dropped before
 /// it finished, it removes its temporary file.
 pub(crate) trait BackupCopy: Send {
-    /// Copies the next part; `Ok(true)` once the copy is complete and in
-    /// place at its destination.
-    fn step(&mut self) -> Result<bool>;
+    /// Copies the next part, about `pages` pages; `Ok(true)` once the copy
+    /// is complete and in place at its destination.
+    fn step(&mut self, pages: u32) -> Result<bool>;
 }
 
 /// Refuses a backup destination that exists or whose directory does not,

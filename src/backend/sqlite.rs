@@ -489,8 +489,8 @@ impl Backend for SqliteBackend {
         self.backup_into(dest)
     }
 
-    fn compact(&mut self) -> Result<()> {
-        self.compact_free_pages()
+    fn compact_step(&mut self, pages: u32) -> Result<u64> {
+        self.compact_pages(pages)
     }
 
     fn check(&mut self) -> Result<()> {

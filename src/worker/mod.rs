@@ -110,6 +110,12 @@ struct Worker {
     txn_reads: u32,
     /// Backups in progress, in the order they were requested.
     backups: std::collections::VecDeque<(Box<dyn BackupCopy>, Completion)>,
+    /// Callbacks of the compaction in progress (requests that arrive
+    /// during one share it).
+    compactions: Vec<Completion>,
+    /// Steps the compaction in progress may still take before it frees
+    /// every remaining page at once.
+    compact_steps_left: u64,
     /// A [`Request::Resume`] marker waits in the queue.
     resume_queued: bool,
 }
@@ -159,6 +165,8 @@ where
                 read_txn: false,
                 txn_reads: 0,
                 backups: Default::default(),
+                compactions: Vec::new(),
+                compact_steps_left: 0,
                 resume_queued: false,
             };
             worker.update_size();
@@ -209,7 +217,7 @@ impl Worker {
                 }
             }
             drop(requests);
-            self.keep_backups_going(queue);
+            self.keep_going(queue);
             // Across rounds, while more requests are already waiting, keep
             // the transaction open (group commit for writes, one snapshot for
             // reads), up to a bound.
@@ -222,7 +230,7 @@ impl Worker {
             }
         }
         self.end_transaction();
-        self.finish_backups();
+        self.finish_in_progress();
         log(Level::Debug, || {
             format!("job {}: worker stopped", self.job_id)
         });

@@ -12,11 +12,6 @@ use super::{sqlite_error, SqliteBackend};
 use crate::backend::BackupCopy;
 use crate::error::{Error, Result};
 
-/// Pages copied per backup step (4 MiB with 4 KiB pages): large enough that
-/// a backup is not mostly overhead, small enough that the requests queued
-/// behind a step wait milliseconds, not seconds.
-const PAGES_PER_STEP: i32 = 1024;
-
 /// Problems the integrity check reports at most.
 const MAX_PROBLEMS: u32 = 5;
 
@@ -158,28 +153,49 @@ impl SqliteBackend {
         Ok(Box::new(copy))
     }
 
-    /// Gives free pages back: `incremental_vacuum` where the file has
-    /// `auto_vacuum = INCREMENTAL`; a file made without auto-vacuum is
-    /// rewritten once with a full `VACUUM` that also turns it on, so later
-    /// compactions are incremental. Then a checkpoint truncates the files.
-    pub(super) fn compact_free_pages(&mut self) -> Result<()> {
+    /// One step of compaction. Where the file has `auto_vacuum =
+    /// INCREMENTAL`, `incremental_vacuum` frees up to `pages` free pages;
+    /// a file made without auto-vacuum is rewritten with a full `VACUUM`
+    /// that also turns it on (one step: it cannot be split). Returns the
+    /// free pages left; when none are, the write-ahead log is checkpointed
+    /// and truncated, so the file shrinks.
+    pub(super) fn compact_pages(&mut self, pages: u32) -> Result<u64> {
         let mode: i64 = self
             .conn
             .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
-        match mode {
-            AUTO_VACUUM_INCREMENTAL => self.vacuum_free_pages()?,
-            AUTO_VACUUM_NONE => self
-                .conn
-                .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")?,
+        let left = match mode {
+            AUTO_VACUUM_INCREMENTAL => {
+                self.vacuum_pages(pages.max(1))?;
+                self.conn
+                    .query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0))?
+                    .max(0) as u64
+            }
+            AUTO_VACUUM_NONE => {
+                self.conn
+                    .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")?;
+                0
+            }
             // FULL: SQLite gives pages back at every commit already.
-            _ => {}
-        }
-        if self.path.is_some() {
+            _ => 0,
+        };
+        if left == 0 && self.path.is_some() {
             // Moves the WAL into the file and truncates both; a reader (a
             // backup in progress) may keep part of it for later.
             self.conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
+        Ok(left)
+    }
+
+    /// Frees up to `pages` free pages (at least one) with
+    /// `incremental_vacuum`.
+    fn vacuum_pages(&mut self, pages: u32) -> Result<()> {
+        // Each step of the statement frees one page: run it out.
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("PRAGMA incremental_vacuum({pages})"))?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
         Ok(())
     }
 
@@ -308,8 +324,8 @@ impl SqliteCopy {
 }
 
 impl BackupCopy for SqliteCopy {
-    fn step(&mut self) -> Result<bool> {
-        self.step_all(PAGES_PER_STEP)
+    fn step(&mut self, pages: u32) -> Result<bool> {
+        self.step_all(i32::try_from(pages.max(1)).unwrap_or(i32::MAX))
     }
 }
 
