@@ -775,7 +775,8 @@ persistency_status persistency_job_backup(struct persistency_job *job,
  * compacted with `incremental_vacuum`; an older file without it is
  * rewritten once with a full `VACUUM` (which also turns incremental
  * auto-vacuum on). The write-ahead log is then checkpointed and truncated.
- * Requests queued behind wait while it runs.
+ * Incremental compaction runs in small steps, and the job serves the
+ * requests queued meanwhile between them (a full `VACUUM` is one step).
  *
  * # Safety
  * `job` is NULL or a live job handle. `user_data` is only passed back.

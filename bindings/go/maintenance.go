@@ -71,7 +71,8 @@ func (j *Job) Backup(ctx context.Context, destPath string) error {
 
 // Compact gives the free pages of the job's file back to the file system
 // and waits: incremental for files made by this library, one full VACUUM
-// for older files. Requests queued behind it wait while it runs.
+// for older files. Incremental compaction runs in small steps, between
+// which the job serves the requests queued meanwhile.
 func (j *Job) Compact(ctx context.Context) error {
 	_, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
 		return call(func() int32 { return int32(C.pgo_compact(ptr, h)) })

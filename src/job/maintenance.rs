@@ -105,8 +105,10 @@ impl Job {
     /// INCREMENTAL`, so this moves pages, not the whole file. A file made
     /// without it (by an older version or upstream) is rewritten once with
     /// a full `VACUUM`, which also turns incremental auto-vacuum on. The
-    /// write-ahead log is then checkpointed and truncated. Requests queued
-    /// behind wait while it runs. An in-memory job frees its pages too.
+    /// write-ahead log is then checkpointed and truncated. Incremental
+    /// compaction runs in small steps, and the job serves the requests
+    /// queued meanwhile between them (a full `VACUUM` is one step). An
+    /// in-memory job frees its pages too.
     pub fn compact(&self) -> Result<()> {
         self.wait(task(Task::Compact), |_| Ok(()))
     }

@@ -8,6 +8,7 @@
 //! the worker sends itself.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::Worker;
 use crate::backend::BackupCopy;
@@ -18,12 +19,14 @@ use crate::queue::{Queue, Refused};
 
 /// Pages a backup or compaction step handles (64 KiB with 4 KiB pages):
 /// the requests queued behind a step wait a fraction of a millisecond.
-/// Larger steps finish an idle job's task sooner but take the worker from
-/// the writers for longer; benches/maintenance.rs measures the trade
-/// (steps of 16, 64 and 256 pages left writers about 64 %, 26 % and 9 %
-/// of their throughput during a backup, which took 2×, 1.4× and 1× as
-/// long).
+/// benches/maintenance.rs measures what steps cost the writers: without a
+/// pause between steps, steps of 16, 64 and 256 pages left them about
+/// 64 %, 26 % and 9 % of their throughput on a 16 MiB job, and about 11 %
+/// on a 128 MiB one; with the pause of [`MAX_YIELD`] at most, about 70 %.
 const PAGES_PER_STEP: u32 = 16;
+
+/// The longest pause between two steps when nothing is queued.
+const MAX_YIELD: Duration = Duration::from_millis(2);
 
 /// A step size that frees every free page.
 const ALL_PAGES: u32 = i32::MAX as u32;
@@ -53,8 +56,10 @@ impl Worker {
             },
             Request::Resume => {
                 self.resume_queued = false;
+                let start = Instant::now();
                 self.step_backup();
                 self.step_compaction();
+                self.last_step = start.elapsed();
             }
             _ => {}
         }
@@ -126,6 +131,14 @@ impl Worker {
     pub(super) fn keep_going(&mut self, queue: &Arc<Queue<Request>>) {
         if (self.backups.is_empty() && self.compactions.is_empty()) || self.resume_queued {
             return;
+        }
+        if queue.len() == 0 {
+            // Nobody waits yet, but a host thread that just got its
+            // acknowledgement is about to send its next request: give it
+            // as long as the step took, so steps cannot take the worker
+            // back to back (about half of it at worst, for a task that
+            // then takes about twice as long on an idle job).
+            std::thread::sleep(self.last_step.min(MAX_YIELD));
         }
         match queue.push(Request::Resume, 1, false) {
             Ok(()) => self.resume_queued = true,

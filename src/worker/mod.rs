@@ -118,6 +118,8 @@ struct Worker {
     compact_steps_left: u64,
     /// A [`Request::Resume`] marker waits in the queue.
     resume_queued: bool,
+    /// How long the last backup or compaction step took.
+    last_step: std::time::Duration,
 }
 
 /// Starts a worker thread for a job: `open` runs on the new thread and its
@@ -168,6 +170,7 @@ where
                 compactions: Vec::new(),
                 compact_steps_left: 0,
                 resume_queued: false,
+                last_step: std::time::Duration::ZERO,
             };
             worker.update_size();
             let _ = ready_tx.send(Ok(()));

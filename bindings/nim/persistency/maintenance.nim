@@ -33,7 +33,8 @@ proc backup*(t: Job, destPath: string): Future[Result[void, PersistencyError]] =
 proc compact*(t: Job): Future[Result[void, PersistencyError]] =
   ## Gives the free pages of the job's file back to the file system:
   ## incrementally for files made by libpersistency, with one full VACUUM
-  ## for older files. Requests queued behind it wait while it runs.
+  ## for older files. Incremental compaction runs in small steps, between
+  ## which the job serves the requests queued meanwhile.
   let c = checkJob(t)
   if c.isErr:
     return failed[void]("compact", c.error)
