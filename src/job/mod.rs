@@ -164,12 +164,14 @@ impl Job {
             .push(request, weight, wait)
             .map_err(|(request, why)| {
                 request.refuse();
-                match why {
+                let error = match why {
                     Refused::Full => {
                         Error::new(ErrorKind::Busy, format!("job {}: queue is full", self.id()))
                     }
                     Refused::Closed => Error::closed(format!("job {} is closed", self.id())),
-                }
+                };
+                self.shared.counters.count_error(&error);
+                error
             })
     }
 

@@ -268,3 +268,31 @@ fn a_destination_made_meanwhile_is_not_overwritten() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
     assert_eq!(std::fs::read(&dest).expect("read"), b"made meanwhile");
 }
+
+/// A job closed while its backup is in progress finishes the copy first:
+/// the callback reports success and the copy is whole.
+#[test]
+fn closing_the_job_finishes_its_backup() {
+    let dir = tmp();
+    let (db, job) = open(dir.path(), "closing");
+    for chunk in 0..8u64 {
+        job.write(
+            (0..256)
+                .map(|i| Op::put("c", key(chunk * 256 + i), vec![5; 2000]))
+                .collect(),
+        )
+        .expect("fill");
+    }
+    let dest = dir.path().join("closing.db.bak");
+    let (tx, rx) = std::sync::mpsc::channel();
+    job.backup_then(&dest, move |r| tx.send(r).expect("send"))
+        .expect("queued");
+    db.close_job("closing").expect("close");
+    rx.recv().expect("callback").expect("backup");
+    let conn = sqlite(&dest);
+    assert_eq!(integrity_check_with(&conn).expect("check"), "ok");
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n, 2048);
+}

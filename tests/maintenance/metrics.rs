@@ -189,3 +189,51 @@ fn closed_jobs_leave_the_text_and_a_reset_instance_refuses() {
         .iter()
         .all(|f| f["samples"].as_array().expect("s").is_empty()));
 }
+
+/// A write refused because the queue is full counts as a `busy` error.
+#[test]
+fn refused_writes_count_by_kind() {
+    let db = Persistency::new(":memory:").expect("instance");
+    let job = db
+        .open_job_with(
+            "busy",
+            &JobOptions::default()
+                .queue_capacity(1)
+                .full_policy(persistency::FullPolicy::Fail),
+        )
+        .expect("job");
+    let gate = std::sync::Arc::new(std::sync::Mutex::new(()));
+    let held = gate.lock().expect("lock");
+    let g = gate.clone();
+    // Hold the worker inside a callback; the queue then fills.
+    job.flush_then(move |_| drop(g.lock().expect("lock")))
+        .expect("flush");
+    let mut busy = 0u64;
+    for i in 0..3 {
+        if let Err(e) = job.put("c", &key(i), b"v") {
+            assert_eq!(e.kind(), ErrorKind::Busy);
+            busy += 1;
+        }
+    }
+    drop(held);
+    // The flush itself may find the queue full until the worker drains it.
+    loop {
+        match job.flush() {
+            Ok(()) => break,
+            Err(e) if e.kind() == ErrorKind::Busy => busy += 1,
+            Err(e) => panic!("flush: {e}"),
+        }
+    }
+    assert!(busy >= 1, "the queue of 1 never filled");
+    let stats = job.stats().expect("stats");
+    assert_eq!(stats.errors(ErrorKind::Busy), busy);
+    let families = parse(&db.metrics_text().expect("metrics"));
+    assert_eq!(
+        sample(
+            &families,
+            "persistency_errors_total",
+            &[("job", "busy"), ("kind", "busy")]
+        ),
+        busy as f64
+    );
+}
