@@ -58,3 +58,4 @@ scripts/valgrind_stress.sh
 
 step "benchmark, quick mode (figures only, no timing assertions)"
 cargo bench --bench throughput -- --quick
+cargo bench --bench maintenance -- --quick
