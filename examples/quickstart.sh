@@ -3,7 +3,7 @@
 # Usage, from anywhere: examples/quickstart.sh
 set -eu
 cd "$(dirname "$0")/.."
-cargo build --release
+scripts/build.sh
 mkdir -p examples/build
 cc -std=c99 -Wall -Wextra -Wpedantic -pthread -Iinclude examples/quickstart.c \
     -Ltarget/release -lpersistency -Wl,-rpath,"$PWD/target/release" -o examples/build/quickstart

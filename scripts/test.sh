@@ -12,6 +12,8 @@ command -v valgrind >/dev/null || need+=(valgrind)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v go >/dev/null || need+=(golang-go)
 [ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+command -v python3 >/dev/null || need+=(python3)
+command -v objcopy >/dev/null || need+=(binutils)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -24,12 +26,19 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --features fault-injection -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
-step "release build and header freshness"
-cargo build --release
-if ! git diff --exit-code -- include/persistency.h; then
-  echo "include/persistency.h differs from what build.rs generates: commit the regenerated header" >&2
-  exit 1
-fi
+step "documentation links stay inside the repository"
+scripts/check-links.py
+
+step "release build, header freshness, link-safe archive"
+# build.rs generates the header into OUT_DIR; the checked-in copy must match.
+scripts/gen-header.sh --check
+# libpersistency.so.0 beside the .so, and the link-safe static archive.
+scripts/build.sh
+
+step "cargo package: the packaged crate builds (and its build writes nothing into the sources)"
+# Verification builds the .crate's unpacked sources; cargo fails it if the
+# build script modified them. --allow-dirty lets this run on uncommitted work.
+cargo package --allow-dirty --locked --quiet
 
 step "Rust tests (unit, integration, doc)"
 # tests/maintenance/metrics.rs parses the metrics text with Prometheus's
@@ -43,6 +52,10 @@ step "build against the system SQLite"
 cargo build --release --no-default-features --features system-sqlite --target-dir target/system-sqlite
 nm -D target/system-sqlite/release/libpersistency.so | grep -q ' U sqlite3_open_v2' \
   || { echo "system-sqlite build does not link libsqlite3 dynamically" >&2; exit 1; }
+# Its archive leaves sqlite3_* undefined (for the host's libsqlite3) and
+# still defines nothing global but persistency_*.
+scripts/link-safe-archive.sh target/system-sqlite/release/libpersistency.a \
+  target/system-sqlite/release/link-safe/libpersistency.a
 
 step "Go binding (vet, race detector, cgocheck=2)"
 bindings/go/run_tests.sh

@@ -42,8 +42,9 @@ error_kinds! {
     JobNotFound = 5, "job not found";
     /// The job's queue is full and the call fails fast instead of waiting (status 6).
     Busy = 6, "busy";
-    /// The job's disk quota would be exceeded (status 7).
-    Full = 7, "quota exceeded";
+    /// The disk is full or the job's disk quota would be exceeded; the
+    /// message says which (status 7).
+    Full = 7, "full";
     /// A bug inside the library, such as a caught panic (status 8).
     Internal = 8, "internal error";
 }

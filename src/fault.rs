@@ -1,5 +1,19 @@
 //! Test hooks of the `fault-injection` feature, which tests enable to
-//! exercise the panic boundaries. Never enable it in production builds.
+//! exercise the panic boundaries and disk faults. Never enable it in
+//! production builds.
+//!
+//! With the feature, job files are opened through a SQLite VFS that wraps
+//! the default one and consults a process-wide plan: [`inject`] makes
+//! reads, writes or fsyncs of a job's database or WAL fail with `EIO` or
+//! `ENOSPC`; [`track_power`] and [`power_cut`] simulate a power cut, which
+//! drops every write not yet fsynced (or, with a seed, keeps random
+//! sectors of them). Rules match files by a substring of their path, so
+//! tests in one process stay apart by using their own directories.
+
+pub use crate::backend::faultplan::{
+    clear, inject, injected, power_cut, power_on, power_state, track_power, CutReport, Errno,
+    Fault, IoOp, Target,
+};
 
 /// A request on this category panics inside the worker.
 pub const PANIC_CATEGORY: &str = "persistency.fault.panic";
@@ -19,4 +33,37 @@ pub(crate) fn entry_point(category: &[u8]) {
     if category == PANIC_ENTRY_CATEGORY.as_bytes() {
         panic!("fault injection: entry point panics");
     }
+}
+
+/// A hook [`set_before_unlink`] installs.
+pub type UnlinkHook = Box<dyn Fn(&std::path::Path) + Send + Sync>;
+
+static BEFORE_UNLINK: parking_lot::RwLock<Option<UnlinkHook>> = parking_lot::RwLock::new(None);
+
+static OPENS_WAITING_FOR_DROP: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// Installs (or with `None` removes) a hook that `drop_job` runs with the
+/// job file's path after it closed the job and just before it deletes the
+/// files, so a test can race an open against the deletion deterministically.
+pub fn set_before_unlink(hook: Option<UnlinkHook>) {
+    *BEFORE_UNLINK.write() = hook;
+}
+
+/// Runs the hook of [`set_before_unlink`], if any.
+pub(crate) fn before_unlink(path: &std::path::Path) {
+    if let Some(hook) = BEFORE_UNLINK.read().as_ref() {
+        hook(path);
+    }
+}
+
+/// How many times an open has started waiting for a drop of the same job
+/// to finish (so a test knows the open is parked, not racing).
+pub fn opens_waiting_for_drop() -> usize {
+    OPENS_WAITING_FOR_DROP.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Counts an open that waits for a drop.
+pub(crate) fn note_open_waits_for_drop() {
+    OPENS_WAITING_FOR_DROP.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }

@@ -53,15 +53,18 @@ mod queue;
 mod rows;
 mod worker;
 
+pub use backend::sqlite_version;
 pub use error::{Error, ErrorKind, Result};
 pub use instance::{
     current, instance, reset, validate_job_id, Persistency, MAX_JOB_ID_LEN, MEMORY_ROOT,
 };
-pub use job::{Job, ScanOptions, Stats};
+pub use job::{set_wait_timeout, Job, ScanOptions, Stats};
 pub use keys::{encode_i64, encode_key, encode_u64, prefix_stop, Key, KeyPart, MAX_PART_LEN};
 pub use log::{set_logger, Level, Logger};
 pub use ops::Op;
-pub use options::{FullPolicy, JobOptions, Synchronous, DEFAULT_QUEUE_CAPACITY};
+pub use options::{
+    FullPolicy, JobOptions, Synchronous, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
+};
 pub use rows::{Row, Rows};
 
 /// The crate version.

@@ -27,6 +27,9 @@ pub enum FullPolicy {
 /// The default capacity of a job's queue, in operations.
 pub const DEFAULT_QUEUE_CAPACITY: u32 = 16_384;
 
+/// The default bound on the bytes of a job's waiting requests (64 MiB).
+pub const DEFAULT_MAX_QUEUE_BYTES: u64 = 64 << 20;
+
 /// Options of a job, fixed when it is first opened. New options may be
 /// added: start from `default()` and use the setters.
 ///
@@ -36,7 +39,8 @@ pub const DEFAULT_QUEUE_CAPACITY: u32 = 16_384;
 ///     .synchronous(Synchronous::Full)
 ///     .full_policy(FullPolicy::Fail)
 ///     .queue_capacity(1024)
-///     .max_db_bytes(64 << 20);
+///     .max_db_bytes(64 << 20)
+///     .max_queue_bytes(16 << 20);
 /// assert_eq!(options.queue_capacity, 1024);
 /// ```
 #[non_exhaustive]
@@ -50,6 +54,17 @@ pub struct JobOptions {
     pub full_policy: FullPolicy,
     /// Cap on the main database file (page count × page size); 0: none.
     pub max_db_bytes: u64,
+    /// Most bytes of requests waiting for the worker (keys, payloads and a
+    /// small fixed cost per request); 0 means the default. A write that
+    /// finds no room waits or fails with
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) as for
+    /// [`queue_capacity`](JobOptions::queue_capacity). A single request
+    /// larger than the bound is accepted only into an empty queue, so one
+    /// request of any size can always go through. The requests a job holds
+    /// stay under about twice the bound: those waiting, and those the
+    /// worker took from the queue (at most a queue's worth) while it
+    /// applies them, plus up to 12 MiB of a group commit.
+    pub max_queue_bytes: u64,
     /// Size-capped retention: the most live bytes the job keeps (pages in
     /// use × page size); 0: off. Past it, the oldest rows (in key order)
     /// of [`retention_categories`](Self::retention_categories) are removed
@@ -67,6 +82,7 @@ impl Default for JobOptions {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             full_policy: FullPolicy::Block,
             max_db_bytes: 0,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
             retention_max_bytes: 0,
             retention_categories: Vec::new(),
         }
@@ -96,6 +112,22 @@ impl JobOptions {
     pub fn max_db_bytes(mut self, bytes: u64) -> JobOptions {
         self.max_db_bytes = bytes;
         self
+    }
+
+    /// Sets the most bytes of requests waiting for the worker (0: the
+    /// default, [`DEFAULT_MAX_QUEUE_BYTES`]).
+    pub fn max_queue_bytes(mut self, bytes: u64) -> JobOptions {
+        self.max_queue_bytes = bytes;
+        self
+    }
+
+    /// The byte bound of the queue in force (the default for 0).
+    pub fn effective_max_queue_bytes(&self) -> usize {
+        let bytes = match self.max_queue_bytes {
+            0 => DEFAULT_MAX_QUEUE_BYTES,
+            n => n,
+        };
+        usize::try_from(bytes).unwrap_or(usize::MAX)
     }
 
     /// Keeps the job's live data under `max_bytes` (0: off) by removing

@@ -164,6 +164,37 @@ fn fail_fast_backpressure_loses_nothing_accepted() -> Result<()> {
 }
 
 #[test]
+fn a_bounded_wait_for_room_times_out_and_queues_nothing() -> Result<()> {
+    let db = Persistency::new(":memory:")?;
+    let job = db.open_job_with("bounded", &JobOptions::default().queue_capacity(2))?;
+    let release_tx = hold_worker(&job)?;
+    job.put("c", b"a", b"1")?;
+    job.put("c", b"b", b"2")?;
+    // Another thread, so the bound of this one stays unset.
+    let refused = std::thread::scope(|s| {
+        s.spawn(|| {
+            let previous =
+                persistency::set_wait_timeout(Some(std::time::Duration::from_millis(30)));
+            assert_eq!(previous, None);
+            let put = job.put("c", b"late", b"3");
+            let read = job.get_then("c", b"a", |_| panic!("a refused request never calls back"));
+            (put, read)
+        })
+        .join()
+        .expect("thread")
+    });
+    assert_eq!(refused.0.unwrap_err().kind(), ErrorKind::Timeout);
+    assert_eq!(refused.1.unwrap_err().kind(), ErrorKind::Timeout);
+    assert_eq!(job.stats()?.queued, 2);
+    release_tx.send(()).expect("release");
+    // Unbounded again (the default): waits as long as it takes.
+    job.put("c", b"after", b"4")?;
+    assert!(!job.exists("c", b"late")?);
+    assert_eq!(job.count("c", b"", b"")?, 3);
+    Ok(())
+}
+
+#[test]
 fn blocking_policy_waits_for_room() -> Result<()> {
     let db = Persistency::new(":memory:")?;
     let options = JobOptions::default().queue_capacity(2);

@@ -90,6 +90,6 @@ func (j *Job) request(ctx context.Context, category string, submit func(ptr *C.p
 		return result{}, err
 	}
 	return j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
-		return call(func() int32 { return submit(ptr, charPtr(cat), h) })
+		return callCtx(ctx, func() int32 { return submit(ptr, charPtr(cat), h) })
 	})
 }

@@ -27,7 +27,7 @@ const (
 	StatusTimeout         Status = C.PERSISTENCY_ERR_TIMEOUT          // a bounded wait ran out
 	StatusJobNotFound     Status = C.PERSISTENCY_ERR_JOB_NOT_FOUND    // no open job with that id
 	StatusBusy            Status = C.PERSISTENCY_ERR_BUSY             // queue full and the job fails fast
-	StatusFull            Status = C.PERSISTENCY_ERR_FULL             // the job's disk quota would be exceeded
+	StatusFull            Status = C.PERSISTENCY_ERR_FULL             // the disk is full or the job's disk quota would be exceeded
 	StatusInternal        Status = C.PERSISTENCY_ERR_INTERNAL         // a bug inside the library; the call had no effect
 )
 

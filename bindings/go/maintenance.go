@@ -44,7 +44,13 @@ func DeleteRangeOp(category string, start, stop []byte) Op {
 // start <= key < stop (fire-and-forget); an empty stop means no upper
 // bound. A start after a non-empty stop is refused with ErrInvalidArgument.
 func (j *Job) DeleteRange(category string, start, stop []byte) error {
-	return j.queue(category, func(ptr *C.persistency_job, cat *C.char) int32 {
+	return j.DeleteRangeContext(context.Background(), category, start, stop)
+}
+
+// DeleteRangeContext is DeleteRange whose wait for room in a full queue
+// (FullBlock) ends with ctx.
+func (j *Job) DeleteRangeContext(ctx context.Context, category string, start, stop []byte) error {
+	return j.queue(ctx, category, func(ptr *C.persistency_job, cat *C.char) int32 {
 		s, sl := bytesPtr(start)
 		e, el := bytesPtr(stop)
 		return int32(C.persistency_delete_range(ptr, cat, s, sl, e, el))

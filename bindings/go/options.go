@@ -34,6 +34,11 @@ type JobOptions struct {
 	QueueCapacity uint32      // max operations waiting for the worker; 0 = library default
 	FullPolicy    FullPolicy  // FullBlock by default
 	MaxDBBytes    uint64      // cap on the database file's size; 0 = unlimited
+	// MaxQueueBytes bounds the bytes of requests waiting for the worker
+	// (keys, payloads, a small cost per request); 0 = library default
+	// (64 MiB). Without room a write waits or fails with ErrBusy, by
+	// FullPolicy; one larger request is accepted into an empty queue.
+	MaxQueueBytes uint64
 	// RetentionMaxBytes keeps the job's live data under this many bytes
 	// (0: off) by removing the oldest rows (smallest keys) of
 	// RetentionCategories, in that order, and giving the space back. A
@@ -46,13 +51,16 @@ type JobOptions struct {
 // is nil.
 func cOptions(opts *JobOptions) C.persistency_job_options {
 	var c C.persistency_job_options
-	C.persistency_job_options_init(&c)
+	C.persistency_job_options_init_sized(&c, C.sizeof_persistency_job_options)
 	if opts != nil {
 		c.synchronous = C.int32_t(opts.Synchronous)
 		c.full_policy = C.int32_t(opts.FullPolicy)
 		c.max_db_bytes = C.uint64_t(opts.MaxDBBytes)
 		if opts.QueueCapacity != 0 {
 			c.queue_capacity = C.uint32_t(opts.QueueCapacity)
+		}
+		if opts.MaxQueueBytes != 0 {
+			c.max_queue_bytes = C.uint64_t(opts.MaxQueueBytes)
 		}
 	}
 	return c

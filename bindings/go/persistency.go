@@ -4,7 +4,7 @@
 //
 // Build the library first (from the repository root):
 //
-//	cargo build --release
+//	scripts/build.sh
 //
 // The package links target/release/libpersistency.so and records its
 // directory as the run-time search path, so nothing else is needed to build,

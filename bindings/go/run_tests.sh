@@ -11,8 +11,9 @@ fi
 if ! command -v gcc >/dev/null 2>&1; then
     apt-get update && apt-get install -y gcc
 fi
-# A no-op when target/release/libpersistency.so is fresh.
-cargo build --release
+# cargo build --release (a no-op when fresh) and the libpersistency.so.0
+# link the test binaries load.
+scripts/build.sh
 
 # A per-user build cache, even where HOME is unset.
 if [ -z "${GOCACHE:-}" ]; then

@@ -59,9 +59,17 @@ import (
 
 // Put queues an insert-or-replace and returns without waiting for it
 // (fire-and-forget; use Flush or Write to wait for durability). A failure
-// in the worker is counted in Stats.OpsFailed and logged.
+// in the worker is counted in Stats.OpsFailed and logged. On a full queue
+// with FullBlock it waits for room as long as it takes; PutContext lets a
+// context end that wait.
 func (j *Job) Put(category string, key, value []byte) error {
-	return j.queue(category, func(ptr *C.persistency_job, cat *C.char) int32 {
+	return j.PutContext(context.Background(), category, key, value)
+}
+
+// PutContext is Put whose wait for room in a full queue ends with ctx: it
+// then returns ctx.Err() and queues nothing.
+func (j *Job) PutContext(ctx context.Context, category string, key, value []byte) error {
+	return j.queue(ctx, category, func(ptr *C.persistency_job, cat *C.char) int32 {
 		k, kl := bytesPtr(key)
 		v, vl := bytesPtr(value)
 		return int32(C.persistency_put(ptr, cat, k, kl, v, vl))
@@ -70,7 +78,12 @@ func (j *Job) Put(category string, key, value []byte) error {
 
 // Delete queues the deletion of one key (fire-and-forget).
 func (j *Job) Delete(category string, key []byte) error {
-	return j.queue(category, func(ptr *C.persistency_job, cat *C.char) int32 {
+	return j.DeleteContext(context.Background(), category, key)
+}
+
+// DeleteContext is Delete whose wait for room in a full queue ends with ctx.
+func (j *Job) DeleteContext(ctx context.Context, category string, key []byte) error {
+	return j.queue(ctx, category, func(ptr *C.persistency_job, cat *C.char) int32 {
 		k, kl := bytesPtr(key)
 		return int32(C.persistency_delete(ptr, cat, k, kl))
 	})
@@ -79,16 +92,22 @@ func (j *Job) Delete(category string, key []byte) error {
 // DeletePrefix queues the deletion of every key of category that starts
 // with prefix (fire-and-forget; an empty prefix empties the category).
 func (j *Job) DeletePrefix(category string, prefix []byte) error {
-	return j.queue(category, func(ptr *C.persistency_job, cat *C.char) int32 {
+	return j.DeletePrefixContext(context.Background(), category, prefix)
+}
+
+// DeletePrefixContext is DeletePrefix whose wait for room in a full queue
+// ends with ctx.
+func (j *Job) DeletePrefixContext(ctx context.Context, category string, prefix []byte) error {
+	return j.queue(ctx, category, func(ptr *C.persistency_job, cat *C.char) int32 {
 		k, kl := bytesPtr(prefix)
 		return int32(C.persistency_delete_prefix(ptr, cat, k, kl))
 	})
 }
 
 // queue runs f, a fire-and-forget C call on one category, with the job's
-// handle and the category as a C string. A nil *Job is refused first, then
-// a category with a NUL byte.
-func (j *Job) queue(category string, f func(ptr *C.persistency_job, cat *C.char) int32) error {
+// handle and the category as a C string; a wait for room ends with ctx. A
+// nil *Job is refused first, then a category with a NUL byte.
+func (j *Job) queue(ctx context.Context, category string, f func(ptr *C.persistency_job, cat *C.char) int32) error {
 	ptr, err := j.handle()
 	if err != nil {
 		return err
@@ -97,7 +116,7 @@ func (j *Job) queue(category string, f func(ptr *C.persistency_job, cat *C.char)
 	if err != nil {
 		return err
 	}
-	err = call(func() int32 { return f(ptr, charPtr(cat)) })
+	err = callCtx(ctx, func() int32 { return f(ptr, charPtr(cat)) })
 	runtime.KeepAlive(j)
 	return err
 }
@@ -141,7 +160,7 @@ func DeletePrefixOp(category string, prefix []byte) Op {
 // accepted, is still applied (or not, atomically) without anyone waiting.
 func (j *Job) Write(ctx context.Context, ops []Op) error {
 	_, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
-		return writeOps(ptr, ops, true, h)
+		return writeOps(ctx, ptr, ops, true, h)
 	})
 	return err
 }
@@ -153,13 +172,14 @@ func (j *Job) WriteNoWait(ops []Op) error {
 	if err != nil {
 		return err
 	}
-	err = writeOps(ptr, ops, false, 0)
+	err = writeOps(nil, ptr, ops, false, 0)
 	runtime.KeepAlive(j)
 	return err
 }
 
-// writeOps packs ops into one Go buffer plus offsets and submits them.
-func writeOps(ptr *C.persistency_job, ops []Op, wait bool, h C.uintptr_t) error {
+// writeOps packs ops into one Go buffer plus offsets and submits them; a
+// wait for room ends with ctx (nil: no end).
+func writeOps(ctx context.Context, ptr *C.persistency_job, ops []Op, wait bool, h C.uintptr_t) error {
 	size := 0
 	for i := range ops {
 		if strings.IndexByte(ops[i].Category, 0) >= 0 {
@@ -183,7 +203,7 @@ func writeOps(ptr *C.persistency_job, ops []Op, wait bool, h C.uintptr_t) error 
 	if len(cops) > 0 {
 		o = &cops[0]
 	}
-	return call(func() int32 {
+	return callCtx(ctx, func() int32 {
 		return int32(C.pgo_write_blob(ptr, b, o, C.size_t(len(cops)), cbool(wait), h))
 	})
 }
@@ -192,7 +212,7 @@ func writeOps(ptr *C.persistency_job, ops []Op, wait bool, h C.uintptr_t) error 
 // It succeeds even if some fire-and-forget writes failed (see Stats).
 func (j *Job) Flush(ctx context.Context) error {
 	_, err := j.async(ctx, func(ptr *C.persistency_job, h C.uintptr_t) error {
-		return call(func() int32 { return int32(C.pgo_flush(ptr, h)) })
+		return callCtx(ctx, func() int32 { return int32(C.pgo_flush(ptr, h)) })
 	})
 	return err
 }

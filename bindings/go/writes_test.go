@@ -191,3 +191,37 @@ func TestBusyAndFull(t *testing.T) {
 		t.Fatal("the failed fire-and-forget put was not logged")
 	}
 }
+
+// TestMaxQueueBytes checks that MaxQueueBytes reaches the library: with the
+// worker held, 256 KiB puts are refused with ErrBusy once 1 MiB waits,
+// whatever the operation capacity.
+func TestMaxQueueBytes(t *testing.T) {
+	ctx := context.Background()
+	_, job := newJob(t, &JobOptions{MaxQueueBytes: 1 << 20, FullPolicy: FullFail})
+
+	release := holdWorker(t)
+	go func() { _, _, _ = job.Get(ctx, cat, []byte("x")) }()
+	<-release.entered
+	payload := make([]byte, 256<<10)
+	accepted := 0
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		if err = job.Put(cat, mustKey(t, int64(i)), payload); err == nil {
+			accepted++
+		}
+	}
+	wantCode(t, err, ErrBusy, StatusBusy)
+	if accepted < 1 || accepted > 4 {
+		t.Fatalf("accepted %d puts of 256 KiB under a 1 MiB bound", accepted)
+	}
+	close(release.proceed)
+	for err = job.Flush(ctx); errors.Is(err, ErrBusy); err = job.Flush(ctx) {
+		time.Sleep(time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := job.Count(ctx, cat, nil, nil); err != nil || n != uint64(accepted) {
+		t.Fatalf("accepted %d, stored %d (%v)", accepted, n, err)
+	}
+}

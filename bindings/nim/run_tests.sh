@@ -41,7 +41,7 @@ fi
 "$NIM" --version | head -1 | grep -q 'Version 2\.2\.' || die "$NIM is not Nim 2.2"
 [ -d "$deps/chronos" ] || die "no Nim packages at $deps (../shared/nim/deps beside the checkout)"
 
-cargo build --release || die "cargo build --release failed"
+scripts/build.sh || die "scripts/build.sh failed"
 
 out="$repo/target/nim"
 mkdir -p "$out"

@@ -2,7 +2,7 @@
 ## (channel, timestamp), written and read back with chronos, as the node
 ## does.
 ##
-## Build and run from the repo root (after `cargo build --release`), with
+## Build and run from the repo root (after `scripts/build.sh`), with
 ## chronos and results on the path (nimble, or ../shared/nim/deps):
 ##
 ##   nim c -r --threads:on --mm:refc --path:bindings/nim \

@@ -6,6 +6,12 @@
 //! [`Site`], and the worker thread opens the site into a [`Backend`]. A new
 //! adapter is a new module here plus one arm in [`Store::for_root`].
 
+#[cfg(feature = "fault-injection")]
+pub(crate) mod faultplan;
+#[cfg(feature = "fault-injection")]
+mod faultvfs;
+mod files;
+mod schema;
 mod sqlite;
 
 use std::fmt;
@@ -15,6 +21,8 @@ use crate::error::Result;
 use crate::ops::Op;
 use crate::options::JobOptions;
 use crate::rows::Rows;
+pub(crate) use files::FileId;
+use files::{JobFile, Resolved};
 
 /// A half-open key range `[start, stop)` of one category; `stop == None`
 /// means no upper bound.
@@ -91,6 +99,16 @@ pub(crate) fn check_backup_destination(dest: &Path) -> Result<()> {
     sqlite::check_destination(dest)
 }
 
+/// The version of the SQLite library that serves job files: the bundled
+/// copy (the default build) or the system's with `system-sqlite`.
+///
+/// ```
+/// assert!(persistency::sqlite_version().to_str().unwrap().starts_with("3."));
+/// ```
+pub fn sqlite_version() -> &'static std::ffi::CStr {
+    sqlite::library_version()
+}
+
 /// The root string that keeps every job in a private in-memory database.
 pub(crate) const MEMORY_ROOT: &str = ":memory:";
 
@@ -122,7 +140,10 @@ impl Store {
     pub(crate) fn site(&self, job_id: &str) -> Result<Site> {
         Ok(match &self.0 {
             StoreKind::Memory => Site::Memory,
-            StoreKind::Directory(root) => Site::File(sqlite::job_file(root, job_id, true)?),
+            StoreKind::Directory(root) => Site::File {
+                file: JobFile::new(sqlite::canonical_root(root, true)?, job_id),
+                resolved: None,
+            },
         })
     }
 
@@ -132,20 +153,48 @@ impl Store {
         match &self.0 {
             StoreKind::Memory => Some(Site::Memory),
             StoreKind::Directory(root) => {
-                sqlite::job_file(root, job_id, false).ok().map(Site::File)
+                sqlite::canonical_root(root, false)
+                    .ok()
+                    .map(|root| Site::File {
+                        file: JobFile::new(root, job_id),
+                        resolved: None,
+                    })
             }
         }
     }
 }
 
-/// What identifies a job's storage across instances: two jobs with the same
-/// identity would share data, so only one live instance may hold it.
+/// One thing two jobs must not share: a file's path or the file itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Identity(PathBuf);
+pub(crate) enum ClaimKey {
+    Path(PathBuf),
+    File(FileId),
+}
+
+/// What identifies a job's storage across jobs and instances: the path of
+/// the file it uses and the file itself (device and inode), so a hard or
+/// symbolic link to a file is the same storage as the file. Two jobs whose
+/// identities share a key would share data: only one may hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    paths: Vec<PathBuf>,
+    file: Option<FileId>,
+}
+
+impl Identity {
+    /// The keys to claim: every path and the file.
+    pub(crate) fn keys(&self) -> Vec<ClaimKey> {
+        let paths = self.paths.iter().cloned().map(ClaimKey::Path);
+        paths.chain(self.file.map(ClaimKey::File)).collect()
+    }
+}
 
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "job file {}", self.0.display())
+        match self.paths.last() {
+            Some(path) => write!(f, "job file {}", path.display()),
+            None => write!(f, "job file ?"),
+        }
     }
 }
 
@@ -154,34 +203,80 @@ impl fmt::Display for Identity {
 pub(crate) enum Site {
     /// A private in-memory database, gone when the job closes.
     Memory,
-    /// A database file.
-    File(PathBuf),
+    /// A database file; `resolved` once [`Site::identity`] checked it.
+    File {
+        file: JobFile,
+        resolved: Option<Resolved>,
+    },
 }
 
 impl Site {
-    /// The identity other instances are kept off; `None` for storage no
-    /// other instance can reach.
-    pub(crate) fn identity(&self) -> Option<Identity> {
+    /// Checks the job's file (refusing anything but a regular file or a
+    /// link to one inside the root), creates it empty when missing, and
+    /// returns the identity other jobs are kept off; `None` for storage no
+    /// other job can reach. [`Site::open`] opens exactly this file.
+    pub(crate) fn identity(&mut self) -> Result<Option<Identity>> {
+        match self {
+            Site::Memory => Ok(None),
+            Site::File { file, resolved } => {
+                let found = file.resolve()?;
+                let identity = Identity {
+                    paths: vec![found.path.clone()],
+                    file: Some(found.id),
+                };
+                *resolved = Some(found);
+                Ok(Some(identity))
+            }
+        }
+    }
+
+    /// What deleting the job's files touches, for the claim a drop holds;
+    /// `None` for storage no other job can reach.
+    pub(crate) fn existing_identity(&self) -> Option<Identity> {
         match self {
             Site::Memory => None,
-            Site::File(path) => Some(Identity(path.clone())),
+            Site::File { file, .. } => {
+                let (paths, file) = file.existing();
+                Some(Identity { paths, file })
+            }
         }
     }
 
     /// Opens (creating if missing) the job's store; runs on its worker.
+    /// A file site opens the file [`Site::identity`] checked, and fails if
+    /// it was replaced meanwhile.
     pub(crate) fn open(&self, options: &JobOptions) -> Result<Box<dyn Backend>> {
-        let path = match self {
-            Site::Memory => None,
-            Site::File(path) => Some(path.as_path()),
-        };
-        Ok(Box::new(sqlite::SqliteBackend::open(path, options)?))
+        match self {
+            Site::Memory => Ok(Box::new(sqlite::SqliteBackend::open(None, options)?)),
+            Site::File {
+                resolved: None,
+                file,
+            } => Err(crate::error::Error::internal(format!(
+                "{} was not checked before opening",
+                file.entry().display()
+            ))),
+            Site::File {
+                resolved: Some(found),
+                ..
+            } => {
+                let backend = sqlite::SqliteBackend::open(Some(&found.path), options)?;
+                files::check_same(&found.path, found.id)?;
+                Ok(Box::new(backend))
+            }
+        }
     }
 
-    /// Deletes the job's stored data; missing data is not an error.
+    /// Deletes the job's stored data (the file in the root, never a link's
+    /// target, and its `-wal` and `-shm` sidecars); missing data is not an
+    /// error.
     pub(crate) fn remove(&self) -> Result<()> {
         match self {
             Site::Memory => Ok(()),
-            Site::File(path) => sqlite::remove_job_files(path),
+            Site::File { file, .. } => {
+                #[cfg(feature = "fault-injection")]
+                crate::fault::before_unlink(file.entry());
+                sqlite::remove_job_files(file.entry())
+            }
         }
     }
 }

@@ -7,21 +7,15 @@ pub(super) use maintenance::check_destination;
 
 use std::path::{Path, PathBuf};
 
+use rusqlite::config::DbConfig;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::{Backend, Range};
+use super::{schema, Backend, Range};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::Op;
 use crate::options::{JobOptions, Synchronous};
 use crate::rows::Rows;
-
-/// The schema version this library writes and reads.
-const SCHEMA_VERSION: i64 = 1;
-
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS kv (\
-    category BLOB NOT NULL, key BLOB NOT NULL, payload BLOB NOT NULL, \
-    PRIMARY KEY (category, key)) WITHOUT ROWID";
 
 const PUT: &str = "INSERT OR REPLACE INTO kv (category, key, payload) VALUES (?1, ?2, ?3)";
 const DELETE: &str = "DELETE FROM kv WHERE category = ?1 AND key = ?2";
@@ -49,6 +43,8 @@ pub(super) struct SqliteBackend {
     wrote: bool,
     /// Size-capped retention, when the job has it.
     retention: Option<retention::Retention>,
+    /// `max_db_bytes` (0: no quota), to tell a full disk from the quota.
+    quota: u64,
 }
 
 /// `SQLITE_FCNTL_HAS_MOVED` (not in every generated binding).
@@ -61,6 +57,13 @@ fn bytes_of<'a>(value: ValueRef<'a>) -> &'a [u8] {
         ValueRef::Blob(b) | ValueRef::Text(b) => b,
         _ => &[],
     }
+}
+
+/// `sqlite3_libversion()`: the version of the SQLite linked in.
+pub(super) fn library_version() -> &'static std::ffi::CStr {
+    // SAFETY: sqlite3_libversion takes no arguments and returns a pointer to
+    // a static NUL-terminated string inside the SQLite library.
+    unsafe { std::ffi::CStr::from_ptr(rusqlite::ffi::sqlite3_libversion()) }
 }
 
 /// A sidecar file of a database: `-wal` or `-shm` appended to its path.
@@ -106,16 +109,15 @@ pub(super) fn validate_root(root: &str) -> Result<()> {
     Ok(())
 }
 
-/// The database file of a job, `<root>/<job_id>.db` under the canonical
-/// root; with `create`, the root directory is created when missing.
-pub(super) fn job_file(root: &str, job_id: &str, create: bool) -> Result<PathBuf> {
+/// The canonical root directory; with `create`, it is created when
+/// missing.
+pub(super) fn canonical_root(root: &str, create: bool) -> Result<PathBuf> {
     if create {
         std::fs::create_dir_all(root)
             .map_err(|e| Error::from(e).context(format!("cannot create root {root:?}")))?;
     }
-    let root = std::fs::canonicalize(root)
-        .map_err(|e| Error::from(e).context(format!("cannot resolve root {root:?}")))?;
-    Ok(root.join(format!("{job_id}.db")))
+    std::fs::canonicalize(root)
+        .map_err(|e| Error::from(e).context(format!("cannot resolve root {root:?}")))
 }
 
 /// Deletes a job's database file and its `-wal` and `-shm` sidecars;
@@ -135,7 +137,7 @@ pub(super) fn remove_job_files(db: &Path) -> Result<()> {
 
 /// A storage error with SQLite's extended result code; `SQLITE_FULL` (the
 /// quota or the disk) is [`ErrorKind::Full`].
-fn sqlite_error(code: i32, message: impl Into<String>) -> Error {
+pub(super) fn sqlite_error(code: i32, message: impl Into<String>) -> Error {
     let kind = if code & 0xff == rusqlite::ffi::SQLITE_FULL {
         ErrorKind::Full
     } else {
@@ -153,17 +155,34 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// Opens a job file through the default VFS.
+#[cfg(not(feature = "fault-injection"))]
+fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    Ok(Connection::open_with_flags(path, flags)?)
+}
+
+/// Opens a job file through the fault-injecting VFS, which passes every
+/// call through until a test's plan says otherwise.
+#[cfg(feature = "fault-injection")]
+fn open_file(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    super::faultvfs::register().map_err(Error::internal)?;
+    let vfs = super::faultvfs::NAME.to_str().unwrap_or("unix");
+    Ok(Connection::open_with_flags_and_vfs(path, flags, vfs)?)
+}
+
 impl SqliteBackend {
     /// Opens (creating if missing) a job database, in memory for `None`,
     /// with the schema and the pragmas of `options`.
     pub(super) fn open(path: Option<&Path>, options: &JobOptions) -> Result<SqliteBackend> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            // The path was checked (`files.rs`): never follow a link swapped in.
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = match path {
             None => Connection::open_in_memory_with_flags(flags)?,
-            Some(path) => Connection::open_with_flags(path, flags)
-                .map_err(|e| Error::from(e).context(format!("cannot open {}", path.display())))?,
+            Some(path) => open_file(path, flags)
+                .map_err(|e| e.context(format!("cannot open {}", path.display())))?,
         };
         let mut backend = SqliteBackend {
             conn,
@@ -171,6 +190,7 @@ impl SqliteBackend {
             path: path.map(Path::to_path_buf),
             wrote: false,
             retention: retention::Retention::of(options),
+            quota: options.max_db_bytes,
         };
         backend.configure(options).map_err(|e| match path {
             None => e.context("cannot open in-memory database"),
@@ -183,19 +203,15 @@ impl SqliteBackend {
         let conn = &self.conn;
         conn.busy_timeout(std::time::Duration::from_millis(5000))?;
         conn.set_prepared_statement_cache_capacity(32);
-        // The first statement reads the header: a file that is not a
-        // database fails here.
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version != 0 && version != SCHEMA_VERSION {
-            return Err(sqlite_error(
-                rusqlite::ffi::SQLITE_MISMATCH,
-                format!("unsupported schema user_version {version} (expected {SCHEMA_VERSION})"),
-            ));
-        }
-        if version == 0 {
+        // Before anything writes to the file: a file that is not a database,
+        // or another application's database, is refused here unchanged (and
+        // not checkpointed when the connection closes).
+        let found = schema::inspect(conn).inspect_err(|_| {
+            let _ = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+        })?;
+        if found == schema::Found::Empty {
             // Before the first table exists: lets `compact` give free pages
-            // back without rewriting the file (a no-op on a file that
-            // already has tables).
+            // back without rewriting the file.
             conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
         }
         if self.path.is_some() {
@@ -217,13 +233,7 @@ impl SqliteBackend {
              PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}; \
              PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};"
         ))?;
-        if version == 0 {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {CREATE}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
-        } else {
-            conn.execute_batch(CREATE)?;
-        }
+        schema::create(conn, found)?;
         if options.max_db_bytes > 0 {
             let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let pages = (options.max_db_bytes / page_size).max(1);
@@ -298,6 +308,39 @@ impl SqliteBackend {
         rc == rusqlite::ffi::SQLITE_OK && moved != 0
     }
 
+    /// Says what filled up in a [`ErrorKind::Full`] error: the disk, when
+    /// there is no quota or the commit (which allocates no pages, so never
+    /// meets the quota) failed; else the quota or the disk.
+    fn explain_full(&self, e: Error, committing: bool) -> Error {
+        if e.kind() != ErrorKind::Full {
+            return e;
+        }
+        if self.quota == 0 || committing {
+            e.context("disk full")
+        } else {
+            e.context(format!(
+                "quota of {} bytes (max_db_bytes) exceeded or disk full",
+                self.quota
+            ))
+        }
+    }
+
+    fn apply_ops(&mut self, ops: &[Op]) -> Result<()> {
+        // One statement is atomic on its own; a batch needs a savepoint.
+        if let [op] = ops {
+            return self.apply_one(op);
+        }
+        self.exec_cached("SAVEPOINT batch")?;
+        let result = ops.iter().try_for_each(|op| self.apply_one(op));
+        if result.is_err() && self.in_transaction() {
+            let _ = self.exec_cached("ROLLBACK TO batch");
+        }
+        if self.in_transaction() {
+            self.exec_cached("RELEASE batch")?;
+        }
+        result
+    }
+
     fn exec_cached(&self, sql: &str) -> Result<()> {
         self.conn.prepare_cached(sql)?.execute([])?;
         Ok(())
@@ -334,6 +377,7 @@ impl Backend for SqliteBackend {
             ));
         }
         self.exec_cached("COMMIT")
+            .map_err(|e| self.explain_full(e, true))
     }
 
     fn rollback(&mut self) {
@@ -351,27 +395,16 @@ impl Backend for SqliteBackend {
     fn apply(&mut self, ops: &[Op]) -> Result<()> {
         self.refuse_oversized(ops)?;
         self.wrote = true;
-        // One statement is atomic on its own; a batch needs a savepoint.
-        if let [op] = ops {
-            return self.apply_one(op);
-        }
-        self.exec_cached("SAVEPOINT batch")?;
-        let result = ops.iter().try_for_each(|op| self.apply_one(op));
-        if result.is_err() && self.in_transaction() {
-            let _ = self.exec_cached("ROLLBACK TO batch");
-        }
-        if self.in_transaction() {
-            self.exec_cached("RELEASE batch")?;
-        }
-        result
+        self.apply_ops(ops).map_err(|e| self.explain_full(e, false))
     }
 
     fn delete_acked(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
         self.wrote = true;
         let n = self
             .conn
-            .prepare_cached(DELETE)?
-            .execute(params![category, key])?;
+            .prepare_cached(DELETE)
+            .and_then(|mut s| s.execute(params![category, key]))
+            .map_err(|e| self.explain_full(e.into(), false))?;
         Ok(n > 0)
     }
 

@@ -52,6 +52,12 @@ impl<T> OnPanic for *mut T {
     }
 }
 
+impl OnPanic for u32 {
+    fn on_panic() -> Self {
+        0
+    }
+}
+
 impl OnPanic for bool {
     fn on_panic() -> Self {
         false

@@ -120,8 +120,11 @@ pub unsafe extern "C" fn persistency_new(
 }
 
 /// Closes every job of the instance (each as `persistency_close_job`); the
-/// instance stays usable for new jobs. Idempotent. From a callback of one of
-/// its jobs: `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+/// instance stays usable for new jobs. Idempotent. The intake of every job
+/// stops before any is joined, so a callback may still open (reopen) any
+/// job meanwhile; jobs opened during the close stay open. From a callback
+/// of one of its jobs, or of a job one of its jobs waits for:
+/// `PERSISTENCY_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `p` is NULL or a live instance handle.

@@ -51,9 +51,18 @@ impl HostLogger {
 
 /// Installs the process-wide logger, or removes it when `callback` is NULL.
 /// The logger may be called from any library thread, concurrently; it must
-/// not block for long. With no logger the library prints nothing.
-/// `user_data` is passed back untouched and must stay valid until the
-/// logger is replaced or removed.
+/// not block for long. With no logger the library prints nothing. The
+/// library never holds a lock while the logger runs: the logger may call
+/// any function that does not wait for a job (not `close_job`, `drop_job`,
+/// `persistency_close`, `persistency_reset` or the blocking calls), and
+/// this one.
+///
+/// Returns once no other thread is inside the logger it replaced: after
+/// that the old `user_data` may be freed. Called from inside a logger, it
+/// replaces the logger at once and returns without waiting (the caller is
+/// inside the old logger; another thread may be too): free the old
+/// `user_data` only after a call made outside any logger returns.
+/// `user_data` is passed back untouched and must stay valid until then.
 ///
 /// # Safety
 /// `callback` is NULL or a function that may be called as described, from

@@ -27,7 +27,8 @@ pub const PERSISTENCY_ERR_TIMEOUT: Status = 4;
 pub const PERSISTENCY_ERR_JOB_NOT_FOUND: Status = 5;
 /// The job's queue is full and the job fails fast instead of waiting.
 pub const PERSISTENCY_ERR_BUSY: Status = 6;
-/// The job's disk quota (`max_db_bytes`) would be exceeded.
+/// The disk is full, or the job's disk quota (`max_db_bytes`) would be
+/// exceeded: the write that did not fit failed alone and changed nothing.
 pub const PERSISTENCY_ERR_FULL: Status = 7;
 /// A bug inside the library (a caught panic); the call had no effect.
 pub const PERSISTENCY_ERR_INTERNAL: Status = 8;
@@ -101,4 +102,16 @@ pub unsafe extern "C" fn persistency_status_name(status: i32) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn persistency_version() -> *const c_char {
     boundary(|| concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
+}
+
+/// The version of the SQLite library this library runs on, as a static
+/// string such as `"3.46.0"`: the bundled copy (the default build), or the
+/// system's libsqlite3 with the `system-sqlite` feature. It is not affected
+/// by another SQLite that the host links or loads.
+///
+/// # Safety
+/// None: takes no pointers. (Unsafe like every C entry point.)
+#[no_mangle]
+pub unsafe extern "C" fn persistency_sqlite_version() -> *const c_char {
+    boundary(|| crate::sqlite_version().as_ptr())
 }

@@ -1,17 +1,27 @@
-//! Which instance holds which job storage, process-wide, so two live
-//! instances never open the same job.
+//! Which job holds which job storage, process-wide: no two jobs, of one
+//! instance or of two, ever use the same file (by path or by device and
+//! inode), and a drop holds the file while it deletes it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::backend::Identity;
+use crate::backend::{ClaimKey, Identity};
 use crate::error::{Error, Result};
-use crate::worker::{self, WorkerTag};
+use crate::worker::waits;
+use crate::worker::WorkerTag;
 
-/// Which instance holds which job file, process-wide.
+/// Who holds a claim: a job (its worker's tag and its id) or a drop.
+#[derive(Debug, Clone)]
+pub(super) struct Owner {
+    pub tag: WorkerTag,
+    pub job: Arc<str>,
+}
+
+/// Which job holds which key, process-wide.
 struct Claims {
-    held: Mutex<HashMap<Identity, WorkerTag>>,
+    held: Mutex<HashMap<ClaimKey, Owner>>,
     released: Condvar,
 }
 
@@ -20,53 +30,71 @@ static CLAIMS: std::sync::LazyLock<Claims> = std::sync::LazyLock::new(|| Claims 
     released: Condvar::new(),
 });
 
-/// A job file held by one job; released when dropped (by the worker
-/// thread, after the database connection is closed).
-pub(crate) struct Claim(Identity);
+/// A job's storage held by one job (or drop); released when dropped (for a
+/// job, by its worker thread after the database connection is closed).
+pub(crate) struct Claim(Vec<ClaimKey>);
+
+/// The outcome of [`Claim::take`].
+pub(super) enum Taken {
+    Claim(Claim),
+    /// An earlier incarnation of the same job of the same instance still
+    /// holds it: see [`Claim::wait_released`].
+    Closing(Owner),
+}
 
 impl Claim {
-    /// Takes the claim on `path`, or returns `None` while the same instance
-    /// is still closing the job that holds it (see [`Claim::wait_released`]).
-    pub(super) fn try_take(id: &Identity, tag: WorkerTag) -> Result<Option<Claim>> {
+    /// Takes every key of `id` for `owner`, or none: refused when another
+    /// instance, or another job of the same instance, holds one of them.
+    pub(super) fn take(id: &Identity, owner: &Owner) -> Result<Taken> {
+        let keys = id.keys();
         let mut held = CLAIMS.held.lock();
-        match held.get(id) {
-            None => {
-                held.insert(id.clone(), tag);
-                Ok(Some(Claim(id.clone())))
-            }
-            Some(owner) if owner.instance != tag.instance => {
-                Err(Error::invalid(format!("{id} is open in another instance")))
-            }
-            Some(_) => Ok(None),
-        }
-    }
-
-    /// Waits until the job of `instance` holding `path` has closed, unless
-    /// the caller is that job's own worker, which would wait for itself.
-    pub(super) fn wait_released(id: &Identity, instance: u64) -> Result<()> {
-        let mut held = CLAIMS.held.lock();
-        while let Some(owner) = held.get(id).copied() {
-            if owner.instance != instance {
-                break;
-            }
-            if worker::current() == Some(owner) {
+        for key in &keys {
+            let Some(holder) = held.get(key) else {
+                continue;
+            };
+            if holder.tag.instance != owner.tag.instance {
                 return Err(Error::invalid(format!(
-                    "{id} is closing; cannot reopen it from its own callback"
+                    "{id} is open (or being dropped) in another instance"
                 )));
             }
+            if holder.job != owner.job {
+                return Err(Error::invalid(format!(
+                    "{id} is the same file as job {:?}'s, which is open",
+                    &*holder.job
+                )));
+            }
+            return Ok(Taken::Closing(holder.clone()));
+        }
+        for key in &keys {
+            held.insert(key.clone(), owner.clone());
+        }
+        Ok(Taken::Claim(Claim(keys)))
+    }
+
+    /// Waits until `holder` (of the caller's instance) has let go of every
+    /// key of `id`; refused when that would close a wait cycle (the caller
+    /// is that job's callback, or one it waits for).
+    pub(super) fn wait_released(id: &Identity, holder: &Owner) -> Result<()> {
+        let _waiting = waits::enter(&[holder.tag], || format!("reopening {id} while it closes"))?;
+        let keys = id.keys();
+        let mut held = CLAIMS.held.lock();
+        while keys
+            .iter()
+            .any(|k| held.get(k).is_some_and(|h| h.tag == holder.tag))
+        {
             CLAIMS.released.wait(&mut held);
         }
         Ok(())
-    }
-
-    pub(super) fn holder(id: &Identity) -> Option<WorkerTag> {
-        CLAIMS.held.lock().get(id).copied()
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        CLAIMS.held.lock().remove(&self.0);
+        let mut held = CLAIMS.held.lock();
+        for key in &self.0 {
+            held.remove(key);
+        }
+        drop(held);
         CLAIMS.released.notify_all();
     }
 }

@@ -1,7 +1,15 @@
 //! Instances: a root directory and its open jobs; the process-wide slot;
-//! the registry that keeps two live instances off the same job file.
+//! the registry that keeps two jobs off the same job file.
+//!
+//! Each job id of an instance is open, closing or being dropped. An open
+//! of a closing job finishes the close itself (joins the old worker) and
+//! opens anew; an open of a job being dropped waits until its files are
+//! gone and gets a fresh file. A call from a callback that would wait for
+//! a worker waiting for it is refused (`worker::waits`). Nothing is
+//! logged with the job map locked: a logger may call back in.
 
 mod claims;
+mod drop;
 mod global;
 mod metrics;
 
@@ -16,8 +24,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::job::Job;
 use crate::log::{log, Level};
 use crate::options::JobOptions;
-use crate::worker::{self, WorkerTag};
-use claims::Claim;
+use crate::worker::{self, waits, WorkerTag};
+use claims::{Claim, Owner, Taken};
 pub use global::{current, instance, reset};
 
 /// The root that keeps every job in a private in-memory database.
@@ -54,12 +62,31 @@ pub fn validate_job_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// A job of an instance. A closing job stays in the map until its worker
-/// is joined, so concurrent closers all wait for that join and a reopen
-/// waits until the close is over.
+/// What a job id of an instance is going through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Open: opens return the job.
+    Open,
+    /// Being closed: stays in the map until its worker is joined, so every
+    /// closer waits for that join and an open can finish it.
+    Closing,
+    /// Being dropped: stays in the map until its files are deleted, so
+    /// opens of the id wait and then get a fresh file.
+    Dropping,
+}
+
+/// A job id of an instance; `job` is `None` only while dropping a job that
+/// was not open.
 struct Slot {
-    job: Job,
-    closing: bool,
+    job: Option<Job>,
+    state: State,
+}
+
+impl Slot {
+    /// The tags of the worker a wait for this slot waits for.
+    fn tags(&self) -> Vec<WorkerTag> {
+        self.job.iter().map(Job::tag).collect()
+    }
 }
 
 struct InstanceShared {
@@ -67,7 +94,7 @@ struct InstanceShared {
     root: String,
     store: Store,
     jobs: Mutex<HashMap<String, Slot>>,
-    /// Signalled whenever a closing job leaves `jobs`.
+    /// Signalled whenever a closing or dropped job leaves `jobs`.
     closed: Condvar,
     /// Set when the process-wide slot let go of this instance: closed for good.
     retired: AtomicBool,
@@ -75,9 +102,14 @@ struct InstanceShared {
 
 impl Drop for InstanceShared {
     fn drop(&mut self) {
-        for slot in self.jobs.get_mut().drain().map(|(_, s)| s) {
-            slot.job.shut_down();
-        }
+        let jobs: Vec<Job> = self
+            .jobs
+            .get_mut()
+            .drain()
+            .filter_map(|(_, s)| s.job)
+            .collect();
+        jobs.iter().for_each(Job::close_intake);
+        jobs.iter().for_each(Job::shut_down);
     }
 }
 
@@ -182,82 +214,114 @@ impl Persistency {
     }
 
     /// Opens (creating if missing) the job `id`. Opening an open job returns
-    /// it: the options of the first open stand.
+    /// it: the options of the first open stand. An open of a job being
+    /// closed waits for that close (and may finish it); an open of a job
+    /// being dropped waits until its files are deleted and gets a fresh,
+    /// empty file. Every error names the job and, past the id checks, its
+    /// file.
     pub fn open_job_with(&self, id: &str, options: &JobOptions) -> Result<Job> {
         self.check_live()?;
         validate_job_id(id)?;
+        let (job, opened) = self
+            .open_or_get(id, options)
+            .map_err(|e| e.context(format!("cannot open job {id:?}")))?;
+        if opened {
+            log(Level::Info, || {
+                format!("job {id} opened under {:?}", self.shared.root)
+            });
+        }
+        Ok(job)
+    }
+
+    /// The open job `id`, if it is open.
+    fn open_slot(&self, id: &str) -> Option<Job> {
+        let jobs = self.shared.jobs.lock();
+        let slot = jobs.get(id).filter(|s| s.state == State::Open)?;
+        slot.job.clone()
+    }
+
+    /// The job `id`, and whether this call opened it.
+    fn open_or_get(&self, id: &str, options: &JobOptions) -> Result<(Job, bool)> {
+        // An open job is returned without touching the file system.
+        if let Some(job) = self.open_slot(id) {
+            return Ok((job, false));
+        }
         let tag = WorkerTag {
             instance: self.shared.serial,
             job: next_serial(),
         };
-        // An open job is returned without touching the file system.
-        if let Some(slot) = self.shared.jobs.lock().get(id).filter(|s| !s.closing) {
-            return Ok(slot.job.clone());
-        }
-        let site = self.shared.store.site(id)?;
-        let identity = site.identity();
-        let (mut jobs, claim) = loop {
-            let mut jobs = self.shared.jobs.lock();
+        let owner = Owner {
+            tag,
+            job: Arc::from(id),
+        };
+        let mut site = self.shared.store.site(id)?;
+        let mut jobs = self.shared.jobs.lock();
+        let claim = loop {
             if let Some(slot) = jobs.get(id) {
-                if !slot.closing {
-                    return Ok(slot.job.clone());
+                let targets = slot.tags();
+                match (slot.state, slot.job.clone()) {
+                    (State::Open, Some(job)) => return Ok((job, false)),
+                    (State::Closing, Some(job)) => {
+                        if worker::current() == Some(job.tag()) {
+                            return Err(Error::invalid(format!(
+                                "job {id} is closing; cannot reopen it from its own callback"
+                            )));
+                        }
+                        let _waiting =
+                            waits::enter(&targets, || format!("open_job({id:?}) while it closes"))?;
+                        drop(jobs);
+                        // Finish the close here rather than wait for the
+                        // closing thread: that one may be joining other jobs
+                        // first, even the one whose callback this is.
+                        self.finish_close(id, &job);
+                        jobs = self.shared.jobs.lock();
+                    }
+                    _ => {
+                        let _waiting = waits::enter(&targets, || {
+                            format!("open_job({id:?}) while it is dropped")
+                        })?;
+                        #[cfg(feature = "fault-injection")]
+                        crate::fault::note_open_waits_for_drop();
+                        // Waiting releases the map, so the dropped job's
+                        // callbacks can still reach the instance.
+                        self.shared.closed.wait(&mut jobs);
+                    }
                 }
-                if worker::current() == Some(slot.job.tag()) {
-                    return Err(Error::invalid(format!(
-                        "job {id} is closing; cannot reopen it from its own callback"
-                    )));
-                }
-                // Waiting releases the map, so the closing job's callbacks
-                // can still reach the instance.
-                self.shared.closed.wait(&mut jobs);
                 continue;
             }
-            let Some(identity) = &identity else {
-                break (jobs, None);
+            // No slot, and the map stays locked: nothing else opens, closes
+            // or drops this id until the job is in the map.
+            let Some(identity) = site.identity()? else {
+                break None;
             };
-            match Claim::try_take(identity, tag)? {
-                Some(claim) => break (jobs, Some(claim)),
-                None => {
-                    // This instance is still closing the job: wait with the
-                    // job map unlocked, so the closing job's callbacks can
-                    // still reach the instance.
+            match Claim::take(&identity, &owner)? {
+                Taken::Claim(claim) => break Some(claim),
+                Taken::Closing(holder) => {
+                    // An earlier worker of this job has not let go yet:
+                    // wait with the map unlocked.
                     drop(jobs);
-                    Claim::wait_released(identity, self.shared.serial)?;
+                    Claim::wait_released(&identity, &holder)?;
+                    jobs = self.shared.jobs.lock();
                 }
             }
         };
         let opts = options.clone();
-        let job = Job::start(
-            id,
-            tag,
-            options.full_policy,
-            options.effective_queue_capacity(),
-            move || site.open(&opts),
-            claim,
-        )?;
-        log(Level::Info, || {
-            format!("job {id} opened under {:?}", self.shared.root)
-        });
+        let job = Job::start(id, tag, options, move || site.open(&opts), claim)?;
         jobs.insert(
             id.to_string(),
             Slot {
-                job: job.clone(),
-                closing: false,
+                job: Some(job.clone()),
+                state: State::Open,
             },
         );
-        Ok(job)
+        Ok((job, true))
     }
 
     /// The open job `id`, or [`ErrorKind::JobNotFound`].
     pub fn find_job(&self, id: &str) -> Result<Job> {
         self.check_live()?;
         validate_job_id(id)?;
-        self.shared
-            .jobs
-            .lock()
-            .get(id)
-            .filter(|slot| !slot.closing)
-            .map(|slot| slot.job.clone())
+        self.open_slot(id)
             .ok_or_else(|| Error::new(ErrorKind::JobNotFound, format!("no open job {id:?}")))
     }
 
@@ -270,25 +334,33 @@ impl Persistency {
     pub fn job_ids(&self) -> Vec<String> {
         let jobs = self.shared.jobs.lock();
         jobs.iter()
-            .filter(|(_, slot)| !slot.closing)
+            .filter(|(_, slot)| slot.state == State::Open)
             .map(|(id, _)| id.clone())
             .collect()
     }
 
     /// Closes the job `id`: returns after every operation accepted before
     /// was applied, every callback invoked and the worker joined. A job
-    /// that is not open is a no-op.
+    /// that is not open is a no-op. From a callback, refused with
+    /// [`ErrorKind::InvalidArgument`] when the job is the callback's own or
+    /// waits (through other closes, drops or blocking calls) for it.
     pub fn close_job(&self, id: &str) -> Result<()> {
         self.check_live()?;
         validate_job_id(id)?;
-        let job = {
+        let (job, _waiting) = {
             let mut jobs = self.shared.jobs.lock();
             let Some(slot) = jobs.get_mut(id) else {
                 return Ok(());
             };
-            self.check_not_in_callback(Some(&slot.job), "close_job")?;
-            slot.closing = true;
-            slot.job.clone()
+            let Some(job) = slot.job.clone() else {
+                return Ok(());
+            };
+            self.check_not_in_callback(Some(&job), "close_job")?;
+            let waiting = waits::enter(&[job.tag()], || format!("close_job({id:?})"))?;
+            if slot.state == State::Open {
+                slot.state = State::Closing;
+            }
+            (job, waiting)
         };
         self.finish_close(id, &job);
         log(Level::Info, || format!("job {id} closed"));
@@ -296,32 +368,18 @@ impl Persistency {
     }
 
     /// Joins a job marked closing (every closer waits for the same join),
-    /// then takes it out of the map and wakes waiting openers.
+    /// then takes it out of the map and wakes waiting openers. A job being
+    /// dropped stays: the drop takes it out.
     fn finish_close(&self, id: &str, job: &Job) {
         job.shut_down();
         let mut jobs = self.shared.jobs.lock();
-        if jobs.get(id).is_some_and(|slot| slot.job.same(job)) {
+        if jobs.get(id).is_some_and(|slot| {
+            slot.state == State::Closing && slot.job.as_ref().is_some_and(|j| j.same(job))
+        }) {
             jobs.remove(id);
         }
         drop(jobs);
         self.shared.closed.notify_all();
-    }
-
-    /// Closes the job if open, then deletes its file and the `-wal` and
-    /// `-shm` sidecars; missing files are not an error.
-    pub fn drop_job(&self, id: &str) -> Result<()> {
-        self.close_job(id)?;
-        let Some(site) = self.shared.store.existing_site(id) else {
-            return Ok(());
-        };
-        if let Some(identity) = site.identity() {
-            if Claim::holder(&identity).is_some_and(|o| o.instance != self.shared.serial) {
-                return Err(Error::invalid(format!(
-                    "{identity} is open in another instance"
-                )));
-            }
-        }
-        site.remove()
     }
 
     /// Closes every job; the instance stays usable for new jobs.
@@ -330,17 +388,31 @@ impl Persistency {
         self.close_all()
     }
 
+    /// Closes every job open when it starts: marks them all closing and
+    /// stops their intake first, so each worker finishes on its own (a
+    /// callback that waits for another of them, say by opening it, does
+    /// not wait for this thread to reach it), then joins them. Jobs opened
+    /// meanwhile stay open.
     pub(super) fn close_all(&self) -> Result<()> {
-        let closing: Vec<(String, Job)> = {
+        let (closing, _waiting) = {
             let mut jobs = self.shared.jobs.lock();
             self.check_not_in_callback(None, "close")?;
-            jobs.iter_mut()
-                .map(|(id, slot)| {
-                    slot.closing = true;
-                    (id.clone(), slot.job.clone())
-                })
-                .collect()
+            let closing: Vec<(String, Job)> = jobs
+                .iter()
+                .filter_map(|(id, slot)| Some((id.clone(), slot.job.clone()?)))
+                .collect();
+            let tags: Vec<WorkerTag> = closing.iter().map(|(_, job)| job.tag()).collect();
+            let waiting = waits::enter(&tags, || "close".to_string())?;
+            for slot in jobs.values_mut() {
+                if slot.state == State::Open {
+                    slot.state = State::Closing;
+                }
+            }
+            (closing, waiting)
         };
+        for (_, job) in &closing {
+            job.close_intake();
+        }
         for (id, job) in closing {
             self.finish_close(&id, &job);
         }

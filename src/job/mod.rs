@@ -9,9 +9,11 @@ mod writes;
 
 pub use reads::ScanOptions;
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -19,10 +21,10 @@ use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::MAX_PART_LEN;
 use crate::log::{log, Level};
-use crate::options::FullPolicy;
+use crate::options::{FullPolicy, JobOptions};
 use crate::protocol::{Completion, Reply, Request};
 use crate::queue::{Queue, Refused};
-use crate::worker::{self, Counters, WorkerTag};
+use crate::worker::{self, waits, Counters, WorkerTag};
 
 /// A snapshot of a job's figures. The worker updates them as it goes, so a
 /// reader may see figures from a moment earlier. New figures may be added.
@@ -79,6 +81,27 @@ impl std::fmt::Debug for Job {
     }
 }
 
+thread_local! {
+    /// The calling thread's bound on waits for room ([`set_wait_timeout`]).
+    static WAIT_TIMEOUT: Cell<Option<Duration>> = const { Cell::new(None) };
+}
+
+/// Bounds how long calls made afterwards on the calling thread wait for room
+/// in a full queue (jobs with [`FullPolicy::Block`]); `None`, the default,
+/// waits as long as it takes. A wait that runs out fails with
+/// [`ErrorKind::Timeout`] and queues nothing. Returns the previous bound.
+/// Bindings use it to let a cancellable context interrupt a write.
+///
+/// ```
+/// use std::time::Duration;
+/// let previous = persistency::set_wait_timeout(Some(Duration::from_millis(50)));
+/// assert_eq!(previous, None);
+/// persistency::set_wait_timeout(previous);
+/// ```
+pub fn set_wait_timeout(timeout: Option<Duration>) -> Option<Duration> {
+    WAIT_TIMEOUT.with(|t| t.replace(timeout))
+}
+
 pub(super) fn check_category(category: &[u8]) -> Result<()> {
     if category.len() > MAX_PART_LEN {
         return Err(Error::invalid(format!(
@@ -97,14 +120,16 @@ impl Job {
     pub(crate) fn start(
         id: &str,
         tag: WorkerTag,
-        policy: FullPolicy,
-        capacity: usize,
+        options: &JobOptions,
         open: impl FnOnce() -> Result<Box<dyn Backend>> + Send + 'static,
         guard: impl Send + 'static,
     ) -> Result<Job> {
         let id: Arc<str> = Arc::from(id);
         let counters = Arc::new(Counters::default());
-        let queue = Arc::new(Queue::new(capacity));
+        let queue = Arc::new(Queue::new(
+            options.effective_queue_capacity(),
+            options.effective_max_queue_bytes(),
+        ));
         let handle = worker::spawn(
             id.clone(),
             tag,
@@ -117,7 +142,7 @@ impl Job {
             shared: Arc::new(JobShared {
                 id,
                 tag,
-                policy,
+                policy: options.full_policy,
                 queue,
                 worker: Mutex::new(Some(handle)),
                 counters,
@@ -155,31 +180,55 @@ impl Job {
     }
 
     /// Queues a request: waits for room or fails with `Busy` by policy. On
-    /// error the request's callback is never invoked.
+    /// error the request's callback is never invoked. A callback of another
+    /// job waits for room only if that cannot close a wait cycle (its job
+    /// would wait for this one); otherwise it gets `Busy`.
     pub(super) fn submit(&self, request: Request) -> Result<()> {
         let weight = request.op_count() as usize;
+        let bytes = request.retained_bytes();
         let wait = self.shared.policy == FullPolicy::Block && !self.on_own_worker();
-        self.shared
-            .queue
-            .push(request, weight, wait)
-            .map_err(|(request, why)| {
-                request.refuse();
-                let error = match why {
-                    Refused::Full => {
-                        Error::new(ErrorKind::Busy, format!("job {}: queue is full", self.id()))
+        let queue = &self.shared.queue;
+        let pushed = match queue.push(request, weight, bytes, false) {
+            Err((request, Refused::Full)) if wait => {
+                match waits::enter(&[self.tag()], || {
+                    format!("waiting for room in job {}", self.id())
+                }) {
+                    Ok(_waiting) => {
+                        let deadline = WAIT_TIMEOUT.with(Cell::get).map(|t| Instant::now() + t);
+                        queue.push_until(request, weight, bytes, Some(deadline))
                     }
-                    Refused::Closed => Error::closed(format!("job {} is closed", self.id())),
-                };
-                self.shared.counters.count_error(&error);
-                error
-            })
+                    Err(_) => Err((request, Refused::Full)),
+                }
+            }
+            pushed => pushed,
+        };
+        pushed.map_err(|(request, why)| {
+            request.refuse();
+            let error = match why {
+                Refused::Full => {
+                    Error::new(ErrorKind::Busy, format!("job {}: queue is full", self.id()))
+                }
+                Refused::Closed => Error::closed(format!("job {} is closed", self.id())),
+                Refused::TimedOut => Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "job {}: no room in the queue within the wait timeout",
+                        self.id()
+                    ),
+                ),
+            };
+            self.shared.counters.count_error(&error);
+            error
+        })
     }
 
     /// Stops intake, lets the worker complete every accepted request and
     /// joins it. Called from the job's own worker it cannot wait for
     /// itself: intake stops and the worker ends after the current round.
+    /// Callers that may run on another job's worker register the wait
+    /// first (see `worker::waits`).
     pub(crate) fn shut_down(&self) {
-        self.shared.queue.close();
+        self.close_intake();
         let mut worker = self.shared.worker.lock();
         let Some(handle) = worker.take() else {
             return;
@@ -187,11 +236,19 @@ impl Job {
         if handle.thread().id() == std::thread::current().id() {
             return;
         }
-        if handle.join().is_err() {
+        let panicked = handle.join().is_err();
+        drop(worker);
+        if panicked {
             log(Level::Error, || {
                 format!("job {}: worker panicked", self.id())
             });
         }
+    }
+
+    /// Stops intake: later requests are refused with `Closed`; the worker
+    /// completes those accepted and ends.
+    pub(crate) fn close_intake(&self) {
+        self.shared.queue.close();
     }
 
     /// Submits a request whose reply `then` receives, and returns a
@@ -219,6 +276,9 @@ impl Job {
                 self.id()
             )));
         }
+        let _waiting = waits::enter(&[self.tag()], || {
+            format!("a blocking call on job {}", self.id())
+        })?;
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.request(make, extract, move |r| {
             let _ = tx.send(r);

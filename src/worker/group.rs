@@ -1,13 +1,15 @@
 //! Group commit: consecutive writes share one transaction, each batch
 //! under its own savepoint; callbacks run after the commit, in order; if
 //! the backend drops the whole transaction, the group's earlier writes are
-//! applied again.
+//! applied again. When the commit itself finds the disk full, the group is
+//! committed again in halves, down to the single request that does not
+//! fit, which fails alone (as a write past the quota does).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use super::{inject_fault, Pending, Worker};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::log::{log, Level};
 use crate::protocol::{Reply, Request};
 
@@ -139,6 +141,97 @@ impl Worker {
         });
     }
 
+    /// Write requests of the group still to be committed.
+    fn group_writes(&self) -> usize {
+        self.group.iter().filter(|p| is_write(p)).count()
+    }
+
+    /// Commits the writes of `part` in one transaction, or, when the disk
+    /// is full, its two halves separately, down to single requests, which
+    /// then fail alone. Sets each request's result and the counters.
+    fn settle(&mut self, part: &mut [Pending]) {
+        loop {
+            let writes = part.iter().filter(|p| is_write(p)).count();
+            if writes == 0 {
+                return;
+            }
+            match self.commit_part(part) {
+                Ok(ops) => {
+                    self.counters.ops_applied.fetch_add(ops, Ordering::Relaxed);
+                    self.counters.transactions.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                // A request failed on its own and ended the transaction:
+                // again without it.
+                Err(None) => continue,
+                Err(Some(e)) if e.kind() == ErrorKind::Full && writes > 1 => {
+                    let mid = part
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| is_write(p))
+                        .nth(writes / 2)
+                        .map_or(part.len() / 2, |(i, _)| i);
+                    let (first, second) = part.split_at_mut(mid);
+                    self.settle(first);
+                    self.settle(second);
+                    return;
+                }
+                Err(Some(e)) => {
+                    let e = e.context(format!("job {}", self.job_id));
+                    for pending in part.iter_mut().filter(|p| is_write(p)) {
+                        self.failed(pending, e.clone());
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies the writes of `part` in a new transaction and commits it;
+    /// the operations committed, or the commit's error, or `None` when a
+    /// request failed on its own and ended the transaction.
+    fn commit_part(&mut self, part: &mut [Pending]) -> std::result::Result<u64, Option<Error>> {
+        self.backend.begin().map_err(Some)?;
+        let mut ops = 0;
+        for pending in part.iter_mut().filter(|p| is_write(p)) {
+            match self.apply(&pending.request) {
+                Ok(reply) => {
+                    ops += pending.request.op_count();
+                    pending.result = Ok(reply);
+                }
+                Err((e, panicked)) => {
+                    let e = e.context(format!("job {}", self.job_id));
+                    self.failed(pending, e);
+                    if panicked || !self.backend.in_transaction() {
+                        self.backend.rollback();
+                        return Err(None);
+                    }
+                }
+            }
+        }
+        match self.backend.commit() {
+            Ok(()) => Ok(ops),
+            Err(e) => {
+                self.backend.rollback();
+                Err(Some(e))
+            }
+        }
+    }
+
+    /// Marks a write of the group as failed: counted, and logged when
+    /// nobody else hears of it (fire-and-forget).
+    fn failed(&self, pending: &mut Pending, error: Error) {
+        self.counters
+            .ops_failed
+            .fetch_add(pending.request.op_count(), Ordering::Relaxed);
+        if let Request::Op(_) = pending.request {
+            log(Level::Error, || {
+                format!("fire-and-forget write failed: {error}")
+            });
+        }
+        pending.result = Err(error);
+    }
+
     /// Commits the open transaction, then completes the group in order.
     pub(super) fn end_transaction(&mut self) {
         let mut commit_error = None;
@@ -157,6 +250,18 @@ impl Worker {
                             .fetch_add(self.group_ops, Ordering::Relaxed);
                         self.counters.transactions.fetch_add(1, Ordering::Relaxed);
                     }
+                }
+                Err(e) if e.kind() == ErrorKind::Full && self.group_writes() > 1 => {
+                    self.backend.rollback();
+                    log(Level::Warn, || {
+                        format!(
+                            "job {}: commit of {} operations failed ({e}); committing them in parts",
+                            self.job_id, self.group_ops
+                        )
+                    });
+                    let mut group = std::mem::take(&mut self.group);
+                    self.settle(&mut group);
+                    self.group = group;
                 }
                 Err(e) => {
                     let e = e.context(format!("job {}", self.job_id));
@@ -195,4 +300,9 @@ impl Worker {
             self.retain();
         }
     }
+}
+
+/// Whether a request of the group is a write whose commit is pending.
+fn is_write(pending: &Pending) -> bool {
+    pending.result.is_ok() && pending.request.op_count() > 0
 }

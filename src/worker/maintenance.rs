@@ -52,7 +52,7 @@ impl Worker {
             Request::Maintain { task, done } => match self.run_task(task) {
                 Ok(Some(copy)) => self.backups.push_back((copy, done)),
                 Ok(None) => done.complete(Ok(Reply::Done)),
-                Err(e) => done.complete(Err(self.failed(e))),
+                Err(e) => done.complete(Err(self.task_failed(e))),
             },
             Request::Resume => {
                 self.resume_queued = false;
@@ -100,7 +100,9 @@ impl Worker {
             }
         }
         self.update_size();
-        let result = outcome.map(|_| Reply::Done).map_err(|e| self.failed(e));
+        let result = outcome
+            .map(|_| Reply::Done)
+            .map_err(|e| self.task_failed(e));
         for done in self.compactions.drain(..) {
             done.complete(result.as_ref().map(|_| Reply::Done).map_err(Clone::clone));
         }
@@ -119,7 +121,7 @@ impl Worker {
         if let Some((_, done)) = self.backups.pop_front() {
             match outcome {
                 Ok(_) => done.complete(Ok(Reply::Done)),
-                Err(e) => done.complete(Err(self.failed(e))),
+                Err(e) => done.complete(Err(self.task_failed(e))),
             }
         }
     }
@@ -140,9 +142,11 @@ impl Worker {
             // then takes about twice as long on an idle job).
             std::thread::sleep(self.last_step.min(MAX_YIELD));
         }
-        match queue.push(Request::Resume, 1, false) {
+        let marker = Request::Resume;
+        let bytes = marker.retained_bytes();
+        match queue.push(marker, 1, bytes, false) {
             Ok(()) => self.resume_queued = true,
-            Err((_, Refused::Full)) => {
+            Err((_, Refused::Full | Refused::TimedOut)) => {
                 self.step_backup();
                 self.step_compaction();
             }
@@ -160,7 +164,7 @@ impl Worker {
     }
 
     /// Counts and logs a failed task; returns its error with the job named.
-    fn failed(&self, error: Error) -> Error {
+    fn task_failed(&self, error: Error) -> Error {
         let error = error.context(format!("job {}", self.job_id));
         self.counters.count_error(&error);
         log(Level::Warn, || format!("maintenance task failed: {error}"));

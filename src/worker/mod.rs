@@ -4,6 +4,7 @@
 
 mod group;
 mod maintenance;
+pub(crate) mod waits;
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -217,6 +218,11 @@ impl Worker {
                     self.maintain(request, queue);
                 } else {
                     self.write(request);
+                    if self.group_bytes >= MAX_GROUP_BYTES {
+                        // The group holds enough memory: commit it now, not
+                        // at the end of a round that may be large.
+                        self.end_transaction();
+                    }
                 }
             }
             drop(requests);

@@ -1,8 +1,9 @@
 /*
- * Proves that include/persistency.h matches API.md: every function, type,
- * constant and struct field named there is used here with its documented
- * type. Compiled with -Werror, so a renamed item, a changed signature
- * (incompatible function pointer) or a changed field type fails the build.
+ * Proves that include/persistency.h matches the C API contract
+ * (docs/c-api.md): every function, type, constant and struct field named
+ * there is used here with its documented type. Compiled with -Werror, so a
+ * renamed item, a changed signature (incompatible function pointer) or a
+ * changed field type fails the build.
  * It is also linked and run, so every function is found in the library.
  */
 #include <stdbool.h>
@@ -50,7 +51,8 @@ STATIC_CHECK(opt_order,
              offsetof(persistency_job_options, synchronous) < offsetof(persistency_job_options, queue_capacity) &&
              offsetof(persistency_job_options, queue_capacity) < offsetof(persistency_job_options, full_policy) &&
              offsetof(persistency_job_options, full_policy) < offsetof(persistency_job_options, max_db_bytes) &&
-             offsetof(persistency_job_options, max_db_bytes) < offsetof(persistency_job_options, retention_max_bytes) &&
+             offsetof(persistency_job_options, max_db_bytes) < offsetof(persistency_job_options, max_queue_bytes) &&
+             offsetof(persistency_job_options, max_queue_bytes) < offsetof(persistency_job_options, retention_max_bytes) &&
              offsetof(persistency_job_options, retention_max_bytes) < offsetof(persistency_job_options, retention_categories) &&
              offsetof(persistency_job_options, retention_categories) < offsetof(persistency_job_options, retention_category_count));
 STATIC_CHECK(op_order,
@@ -111,6 +113,8 @@ struct api_table {
     void (*job_release)(persistency_job *);
     const char *(*job_id)(const persistency_job *);
     void (*job_options_init)(persistency_job_options *);
+    persistency_status (*job_options_init_sized)(persistency_job_options *, size_t);
+    uint32_t (*set_wait_timeout)(uint32_t);
 
     persistency_status (*put)(persistency_job *, const char *, const uint8_t *, size_t,
                               const uint8_t *, size_t);
@@ -182,6 +186,8 @@ static const struct api_table api = {
     persistency_job_release,
     persistency_job_id,
     persistency_job_options_init,
+    persistency_job_options_init_sized,
+    persistency_set_wait_timeout,
     persistency_put,
     persistency_delete,
     persistency_delete_prefix,
@@ -253,9 +259,10 @@ static int field_types(void) {
         uint32_t *o3 = &o.queue_capacity;
         int32_t *o4 = &o.full_policy;
         uint64_t *o5 = &o.max_db_bytes;
-        uint64_t *o6 = &o.retention_max_bytes;
-        const char *const **o7 = &o.retention_categories;
-        size_t *o8 = &o.retention_category_count;
+        uint64_t *o6 = &o.max_queue_bytes;
+        uint64_t *o7 = &o.retention_max_bytes;
+        const char *const **o8 = &o.retention_categories;
+        size_t *o9 = &o.retention_category_count;
         int32_t *p1 = &op.kind;
         const char **p2 = &op.category;
         const uint8_t **p3 = &op.key;
@@ -284,7 +291,7 @@ static int field_types(void) {
         uint64_t *t4 = &st.transactions;
         uint64_t *t5 = &st.reads;
         uint64_t *t6 = &st.db_bytes;
-        used = (o1 && o2 && o3 && o4 && o5 && o6 && o7 && o8 && p1 && p2 && p3 && p4 && p5 && p6 && r1 && r2 &&
+        used = (o1 && o2 && o3 && o4 && o5 && o6 && o7 && o8 && o9 && p1 && p2 && p3 && p4 && p5 && p6 && r1 && r2 &&
                 r3 && r4 && s1 && s2 && s3 && s4 && s5 && s6 && s7 && s8 && s9 && s10 && b1 &&
                 b2 && t1 && t2 && t3 && t4 && t5 && t6 && status_p && cb && lcb);
     }
@@ -297,8 +304,14 @@ int main(void) {
     /* Linking already proved every symbol exists; call the side-effect-free ones. */
     if (!field_types()) return 1;
     api.job_options_init(&defaults);
-    if (defaults.struct_size != sizeof defaults) {
-        fprintf(stderr, "persistency_job_options_init set struct_size %u, want %zu\n",
+    if (defaults.struct_size != 24) {
+        fprintf(stderr, "persistency_job_options_init set struct_size %u, want 24\n",
+                (unsigned)defaults.struct_size);
+        return 1;
+    }
+    if (api.job_options_init_sized(&defaults, sizeof defaults) != PERSISTENCY_OK
+        || defaults.struct_size != sizeof defaults) {
+        fprintf(stderr, "persistency_job_options_init_sized set struct_size %u, want %zu\n",
                 (unsigned)defaults.struct_size, sizeof defaults);
         return 1;
     }

@@ -564,6 +564,37 @@ static void test_backpressure_block_waits(void) {
     counter_destroy(&b.accepted);
 }
 
+/* With a wait bound set, a put on a full queue returns TIMEOUT and queues
+ * nothing; the bound is the calling thread's and 0 removes it. */
+static void test_bounded_wait_times_out(void) {
+    persistency *p = NULL;
+    persistency_job *job = NULL;
+    persistency_job_options o;
+    gate g;
+    uint64_t n = 0;
+
+    gate_init(&g);
+    persistency_job_options_init(&o);
+    o.queue_capacity = 1; /* FULL_BLOCK by default */
+    CHECK_OK(persistency_new(":memory:", &p));
+    CHECK_OK(persistency_open_job_with(p, "j", &o, &job));
+    CHECK_OK(persistency_flush(job, gate_cb, &g));
+    CHECK(gate_wait_entered(&g));
+    CHECK_OK(persistency_put(job, "c", (const uint8_t *)"a", 1, NULL, 0));
+    CHECK(persistency_set_wait_timeout(20) == 0);
+    CHECK_STATUS(persistency_put(job, "c", (const uint8_t *)"b", 1, NULL, 0),
+                 PERSISTENCY_ERR_TIMEOUT);
+    CHECK(persistency_last_error() != NULL);
+    CHECK(persistency_set_wait_timeout(0) == 20);
+    gate_open(&g);
+    CHECK_OK(persistency_put(job, "c", (const uint8_t *)"c", 1, NULL, 0));
+    CHECK_OK(count_rows(job, "c", &n));
+    CHECK(n == 2); /* "a" and "c"; the timed-out "b" was never queued */
+    persistency_job_release(job);
+    persistency_release(p);
+    gate_destroy(&g);
+}
+
 /* A callback that waits until the host filled the queue, then writes. */
 typedef struct own_queue {
     persistency_job *job;
@@ -834,6 +865,7 @@ int main(void) {
         {"concurrency/host_threads", test_host_threads},
         {"concurrency/backpressure_fail", test_backpressure_fail},
         {"concurrency/backpressure_block_waits", test_backpressure_block_waits},
+        {"concurrency/bounded_wait_times_out", test_bounded_wait_times_out},
         {"concurrency/callback_never_waits_for_own_queue", test_callback_never_waits_for_own_queue},
         {"concurrency/quota", test_quota},
         {"concurrency/quota_below_current_size", test_quota_below_current_size},

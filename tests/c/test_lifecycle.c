@@ -373,32 +373,59 @@ static void test_job_options(void) {
     const int32_t syncs[] = {PERSISTENCY_SYNC_NORMAL, PERSISTENCY_SYNC_OFF, PERSISTENCY_SYNC_FULL};
     size_t i;
 
+    /* The first version's init writes its 24 bytes and nothing past them. */
     memset(&o, 0xAB, sizeof o);
     persistency_job_options_init(&o);
-    CHECK(o.struct_size == sizeof o);
+    CHECK(o.struct_size == 24);
     CHECK(o.synchronous == PERSISTENCY_SYNC_NORMAL);
     CHECK(o.queue_capacity > 0); /* the actual default, not 0 */
     CHECK(o.full_policy == PERSISTENCY_FULL_BLOCK);
     CHECK(o.max_db_bytes == 0);
+    CHECK(o.max_queue_bytes == 0xABABABABABABABABull);
+    /* The sized init fills every field of this header's struct. */
+    memset(&o, 0xAB, sizeof o);
+    CHECK_OK(persistency_job_options_init_sized(&o, sizeof o));
+    CHECK(o.struct_size == sizeof o);
+    CHECK(o.synchronous == PERSISTENCY_SYNC_NORMAL);
+    CHECK(o.max_queue_bytes == 64u << 20);
+    /* A smaller struct gets the version that fits; too small is refused. */
+    memset(&o, 0xAB, sizeof o);
+    CHECK_OK(persistency_job_options_init_sized(&o, 24));
+    CHECK(o.struct_size == 24 && o.max_queue_bytes == 0xABABABABABABABABull);
+    CHECK_OK(persistency_job_options_init_sized(&o, sizeof o + 16));
+    CHECK(o.struct_size == sizeof o);
+    CHECK_INVALID(persistency_job_options_init_sized(&o, 23));
+    CHECK_INVALID(persistency_job_options_init_sized(NULL, sizeof o));
+    persistency_job_options_init_sized(&o, sizeof o);
 
     CHECK_OK(open_instance("options", &p));
     o.synchronous = 3;
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
     o.synchronous = -1;
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
-    persistency_job_options_init(&o);
+    persistency_job_options_init_sized(&o, sizeof o);
     o.full_policy = 2;
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
     o.full_policy = -1;
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
-    persistency_job_options_init(&o);
+    persistency_job_options_init_sized(&o, sizeof o);
     o.struct_size = 0;
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
     o.struct_size = 4;
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
     o.struct_size = (uint32_t)sizeof o - 1;
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
+    o.struct_size = 23; /* below the first version */
+    CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
     CHECK(job == NULL);
+    /* A host built against the first version (no max_queue_bytes). */
+    o.struct_size = (uint32_t)offsetof(persistency_job_options, max_queue_bytes);
+    CHECK(o.struct_size == 24);
+    CHECK_OK(persistency_open_job_with(p, "v1", &o, &job));
+    CHECK_OK(put_sync(job, "c", "k", "v"));
+    persistency_job_release(job);
+    job = NULL;
+    CHECK_OK(persistency_close_job(p, "v1"));
     CHECK(!persistency_has_job(p, "bad"));
 
     /* NULL options are the defaults; each synchronous mode works. */

@@ -341,7 +341,8 @@ static void test_retention(void) {
 
     reply_init(&r);
     memset(payload, 1, sizeof payload);
-    persistency_job_options_init(&o);
+    CHECK_OK(persistency_job_options_init_sized(&o, sizeof o));
+    CHECK(o.struct_size == sizeof o);
     CHECK(o.retention_max_bytes == 0 && o.retention_categories == NULL &&
           o.retention_category_count == 0);
     o.retention_max_bytes = CAP;
@@ -406,13 +407,20 @@ static void test_retention(void) {
     }
     CHECK_REPLY(&r, PERSISTENCY_ERR_FULL);
     reply_reset(&r);
-    /* A NULL category is refused; a first-version struct size still opens. */
+    /* A NULL category is refused; first- and second-version struct sizes
+     * still open (without retention); a size inside a field is refused. */
     categories[0] = NULL;
+    CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
+    o.struct_size = 40;
     CHECK_INVALID(persistency_open_job_with(p, "bad", &o, &job));
     o.struct_size = 24;
     persistency_job_release(job);
     job = NULL;
     CHECK_OK(persistency_open_job_with(p, "v1", &o, &job));
+    persistency_job_release(job);
+    job = NULL;
+    o.struct_size = 32;
+    CHECK_OK(persistency_open_job_with(p, "v2", &o, &job));
     persistency_job_release(job);
     persistency_release(p);
     reply_free(&r);

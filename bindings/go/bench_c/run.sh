@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds and runs the C-ABI twin of the Go benchmarks (run from anywhere,
-# after `cargo build --release`). Arguments: [n_puts [n_gets]].
+# after `scripts/build.sh`). Arguments: [n_puts [n_gets]].
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)

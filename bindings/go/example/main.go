@@ -3,7 +3,7 @@
 // upstream keys.nim, an atomic batch, a paginated scan of one topic, a
 // batched lookup by hash and the job's stats.
 //
-//	cargo build --release        # once, from the repository root
+//	scripts/build.sh             # once, from the repository root
 //	cd bindings/go && go run ./example [root-dir]
 package main
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs bench.nim (--mm:refc and --mm:orc, -d:release) and bench_c.c on the
-# same workload, after `cargo build --release` and with Nim 2.2 in NIM
+# same workload, after `scripts/build.sh` and with Nim 2.2 in NIM
 # (run_tests.sh installs it). Figures go to bindings/nim/README.md.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -25,6 +25,7 @@ type
     queueCapacity*: int ## most operations waiting for the worker; 0 = default
     fullPolicy*: FullPolicy
     maxDbBytes*: uint64 ## cap on the database file's size; 0 = unlimited
+    maxQueueBytes*: uint64 ## most bytes of requests waiting; 0 = default (64 MiB)
     retentionMaxBytes*: uint64
       ## size-capped retention: the most live bytes kept (0: off); past it
       ## the oldest rows of `retentionCategories` are removed, and a write
@@ -51,9 +52,10 @@ type
 proc defaultJobOptions*(): JobOptions =
   ## The library's defaults.
   var c: CJobOptions
-  persistency_job_options_init(addr c)
+  discard persistency_job_options_init_sized(addr c, csize_t(sizeof(c)))
   JobOptions(synchronous: Synchronous(c.synchronous), queueCapacity: int(c.queue_capacity),
-             fullPolicy: FullPolicy(c.full_policy), maxDbBytes: c.max_db_bytes)
+             fullPolicy: FullPolicy(c.full_policy), maxDbBytes: c.max_db_bytes,
+             maxQueueBytes: c.max_queue_bytes)
 
 proc stderrWarning(msg: string, jobId: string) {.nimcall, gcsafe, raises: [].} =
   try:

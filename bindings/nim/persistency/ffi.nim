@@ -10,8 +10,8 @@
 ##   file (the repo is found from this file's path). Override the directory
 ##   with `-d:persistencyLibDir=/usr/local/lib`; with
 ##   `-d:persistencyNoLink` nothing is passed and you give the `--passL`
-##   flags yourself, e.g. for the static archive
-##   `--passL:<repo>/target/release/libpersistency.a --passL:-lm`.
+##   flags yourself, e.g. for the link-safe static archive (scripts/build.sh)
+##   `--passL:<repo>/target/release/link-safe/libpersistency.a --passL:-lm`.
 ## * `-d:persistencyDynlib`: the functions are resolved with `dlopen` at
 ##   program start from `persistencyLib` (default `libpersistency.so`, found
 ##   through `LD_LIBRARY_PATH`/the loader path; give a full path with
@@ -51,12 +51,14 @@ type
   CPersistencyKey* = object ## `persistency_key`: a key builder (opaque).
 
   CJobOptions* {.bycopy.} = object
-    ## `persistency_job_options`; fill with `persistency_job_options_init`.
+    ## `persistency_job_options` (second version, 32 bytes); fill with
+    ## `persistency_job_options_init_sized(addr o, csize_t(sizeof(o)))`.
     struct_size*: uint32
     synchronous*: int32
     queue_capacity*: uint32
     full_policy*: int32
     max_db_bytes*: uint64
+    max_queue_bytes*: uint64
     retention_max_bytes*: uint64
     retention_categories*: ptr cstring
     retention_category_count*: csize_t
@@ -118,7 +120,7 @@ const
   PERSISTENCY_ERR_TIMEOUT* = 4'i32 ## a bounded wait ran out
   PERSISTENCY_ERR_JOB_NOT_FOUND* = 5'i32 ## no open job with that id
   PERSISTENCY_ERR_BUSY* = 6'i32 ## queue full and the job fails fast
-  PERSISTENCY_ERR_FULL* = 7'i32 ## disk quota would be exceeded
+  PERSISTENCY_ERR_FULL* = 7'i32 ## the disk or the job's quota is full
   PERSISTENCY_ERR_INTERNAL* = 8'i32 ## a caught panic; the call had no effect
 
   PERSISTENCY_SYNC_NORMAL* = 0'i32 ## SQLite `synchronous = NORMAL` (default)
@@ -156,7 +158,13 @@ proc persistency_root_dir*(p: ptr CPersistency): cstring {.pimport.}
 
 # Jobs
 proc persistency_job_options_init*(options: ptr CJobOptions) {.pimport.}
-  ## Writes the defaults into every field.
+  ## Writes the defaults into the first version's fields (24 bytes).
+proc persistency_job_options_init_sized*(options: ptr CJobOptions,
+    size: csize_t): CStatus {.pimport.}
+  ## Writes the defaults into every field that fits in `size` bytes.
+proc persistency_set_wait_timeout*(timeout_ms: uint32): uint32 {.pimport.}
+  ## Bounds, for the calling thread, how long calls wait for room in a full
+  ## queue (0: no bound); returns the previous bound.
 proc persistency_open_job*(p: ptr CPersistency, job_id: cstring,
     out_job: ptr ptr CPersistencyJob): CStatus {.pimport.}
   ## Opens or creates `<root>/<job_id>.db`.
@@ -245,6 +253,8 @@ proc persistency_status_name*(status: int32): cstring {.pimport.}
   ## The constant's name of a status.
 proc persistency_version*(): cstring {.pimport.}
   ## The crate version.
+proc persistency_sqlite_version*(): cstring {.pimport.}
+  ## The version of the SQLite the library runs on (its bundled copy).
 
 # Writes
 proc persistency_put*(job: ptr CPersistencyJob, category: cstring, key: ptr uint8, key_len: csize_t,

@@ -182,11 +182,13 @@ proc openJob*(p: Persistency, jobId: string, options: JobOptions): Result[Job, P
   if options.queueCapacity < 0 or options.queueCapacity > int(high(uint32)):
     return err(invalid("queueCapacity out of range: " & $options.queueCapacity))
   var c: CJobOptions
-  persistency_job_options_init(addr c)
+  ?statusResult(persistency_job_options_init_sized(addr c, csize_t(sizeof(c))))
   c.synchronous = int32(ord(options.synchronous))
   c.queue_capacity = uint32(options.queueCapacity)
   c.full_policy = int32(ord(options.fullPolicy))
   c.max_db_bytes = options.maxDbBytes
+  if options.maxQueueBytes != 0:
+    c.max_queue_bytes = options.maxQueueBytes
   c.retention_max_bytes = options.retentionMaxBytes
   for category in options.retentionCategories:
     ?checkCString(category, "retention category")

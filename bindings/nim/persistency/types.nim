@@ -53,7 +53,7 @@ type
     peTimeout         ## a bounded wait ran out
     peJobNotFound     ## no open job with that id
     peBusy            ## the job's queue is full and it fails fast
-    peFull            ## the job's disk quota would be exceeded
+    peFull            ## the disk or the job's quota (`maxDbBytes`) is full
     peInternal        ## a bug inside the library; the call had no effect
 
   PersistencyError* = object

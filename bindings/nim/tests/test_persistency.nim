@@ -157,6 +157,14 @@ suite "C ABI constants":
       if f.len == 3 and f[0] == "#define" and f[1].startsWith("PERSISTENCY_") and
           f[2].allCharsInSet(Digits):
         header[f[1]] = parseInt(f[2])
+    # The version macros are checked against the library's own version.
+    let version = ($persistency_version()).split('.').mapIt(parseInt(it))
+    check header.getOrDefault("PERSISTENCY_VERSION_MAJOR", -1) == version[0]
+    check header.getOrDefault("PERSISTENCY_VERSION_MINOR", -1) == version[1]
+    check header.getOrDefault("PERSISTENCY_VERSION_PATCH", -1) == version[2]
+    for name in ["PERSISTENCY_VERSION_MAJOR", "PERSISTENCY_VERSION_MINOR",
+                 "PERSISTENCY_VERSION_PATCH", "PERSISTENCY_VERSION_NUMBER"]:
+      header.del(name)
     let nim = {
       "PERSISTENCY_OK": PERSISTENCY_OK, "PERSISTENCY_ERR_BACKEND": PERSISTENCY_ERR_BACKEND,
       "PERSISTENCY_ERR_CLOSED": PERSISTENCY_ERR_CLOSED,
@@ -207,7 +215,7 @@ suite "C ABI constants":
     check notImported == newSeq[string]()
     # The Nim structs have the C sizes (LP64): a field added to the header
     # without the binding shows here.
-    check sizeof(CJobOptions) == 48
+    check sizeof(CJobOptions) == 56
     check sizeof(CStats) == 48
     check sizeof(CResult) == 72
     check sizeof(COp) == 48
