@@ -10,6 +10,9 @@
 use std::path::Path;
 use std::sync::mpsc;
 
+mod common;
+use common::hold_worker;
+
 use persistency::fault::{self, Errno, Fault, IoOp, Target};
 use persistency::{ErrorKind, Job, JobOptions, Op, Persistency, Synchronous};
 
@@ -205,20 +208,6 @@ fn faults_on_wal_reads_fail_the_open_or_the_read_and_nothing_is_lost() {
         db.close().expect("close");
         integrity(&root.join("j.db"));
     }
-}
-
-/// Holds the job's worker inside a callback until the sender is dropped.
-fn hold_worker(job: &Job) -> mpsc::Sender<()> {
-    let (entered_tx, entered_rx) = mpsc::channel();
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    job.write_then(vec![Op::put("h", b"hold".to_vec(), Vec::new())], move |r| {
-        r.expect("the holding write");
-        entered_tx.send(()).expect("entered");
-        let _ = go_rx.recv();
-    })
-    .expect("holding write");
-    entered_rx.recv().expect("the worker is held");
-    go_tx
 }
 
 #[test]

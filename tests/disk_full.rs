@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 
+mod common;
+use common::hold_worker;
+
 use persistency::{ErrorKind, Job, JobOptions, Op, Persistency, Synchronous};
 
 /// A tmpfs mounted for the test, unmounted on drop.
@@ -48,20 +51,6 @@ impl Drop for Tmpfs {
             let _ = Command::new("umount").arg("-l").arg(&self.0).status();
         }
     }
-}
-
-/// Holds the job's worker inside a callback until the sender is dropped.
-fn hold_worker(job: &Job) -> mpsc::Sender<()> {
-    let (entered_tx, entered_rx) = mpsc::channel();
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    job.write_then(vec![Op::put("h", b"hold".to_vec(), Vec::new())], move |r| {
-        r.expect("the holding write");
-        entered_tx.send(()).expect("entered");
-        let _ = go_rx.recv();
-    })
-    .expect("holding write");
-    entered_rx.recv().expect("the worker is held");
-    go_tx
 }
 
 /// A small acknowledged batch `name`; its result arrives on `results`.

@@ -11,10 +11,12 @@
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
 
-use persistency::{ErrorKind, FullPolicy, Job, JobOptions, Op, Persistency, Synchronous};
+mod common;
+use common::hold_worker;
+
+use persistency::{ErrorKind, FullPolicy, Job, JobOptions, Persistency, Synchronous};
 
 /// The `max_queue_bytes` of the child's jobs.
 const LIMIT: u64 = 16 << 20;
@@ -44,21 +46,6 @@ fn status_kib(field: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .expect("a number of kB");
     kib * 1024
-}
-
-/// Holds the job's worker inside a write callback until the returned
-/// sender is used (or dropped).
-fn hold_worker(job: &Job) -> mpsc::Sender<()> {
-    let (entered_tx, entered_rx) = mpsc::channel();
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    job.write_then(vec![Op::put("h", b"hold".to_vec(), Vec::new())], move |r| {
-        r.expect("the holding write");
-        entered_tx.send(()).expect("entered");
-        let _ = go_rx.recv();
-    })
-    .expect("holding write");
-    entered_rx.recv().expect("the worker is held");
-    go_tx
 }
 
 fn key(i: usize) -> Vec<u8> {

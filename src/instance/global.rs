@@ -9,7 +9,7 @@ static GLOBAL: Mutex<Option<Persistency>> = Mutex::new(None);
 
 /// The process-wide instance: the first call installs `root`; later calls
 /// with the same string return the same instance, with another root fail
-/// with [`ErrorKind::InvalidArgument`].
+/// with [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument).
 pub fn instance(root: &str) -> Result<Persistency> {
     let mut slot = GLOBAL.lock();
     match slot.as_ref() {
@@ -26,7 +26,7 @@ pub fn instance(root: &str) -> Result<Persistency> {
     }
 }
 
-/// The installed process-wide instance, or [`ErrorKind::Closed`].
+/// The installed process-wide instance, or [`ErrorKind::Closed`](crate::ErrorKind::Closed).
 pub fn current() -> Result<Persistency> {
     GLOBAL
         .lock()

@@ -6,6 +6,9 @@
 #![allow(dead_code, reason = "each test crate uses only some of these helpers")]
 
 use std::path::Path;
+use std::sync::mpsc;
+
+use persistency::{Job, Op};
 
 pub mod rng;
 
@@ -34,4 +37,20 @@ pub fn integrity_check_with(conn: &rusqlite::Connection) -> rusqlite::Result<Str
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(lines.join("\n"))
+}
+
+/// Holds the job's worker inside the callback of a small write (a row
+/// `h`/`hold`, committed first) until the returned sender sends or is
+/// dropped, so the requests queued meanwhile wait together.
+pub fn hold_worker(job: &Job) -> mpsc::Sender<()> {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    job.write_then(vec![Op::put("h", b"hold".to_vec(), Vec::new())], move |r| {
+        r.expect("the holding write");
+        entered_tx.send(()).expect("entered");
+        let _ = go_rx.recv();
+    })
+    .expect("holding write");
+    entered_rx.recv().expect("the worker is held");
+    go_tx
 }
