@@ -99,6 +99,14 @@
 #define PERSISTENCY_OP_DELETE_PREFIX 2
 
 /**
+ * `persistency_op.kind`: delete every key with `start <= key < stop`,
+ * where `start` is `key`/`key_len` and `stop` is `payload`/`payload_len`
+ * (`payload_len` 0: no upper bound). A start after a non-empty stop fails
+ * the call with `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+ */
+#define PERSISTENCY_OP_DELETE_RANGE 3
+
+/**
  * A cursor (C `persistency_cursor`): one range of one job, read page by
  * page. Owned by the host from `persistency_cursor_open` until
  * `persistency_cursor_close`.
@@ -258,6 +266,25 @@ typedef struct persistency_job_options {
    * `persistency_job_options_init_sized`.
    */
   uint64_t max_queue_bytes;
+  /**
+   * Size-capped retention: the most live bytes (pages in use × page
+   * size) the job keeps; 0 = off (the default). Past it the oldest rows
+   * (smallest keys) of `retention_categories` are removed and the space
+   * given back; a single write of more than half of it fails with
+   * `PERSISTENCY_ERR_FULL`. Added in the third version of the struct
+   * (`struct_size` 56). See docs/c-api-maintenance.md.
+   */
+  uint64_t retention_max_bytes;
+  /**
+   * The categories retention removes rows from, oldest first, in this
+   * order (NUL-terminated strings, copied when the job opens); NULL
+   * only with a count of 0.
+   */
+  const char *const *retention_categories;
+  /**
+   * Number of `retention_categories`.
+   */
+  size_t retention_category_count;
 } persistency_job_options;
 
 /**
@@ -314,7 +341,7 @@ typedef void (*persistency_callback)(const struct persistency_result *result,
  */
 typedef struct persistency_op {
   /**
-   * `PERSISTENCY_OP_PUT`, `_DELETE` or `_DELETE_PREFIX`.
+   * `PERSISTENCY_OP_PUT`, `_DELETE`, `_DELETE_PREFIX` or `_DELETE_RANGE`.
    */
   int32_t kind;
   /**
@@ -322,7 +349,8 @@ typedef struct persistency_op {
    */
   const char *category;
   /**
-   * The key; the prefix for `DELETE_PREFIX`.
+   * The key; the prefix for `DELETE_PREFIX`; the range's start
+   * (inclusive) for `DELETE_RANGE`.
    */
   const uint8_t *key;
   /**
@@ -330,7 +358,8 @@ typedef struct persistency_op {
    */
   size_t key_len;
   /**
-   * The payload (`PUT` only).
+   * The payload for `PUT`; the range's stop (exclusive, empty: no
+   * upper bound) for `DELETE_RANGE`; unused otherwise.
    */
   const uint8_t *payload;
   /**
@@ -700,9 +729,9 @@ void persistency_job_options_init(struct persistency_job_options *options);
 /**
  * Writes the defaults into every field that fits in `size` bytes (pass
  * `sizeof` of your struct) and sets `struct_size` to the size of the
- * largest version of the struct that fits: 24 (the first version) or 32
- * (with `max_queue_bytes`); a larger `size` (a newer header than this
- * library) gets this library's version. `PERSISTENCY_ERR_INVALID_ARGUMENT`
+ * largest version of the struct that fits: 24 (the first version), 32
+ * (with `max_queue_bytes`) or 56 (with the retention fields); a larger
+ * `size` (a newer header than this library) gets this library's version. `PERSISTENCY_ERR_INVALID_ARGUMENT`
  * for NULL or a `size` below 24, writing nothing.
  *
  * # Safety
@@ -734,8 +763,8 @@ persistency_status persistency_open_job(struct persistency *p,
 /**
  * As `persistency_open_job`, with `options` (NULL: the defaults). The
  * options of the first open stand. Unknown `synchronous`/`full_policy`
- * values or a `struct_size` below the first version's (24):
- * `PERSISTENCY_ERR_INVALID_ARGUMENT`; a struct of an older version (a
+ * values, a NULL retention category, or a `struct_size` below the first
+ * version's (24): `PERSISTENCY_ERR_INVALID_ARGUMENT`; a struct of an older version (a
  * smaller `struct_size`) is accepted, its missing fields at their defaults.
  * A job file (the same file: same device and inode, through any path or
  * link) held by another live instance or another job:
@@ -746,7 +775,9 @@ persistency_status persistency_open_job(struct persistency *p,
  *
  * # Safety
  * As for `persistency_open_job`; `options` is NULL or points at a
- * `persistency_job_options` of at least its `struct_size` bytes.
+ * `persistency_job_options` of at least its `struct_size` bytes, whose
+ * `retention_categories` (if within `struct_size`) is NULL or points at
+ * `retention_category_count` pointers, each NULL or NUL-terminated.
  */
 persistency_status persistency_open_job_with(struct persistency *p,
                                              const char *job_id,
@@ -1004,6 +1035,102 @@ persistency_status persistency_prefix_stop(const uint8_t *prefix,
 void persistency_set_logger(persistency_log_callback callback,
                             void *user_data,
                             int32_t max_level);
+
+/**
+ * Queues a delete of every row of `category` with `start <= key < stop`
+ * (fire-and-forget, like `persistency_delete_prefix`); `stop_len == 0`
+ * means no upper bound. A `start` after a non-empty `stop` returns
+ * `PERSISTENCY_ERR_INVALID_ARGUMENT` and queues nothing. In a batch, the
+ * same operation is `PERSISTENCY_OP_DELETE_RANGE`.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `category` is NULL or a
+ * NUL-terminated string; `start` and `stop` are each NULL (with length 0)
+ * or point at that many readable bytes.
+ */
+persistency_status persistency_delete_range(struct persistency_job *job,
+                                            const char *category,
+                                            const uint8_t *start,
+                                            size_t start_len,
+                                            const uint8_t *stop,
+                                            size_t stop_len);
+
+/**
+ * Copies the job's data into a new database file at `dest_path`, in order
+ * like a read: the copy holds every write accepted before this call. The
+ * copy is written to a hidden temporary file beside `dest_path`, synced,
+ * then linked into place, so `dest_path` appears complete or not at all.
+ * A job file is copied in steps (SQLite's online backup API) from a
+ * snapshot, and the job keeps serving requests between steps; an
+ * in-memory job is copied in one step. The callback (required) gets `OK`
+ * once the copy is in place. An existing `dest_path`, or a directory that
+ * does not exist: `PERSISTENCY_ERR_INVALID_ARGUMENT` (returned, or in the
+ * callback if the file appeared after the call). The copy opens as a job
+ * file.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `dest_path` is NULL or a
+ * NUL-terminated string. `user_data` is only passed back.
+ */
+persistency_status persistency_job_backup(struct persistency_job *job,
+                                          const char *dest_path,
+                                          persistency_callback callback,
+                                          void *user_data);
+
+/**
+ * Gives the free pages of the job's file back to the file system, in
+ * order like a read; the callback (required) gets `OK` when done. Files
+ * created by this library have `auto_vacuum = INCREMENTAL` and are
+ * compacted with `incremental_vacuum`; an older file without it is
+ * rewritten once with a full `VACUUM` (which also turns incremental
+ * auto-vacuum on). The write-ahead log is then checkpointed and truncated.
+ * Incremental compaction runs in small steps, and the job serves the
+ * requests queued meanwhile between them (a full `VACUUM` is one step).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle. `user_data` is only passed back.
+ */
+persistency_status persistency_job_compact(struct persistency_job *job,
+                                           persistency_callback callback,
+                                           void *user_data);
+
+/**
+ * Runs SQLite's integrity check on the job's database, in order like a
+ * read. The callback (required) gets `OK` when the database is sound,
+ * otherwise `PERSISTENCY_ERR_BACKEND` (`backend_code` `SQLITE_CORRUPT`)
+ * with the first problems found in `error`.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle. `user_data` is only passed back.
+ */
+persistency_status persistency_job_check(struct persistency_job *job,
+                                         persistency_callback callback,
+                                         void *user_data);
+
+/**
+ * The figures of every open job of the instance in the Prometheus text
+ * exposition format (version 0.0.4), as a NUL-terminated string the
+ * caller frees with `persistency_string_free`; NULL on error (see
+ * `persistency_last_error`). Counters: `persistency_ops_applied_total`,
+ * `_ops_failed_total`, `_transactions_total`, `_written_bytes_total`,
+ * `_reads_total`, `_errors_total` (label `kind`); gauges:
+ * `persistency_queue_depth_operations`, `_file_size_bytes`,
+ * `_live_bytes`. Every series has a `job` label. The values are those of
+ * `persistency_job_stats`.
+ *
+ * # Safety
+ * `instance` is NULL or a live instance handle.
+ */
+char *persistency_metrics_text(const struct persistency *instance);
+
+/**
+ * Frees a string returned by `persistency_metrics_text`; NULL is a no-op.
+ *
+ * # Safety
+ * `text` is NULL or a string returned by this library's
+ * `persistency_metrics_text`, not freed before.
+ */
+void persistency_string_free(char *text);
 
 /**
  * Looks up a key. The callback gets `found` and, when found, `value` /

@@ -41,6 +41,11 @@ step "cargo package: the packaged crate builds (and its build writes nothing int
 cargo package --allow-dirty --locked --quiet
 
 step "Rust tests (unit, integration, doc)"
+# tests/maintenance/metrics.rs parses the metrics text with Prometheus's
+# own Python parser.
+python3 -c 'import prometheus_client' 2>/dev/null ||
+  python3 -m pip install -q prometheus_client ||
+  { echo "cannot install prometheus_client (pip)" >&2; exit 1; }
 cargo test --workspace --release --features persistency/fault-injection
 
 step "build against the system SQLite"
@@ -66,3 +71,4 @@ scripts/valgrind_stress.sh
 
 step "benchmark, quick mode (figures only, no timing assertions)"
 cargo bench --bench throughput -- --quick
+cargo bench --bench maintenance -- --quick

@@ -27,6 +27,16 @@ pub enum Op {
         /// The prefix.
         prefix: Vec<u8>,
     },
+    /// Delete every row with `start <= key < stop`; an empty `stop` means
+    /// no upper bound. A `start` after a non-empty `stop` is refused.
+    DeleteRange {
+        /// The keyspace.
+        category: Vec<u8>,
+        /// The first key removed (inclusive).
+        start: Vec<u8>,
+        /// The end of the range (exclusive); empty: no upper bound.
+        stop: Vec<u8>,
+    },
 }
 
 impl Op {
@@ -59,12 +69,37 @@ impl Op {
         }
     }
 
+    /// A delete of every key in `[start, stop)` (`stop` empty: no upper
+    /// bound).
+    ///
+    /// ```
+    /// use persistency::{Op, Persistency};
+    /// let db = Persistency::new(":memory:")?;
+    /// let job = db.open_job("j")?;
+    /// job.write((0u8..5).map(|i| Op::put("c", vec![i], b"x".to_vec())).collect())?;
+    /// job.write(vec![Op::delete_range("c", vec![1], vec![3])])?;
+    /// assert_eq!(job.count("c", b"", b"")?, 3);
+    /// # Ok::<(), persistency::Error>(())
+    /// ```
+    pub fn delete_range(
+        category: impl AsRef<[u8]>,
+        start: impl Into<Vec<u8>>,
+        stop: impl Into<Vec<u8>>,
+    ) -> Op {
+        Op::DeleteRange {
+            category: category.as_ref().to_vec(),
+            start: start.into(),
+            stop: stop.into(),
+        }
+    }
+
     /// The category this op writes to.
     pub fn category(&self) -> &[u8] {
         match self {
             Op::Put { category, .. }
             | Op::Delete { category, .. }
-            | Op::DeletePrefix { category, .. } => category,
+            | Op::DeletePrefix { category, .. }
+            | Op::DeleteRange { category, .. } => category,
         }
     }
 }

@@ -65,6 +65,14 @@ pub struct JobOptions {
     /// worker took from the queue (at most a queue's worth) while it
     /// applies them, plus up to 12 MiB of a group commit.
     pub max_queue_bytes: u64,
+    /// Size-capped retention: the most live bytes the job keeps (pages in
+    /// use × page size); 0: off. Past it, the oldest rows (in key order)
+    /// of [`retention_categories`](Self::retention_categories) are removed
+    /// and the space given back. See [`JobOptions::retention`].
+    pub retention_max_bytes: u64,
+    /// The categories retention removes rows from, oldest first, in this
+    /// order.
+    pub retention_categories: Vec<Vec<u8>>,
 }
 
 impl Default for JobOptions {
@@ -75,6 +83,8 @@ impl Default for JobOptions {
             full_policy: FullPolicy::Block,
             max_db_bytes: 0,
             max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            retention_max_bytes: 0,
+            retention_categories: Vec::new(),
         }
     }
 }
@@ -118,6 +128,44 @@ impl JobOptions {
             n => n,
         };
         usize::try_from(bytes).unwrap_or(usize::MAX)
+    }
+
+    /// Keeps the job's live data under `max_bytes` (0: off) by removing
+    /// its oldest rows from `categories`.
+    ///
+    /// After a commit that leaves more than `max_bytes` live (pages in use
+    /// × page size), the worker removes rows of the first category from its
+    /// smallest key on (keys that start with a timestamp sort oldest first),
+    /// then of the next category, in whole ranges, until the live size is
+    /// at most 80 % of `max_bytes`; then it gives the free pages back
+    /// (`incremental_vacuum`) and truncates the write-ahead log, so the
+    /// files come back under the cap. Each range is removed in its own
+    /// transaction, never inside a batch: a batch is applied whole, and
+    /// its callback runs before retention starts. Writes keep being
+    /// accepted meanwhile (they queue). A single write or batch that puts
+    /// more than half of `max_bytes` is refused with
+    /// [`ErrorKind::Full`](crate::ErrorKind::Full) and nothing of it is
+    /// stored: it could not be kept without removing itself. Rows of other
+    /// categories are never removed; if they alone pass the cap, the cap
+    /// cannot hold (retention logs a warning).
+    ///
+    /// ```
+    /// use persistency::JobOptions;
+    /// let options = JobOptions::default().retention(64 << 20, ["messages"]);
+    /// assert_eq!(options.retention_max_bytes, 64 << 20);
+    /// assert_eq!(options.retention_categories, [b"messages".to_vec()]);
+    /// ```
+    pub fn retention<C: AsRef<[u8]>>(
+        mut self,
+        max_bytes: u64,
+        categories: impl IntoIterator<Item = C>,
+    ) -> JobOptions {
+        self.retention_max_bytes = max_bytes;
+        self.retention_categories = categories
+            .into_iter()
+            .map(|c| c.as_ref().to_vec())
+            .collect();
+        self
     }
 
     /// The queue capacity in force (the default for 0).

@@ -3,6 +3,7 @@
 //! reply exactly once.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 
 use crate::backend::Range;
 use crate::error::{Error, Result};
@@ -104,6 +105,18 @@ impl Read {
     }
 }
 
+/// A maintenance task: served in order like a read, after every write
+/// accepted before it was committed.
+#[derive(Debug)]
+pub(crate) enum Task {
+    /// Copy the data into a new file at this path.
+    Backup(PathBuf),
+    /// Give free pages back to the file system.
+    Compact,
+    /// Run the integrity check.
+    Check,
+}
+
 /// What travels through a job's queue.
 pub(crate) enum Request {
     /// A fire-and-forget write.
@@ -123,6 +136,11 @@ pub(crate) enum Request {
     Flush(Completion),
     /// A read, served after every write accepted before it.
     Read { read: Read, done: Completion },
+    /// A maintenance task (`worker/maintenance.rs`).
+    Maintain { task: Task, done: Completion },
+    /// Queued by the worker itself: copy the next part of the backup in
+    /// progress, after the requests queued before this marker.
+    Resume,
 }
 
 impl Request {
@@ -131,12 +149,34 @@ impl Request {
         matches!(self, Request::Read { .. })
     }
 
+    /// Whether this is a maintenance task or the worker's backup marker.
+    pub(crate) fn is_maintenance(&self) -> bool {
+        matches!(self, Request::Maintain { .. } | Request::Resume)
+    }
+
+    /// Bytes of keys and payloads this request puts (for the
+    /// `bytes_written` figure).
+    pub(crate) fn written_bytes(&self) -> u64 {
+        let put = |op: &Op| match op {
+            Op::Put { key, payload, .. } => (key.len() + payload.len()) as u64,
+            _ => 0,
+        };
+        match self {
+            Request::Op(op) => put(op),
+            Request::Batch { ops, .. } => ops.iter().map(put).sum(),
+            _ => 0,
+        }
+    }
+
     /// Write operations this request counts for in the stats.
     pub(crate) fn op_count(&self) -> u64 {
         match self {
             Request::Op(_) | Request::DeleteAcked { .. } => 1,
             Request::Batch { ops, .. } => ops.len() as u64,
-            Request::Flush(_) | Request::Read { .. } => 0,
+            Request::Flush(_)
+            | Request::Read { .. }
+            | Request::Maintain { .. }
+            | Request::Resume => 0,
         }
     }
 
@@ -153,24 +193,33 @@ impl Request {
                     } => category.len() + key.len() + payload.len(),
                     Op::Delete { category, key } => category.len() + key.len(),
                     Op::DeletePrefix { category, prefix } => category.len() + prefix.len(),
+                    Op::DeleteRange {
+                        category,
+                        start,
+                        stop,
+                    } => category.len() + start.len() + stop.len(),
                 }
         };
         match self {
             Request::Op(op) => op_bytes(op),
             Request::Batch { ops, .. } => OVERHEAD + ops.iter().map(op_bytes).sum::<usize>(),
             Request::DeleteAcked { category, key, .. } => OVERHEAD + category.len() + key.len(),
-            Request::Flush(_) | Request::Read { .. } => OVERHEAD,
+            Request::Flush(_)
+            | Request::Read { .. }
+            | Request::Maintain { .. }
+            | Request::Resume => OVERHEAD,
         }
     }
 
     /// Drops a refused request without invoking its callback.
     pub(crate) fn refuse(self) {
         match self {
-            Request::Op(_) | Request::Batch { done: None, .. } => {}
+            Request::Op(_) | Request::Batch { done: None, .. } | Request::Resume => {}
             Request::Batch { done: Some(d), .. }
             | Request::DeleteAcked { done: d, .. }
             | Request::Flush(d)
-            | Request::Read { done: d, .. } => d.defuse(),
+            | Request::Read { done: d, .. }
+            | Request::Maintain { done: d, .. } => d.defuse(),
         }
     }
 }

@@ -135,10 +135,20 @@ struct Op {
 
 impl Op {
     fn valid(&self) -> bool {
-        (0..=2).contains(&self.kind)
+        let uses_payload = matches!(self.kind, PERSISTENCY_OP_PUT | PERSISTENCY_OP_DELETE_RANGE);
+        (0..=3).contains(&self.kind)
             && self.category.valid()
             && self.key.valid()
-            && (self.kind != PERSISTENCY_OP_PUT || self.payload.valid())
+            && (!uses_payload || self.payload.valid())
+            && (self.kind != PERSISTENCY_OP_DELETE_RANGE || self.range_ordered())
+    }
+
+    /// A range's start (key) is not after its stop (payload; empty: no
+    /// upper bound).
+    fn range_ordered(&self) -> bool {
+        let start = self.key.bytes().unwrap_or_default();
+        let stop = self.payload.bytes().unwrap_or_default();
+        stop.is_empty() || start <= stop
     }
 }
 
@@ -183,9 +193,9 @@ fn category() -> impl Strategy<Value = Category> {
 
 fn op() -> impl Strategy<Value = Op> {
     let kind = prop_oneof![
-        8 => 0i32..=2,
+        8 => 0i32..=3,
         1 => any::<i32>(),
-        1 => prop_oneof![Just(-1i32), Just(3), Just(i32::MIN), Just(i32::MAX)],
+        1 => prop_oneof![Just(-1i32), Just(4), Just(i32::MIN), Just(i32::MAX)],
     ];
     (kind, category(), buf(6), buf(8)).prop_map(|(kind, category, key, payload)| Op {
         kind,

@@ -15,8 +15,13 @@ import "runtime"
 // again; the options of the first open stand. nil options mean defaults.
 func (i *Instance) OpenJob(id string, opts *JobOptions) (*Job, error) {
 	c := cOptions(opts)
+	free, err := cRetention(opts, &c)
+	if err != nil {
+		return nil, err
+	}
+	defer free()
 	var ptr *C.persistency_job
-	err := i.callJob(id, func(p *C.persistency, cid *C.char) int32 {
+	err = i.callJob(id, func(p *C.persistency, cid *C.char) int32 {
 		return int32(C.persistency_open_job_with(p, cid, &c, &ptr))
 	})
 	if err != nil {

@@ -39,6 +39,12 @@ type JobOptions struct {
 	// (64 MiB). Without room a write waits or fails with ErrBusy, by
 	// FullPolicy; one larger request is accepted into an empty queue.
 	MaxQueueBytes uint64
+	// RetentionMaxBytes keeps the job's live data under this many bytes
+	// (0: off) by removing the oldest rows (smallest keys) of
+	// RetentionCategories, in that order, and giving the space back. A
+	// single write of more than half of it fails with ErrFull.
+	RetentionMaxBytes   uint64
+	RetentionCategories []string // the categories retention trims
 }
 
 // cOptions returns opts as the C struct, the library's defaults where opts

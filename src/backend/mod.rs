@@ -16,7 +16,7 @@ mod schema;
 mod sqlite;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::ops::Op;
@@ -66,6 +66,38 @@ pub(crate) trait Backend: Send {
     fn get_many(&mut self, category: &[u8], keys: &[Vec<u8>]) -> Result<Rows>;
     /// Bytes the store occupies (on disk: database plus write-ahead log).
     fn size(&mut self) -> u64;
+    /// Bytes of the pages in use (page count minus free pages, times the
+    /// page size): what the data needs, without the free space.
+    fn live_bytes(&mut self) -> u64;
+    /// Starts a consistent copy of the committed data into a new file at
+    /// `dest` (refused when it exists); the copy continues in
+    /// [`BackupCopy::step`]. Runs outside any transaction.
+    fn start_backup(&mut self, dest: &Path) -> Result<Box<dyn BackupCopy>>;
+    /// One step of giving free pages back to the file system: frees up
+    /// to `pages` of them (some stores can only do all at once) and
+    /// returns how many are left; at 0 the files have shrunk. Runs outside
+    /// any transaction.
+    fn compact_step(&mut self, pages: u32) -> Result<u64>;
+    /// Checks the store's integrity; an error names the first problems.
+    fn check(&mut self) -> Result<()>;
+    /// Applies size-capped retention after a commit (a no-op without it);
+    /// tells whether anything changed. Runs outside any transaction.
+    fn enforce_retention(&mut self) -> Result<bool>;
+}
+
+/// A backup in progress. It reads a snapshot of the data taken when it
+/// started, so the store may keep changing between steps. Dropped before
+/// it finished, it removes its temporary file.
+pub(crate) trait BackupCopy: Send {
+    /// Copies the next part, about `pages` pages; `Ok(true)` once the copy
+    /// is complete and in place at its destination.
+    fn step(&mut self, pages: u32) -> Result<bool>;
+}
+
+/// Refuses a backup destination that exists or whose directory does not,
+/// before the request is queued (the worker checks again).
+pub(crate) fn check_backup_destination(dest: &Path) -> Result<()> {
+    sqlite::check_destination(dest)
 }
 
 /// The version of the SQLite library that serves job files: the bundled

@@ -1,8 +1,11 @@
-//! The SQLite adapter: schema, pragmas and cached statements; read-only
-//! connections for a job's read pool are in `sqlite/reader.rs`.
+//! The SQLite adapter: schema, pragmas and cached statements. Read-only
+//! connections for a job's read pool are in `sqlite/reader.rs`; backup,
+//! compaction and the integrity check in `sqlite/maintenance.rs`.
 
+mod maintenance;
 mod reader;
-
+mod retention;
+pub(super) use maintenance::check_destination;
 pub(super) use reader::SqliteReader;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +44,8 @@ pub(super) struct SqliteBackend {
     wal_path: Option<PathBuf>,
     /// The open transaction has written.
     wrote: bool,
+    /// Size-capped retention, when the job has it.
+    retention: Option<retention::Retention>,
     /// `max_db_bytes` (0: no quota), to tell a full disk from the quota.
     quota: u64,
 }
@@ -187,6 +192,7 @@ impl SqliteBackend {
             wal_path: path.map(|p| sidecar(p, "-wal")),
             path: path.map(Path::to_path_buf),
             wrote: false,
+            retention: retention::Retention::of(options),
             quota: options.max_db_bytes,
         };
         backend.configure(options).map_err(|e| match path {
@@ -206,6 +212,11 @@ impl SqliteBackend {
         let found = schema::inspect(conn).inspect_err(|_| {
             let _ = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
         })?;
+        if found == schema::Found::Empty {
+            // Before the first table exists: lets `compact` give free pages
+            // back without rewriting the file.
+            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
+        }
         if self.path.is_some() {
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
@@ -263,6 +274,21 @@ impl SqliteBackend {
                         .prepare_cached(DELETE_FROM)?
                         .execute(params![category, prefix])?,
                 };
+            }
+            Op::DeleteRange {
+                category,
+                start,
+                stop,
+            } => {
+                if stop.is_empty() {
+                    self.conn
+                        .prepare_cached(DELETE_FROM)?
+                        .execute(params![category, start])?;
+                } else {
+                    self.conn
+                        .prepare_cached(DELETE_RANGE)?
+                        .execute(params![category, start, stop])?;
+                }
             }
         }
         Ok(())
@@ -370,6 +396,7 @@ impl Backend for SqliteBackend {
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<()> {
+        self.refuse_oversized(ops)?;
         self.wrote = true;
         self.apply_ops(ops).map_err(|e| self.explain_full(e, false))
     }
@@ -488,6 +515,26 @@ impl Backend for SqliteBackend {
                 .map(|n| n as u64)
                 .unwrap_or(0),
         }
+    }
+
+    fn live_bytes(&mut self) -> u64 {
+        self.live_page_bytes()
+    }
+
+    fn start_backup(&mut self, dest: &Path) -> Result<Box<dyn super::BackupCopy>> {
+        self.backup_into(dest)
+    }
+
+    fn compact_step(&mut self, pages: u32) -> Result<u64> {
+        self.compact_pages(pages)
+    }
+
+    fn check(&mut self) -> Result<()> {
+        self.integrity_check()
+    }
+
+    fn enforce_retention(&mut self) -> Result<bool> {
+        self.retain()
     }
 }
 

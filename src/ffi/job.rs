@@ -51,13 +51,28 @@ pub struct CJobOptions {
     /// `struct_size` says so, so initialise with
     /// `persistency_job_options_init_sized`.
     pub max_queue_bytes: u64,
+    /// Size-capped retention: the most live bytes (pages in use × page
+    /// size) the job keeps; 0 = off (the default). Past it the oldest rows
+    /// (smallest keys) of `retention_categories` are removed and the space
+    /// given back; a single write of more than half of it fails with
+    /// `PERSISTENCY_ERR_FULL`. Added in the third version of the struct
+    /// (`struct_size` 56). See docs/c-api-maintenance.md.
+    pub retention_max_bytes: u64,
+    /// The categories retention removes rows from, oldest first, in this
+    /// order (NUL-terminated strings, copied when the job opens); NULL
+    /// only with a count of 0.
+    pub retention_categories: *const *const c_char,
+    /// Number of `retention_categories`.
+    pub retention_category_count: usize,
 }
 
 /// The size of the first version of the struct (up to `max_db_bytes`).
 const OPTIONS_V1_SIZE: u32 = std::mem::offset_of!(CJobOptions, max_queue_bytes) as u32;
+/// The size of the second version (up to `max_queue_bytes`).
+const OPTIONS_V2_SIZE: u32 = std::mem::offset_of!(CJobOptions, retention_max_bytes) as u32;
 /// The size of this version of the struct.
 const OPTIONS_SIZE: u32 = std::mem::size_of::<CJobOptions>() as u32;
-const _: () = assert!(OPTIONS_V1_SIZE == 24 && OPTIONS_SIZE == 32);
+const _: () = assert!(OPTIONS_V1_SIZE == 24 && OPTIONS_V2_SIZE == 32 && OPTIONS_SIZE == 56);
 
 fn sync_code(mode: Synchronous) -> i32 {
     match mode {
@@ -112,9 +127,9 @@ pub unsafe extern "C" fn persistency_job_options_init(options: *mut CJobOptions)
 
 /// Writes the defaults into every field that fits in `size` bytes (pass
 /// `sizeof` of your struct) and sets `struct_size` to the size of the
-/// largest version of the struct that fits: 24 (the first version) or 32
-/// (with `max_queue_bytes`); a larger `size` (a newer header than this
-/// library) gets this library's version. `PERSISTENCY_ERR_INVALID_ARGUMENT`
+/// largest version of the struct that fits: 24 (the first version), 32
+/// (with `max_queue_bytes`) or 56 (with the retention fields); a larger
+/// `size` (a newer header than this library) gets this library's version. `PERSISTENCY_ERR_INVALID_ARGUMENT`
 /// for NULL or a `size` below 24, writing nothing.
 ///
 /// # Safety
@@ -128,7 +143,7 @@ pub unsafe extern "C" fn persistency_job_options_init_sized(
         if options.is_null() {
             return Err(Error::invalid("options is NULL"));
         }
-        let version = [OPTIONS_SIZE, OPTIONS_V1_SIZE]
+        let version = [OPTIONS_SIZE, OPTIONS_V2_SIZE, OPTIONS_V1_SIZE]
             .into_iter()
             .find(|&v| v as usize <= size)
             .ok_or_else(|| {
@@ -176,6 +191,9 @@ fn default_c_options() -> CJobOptions {
         full_policy: policy_code(d.full_policy),
         max_db_bytes: d.max_db_bytes,
         max_queue_bytes: d.max_queue_bytes,
+        retention_max_bytes: d.retention_max_bytes,
+        retention_categories: std::ptr::null(),
+        retention_category_count: 0,
     }
 }
 
@@ -193,17 +211,19 @@ unsafe fn read_c_options(options: *const CJobOptions) -> Result<Option<CJobOptio
     // caller guarantees a readable struct; `addr_of!` makes no reference
     // to a struct that may be shorter than this version's.
     let size = unsafe { std::ptr::addr_of!((*options).struct_size).read_unaligned() };
-    if size < OPTIONS_V1_SIZE || (size > OPTIONS_V1_SIZE && size < OPTIONS_SIZE) {
+    if !(size == OPTIONS_V1_SIZE || size == OPTIONS_V2_SIZE || size >= OPTIONS_SIZE) {
         return Err(Error::invalid(format!(
             "options struct_size {size} is not the size of a version of the struct \
-             ({OPTIONS_V1_SIZE}, {OPTIONS_SIZE} or more); call persistency_job_options_init"
+             ({OPTIONS_V1_SIZE}, {OPTIONS_V2_SIZE}, {OPTIONS_SIZE} or more); call persistency_job_options_init"
         )));
     }
     let mut copy = default_c_options();
     let len = size.min(OPTIONS_SIZE) as usize;
     // SAFETY: the caller guarantees `size` readable bytes at `options` and
     // `len <= size`; `copy` is a local of `OPTIONS_SIZE >= len` bytes whose
-    // fields are plain integers (any bytes are valid), not overlapping.
+    // fields are plain integers and raw pointers (any bytes are valid; the
+    // pointers are only read under the open call's own contract), not
+    // overlapping.
     unsafe {
         std::ptr::copy_nonoverlapping(
             options.cast::<u8>(),
@@ -214,16 +234,51 @@ unsafe fn read_c_options(options: *const CJobOptions) -> Result<Option<CJobOptio
     Ok(Some(copy))
 }
 
-fn options_from_c(options: Option<CJobOptions>) -> Result<JobOptions> {
+/// The retention categories of C options, copied.
+///
+/// # Safety
+/// `o.retention_categories` is NULL or points at
+/// `o.retention_category_count` pointers, each NULL or NUL-terminated.
+unsafe fn retention_categories(o: &CJobOptions) -> Result<Vec<Vec<u8>>> {
+    // SAFETY: this function's contract.
+    let pointers = unsafe {
+        args::array(
+            o.retention_categories,
+            o.retention_category_count,
+            "retention_categories",
+        )
+    }?;
+    pointers
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            // SAFETY: this function's contract.
+            let c = unsafe { args::c_str(p, "retention category") }
+                .map_err(|e| e.context(format!("retention_categories[{i}]")))?;
+            Ok(c.to_bytes().to_vec())
+        })
+        .collect()
+}
+
+/// Options from a copy of the host's struct (the defaults past its
+/// `struct_size`).
+///
+/// # Safety
+/// The retention categories of `options` are as [`retention_categories`]
+/// requires.
+unsafe fn options_from_c(options: Option<CJobOptions>) -> Result<JobOptions> {
     let Some(o) = options else {
         return Ok(JobOptions::default());
     };
+    // SAFETY: passed on from this function's contract.
+    let categories = unsafe { retention_categories(&o) }?;
     Ok(JobOptions::default()
         .synchronous(sync_of(o.synchronous)?)
         .queue_capacity(o.queue_capacity)
         .full_policy(policy_of(o.full_policy)?)
         .max_db_bytes(o.max_db_bytes)
-        .max_queue_bytes(o.max_queue_bytes))
+        .max_queue_bytes(o.max_queue_bytes)
+        .retention(o.retention_max_bytes, categories))
 }
 
 /// Opens or creates the job `job_id` (`<root>/<job_id>.db`) with default
@@ -253,8 +308,8 @@ pub unsafe extern "C" fn persistency_open_job(
 
 /// As `persistency_open_job`, with `options` (NULL: the defaults). The
 /// options of the first open stand. Unknown `synchronous`/`full_policy`
-/// values or a `struct_size` below the first version's (24):
-/// `PERSISTENCY_ERR_INVALID_ARGUMENT`; a struct of an older version (a
+/// values, a NULL retention category, or a `struct_size` below the first
+/// version's (24): `PERSISTENCY_ERR_INVALID_ARGUMENT`; a struct of an older version (a
 /// smaller `struct_size`) is accepted, its missing fields at their defaults.
 /// A job file (the same file: same device and inode, through any path or
 /// link) held by another live instance or another job:
@@ -265,7 +320,9 @@ pub unsafe extern "C" fn persistency_open_job(
 ///
 /// # Safety
 /// As for `persistency_open_job`; `options` is NULL or points at a
-/// `persistency_job_options` of at least its `struct_size` bytes.
+/// `persistency_job_options` of at least its `struct_size` bytes, whose
+/// `retention_categories` (if within `struct_size`) is NULL or points at
+/// `retention_category_count` pointers, each NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn persistency_open_job_with(
     p: *mut PersistencyHandle,
@@ -283,7 +340,10 @@ pub unsafe extern "C" fn persistency_open_job_with(
                 read_c_options(options)?,
             )
         };
-        let job = p.instance().open_job_with(id, &options_from_c(options)?)?;
+        // SAFETY: the options' retention categories are as this function's
+        // `# Safety` requires.
+        let options = unsafe { options_from_c(options) }?;
+        let job = p.instance().open_job_with(id, &options)?;
         *out = into_raw(JobHandle::of(job)?);
         Ok(())
     })

@@ -16,20 +16,27 @@ pub const PERSISTENCY_OP_PUT: i32 = 0;
 pub const PERSISTENCY_OP_DELETE: i32 = 1;
 /// `persistency_op.kind`: delete every key that starts with `key`.
 pub const PERSISTENCY_OP_DELETE_PREFIX: i32 = 2;
+/// `persistency_op.kind`: delete every key with `start <= key < stop`,
+/// where `start` is `key`/`key_len` and `stop` is `payload`/`payload_len`
+/// (`payload_len` 0: no upper bound). A start after a non-empty stop fails
+/// the call with `PERSISTENCY_ERR_INVALID_ARGUMENT`.
+pub const PERSISTENCY_OP_DELETE_RANGE: i32 = 3;
 
 /// One operation of a batch (C `persistency_op`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct COp {
-    /// `PERSISTENCY_OP_PUT`, `_DELETE` or `_DELETE_PREFIX`.
+    /// `PERSISTENCY_OP_PUT`, `_DELETE`, `_DELETE_PREFIX` or `_DELETE_RANGE`.
     pub kind: i32,
     /// The category (NUL-terminated, at most 65535 bytes).
     pub category: *const c_char,
-    /// The key; the prefix for `DELETE_PREFIX`.
+    /// The key; the prefix for `DELETE_PREFIX`; the range's start
+    /// (inclusive) for `DELETE_RANGE`.
     pub key: *const u8,
     /// Length of `key`.
     pub key_len: usize,
-    /// The payload (`PUT` only).
+    /// The payload for `PUT`; the range's stop (exclusive, empty: no
+    /// upper bound) for `DELETE_RANGE`; unused otherwise.
     pub payload: *const u8,
     /// Length of `payload`.
     pub payload_len: usize,
@@ -55,6 +62,11 @@ unsafe fn op_from_c(op: &COp) -> Result<Op> {
         }
         PERSISTENCY_OP_DELETE => Op::delete(category, key),
         PERSISTENCY_OP_DELETE_PREFIX => Op::delete_prefix(category, key),
+        PERSISTENCY_OP_DELETE_RANGE => {
+            // SAFETY: this function's contract.
+            let stop = unsafe { args::bytes(op.payload, op.payload_len, "stop (payload)") }?;
+            Op::delete_range(category, key, stop)
+        }
         kind => return Err(Error::invalid(format!("unknown op kind {kind}"))),
     })
 }

@@ -11,6 +11,7 @@
 mod claims;
 mod drop;
 mod global;
+mod metrics;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -5,6 +5,7 @@
 
 mod cursor;
 mod fast;
+mod maintenance;
 mod pool;
 mod reads;
 mod writes;
@@ -51,6 +52,20 @@ pub struct Stats {
     /// at most the number of cores (at least 4, at most 8), 0 for in-memory
     /// jobs.
     pub readers: u64,
+    /// Bytes of keys and payloads of committed puts.
+    pub bytes_written: u64,
+    /// Bytes of the database pages in use (page count minus free pages,
+    /// times the page size), as of the last commit or compaction.
+    pub live_bytes: u64,
+    errors: [u64; worker::ERROR_KINDS],
+}
+
+impl Stats {
+    /// Requests (or fire-and-forget operations) that failed with `kind`.
+    pub fn errors(&self, kind: ErrorKind) -> u64 {
+        let index = (kind.code() as usize).saturating_sub(1);
+        self.errors.get(index).copied().unwrap_or(0)
+    }
 }
 
 pub(crate) struct JobShared {
@@ -214,7 +229,7 @@ impl Job {
         pushed.map_err(|(request, why)| {
             self.shared.counters.settled(counted);
             request.refuse();
-            match why {
+            let error = match why {
                 Refused::Full => {
                     Error::new(ErrorKind::Busy, format!("job {}: queue is full", self.id()))
                 }
@@ -226,7 +241,9 @@ impl Job {
                         self.id()
                     ),
                 ),
-            }
+            };
+            self.shared.counters.count_error(&error);
+            error
         })
     }
 
@@ -312,6 +329,9 @@ impl Job {
             reads: c.reads.load(Ordering::Relaxed),
             db_bytes: c.db_bytes.load(Ordering::Relaxed),
             readers: self.shared.readers.open_count() as u64,
+            bytes_written: c.bytes_written.load(Ordering::Relaxed),
+            live_bytes: c.live_bytes.load(Ordering::Relaxed),
+            errors: std::array::from_fn(|i| c.errors[i].load(Ordering::Relaxed)),
         })
     }
 }

@@ -7,7 +7,7 @@ use crate::ops::Op;
 use crate::protocol::Request;
 
 fn check_ops(ops: &[Op]) -> Result<()> {
-    ops.iter().try_for_each(|op| check_category(op.category()))
+    ops.iter().try_for_each(super::maintenance::check_op)
 }
 
 impl Job {

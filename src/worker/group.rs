@@ -79,7 +79,10 @@ impl Worker {
                 inject_fault(category);
                 backend.delete_acked(category, key).map(Reply::Found)
             }
-            Request::Flush(_) | Request::Read { .. } => Ok(Reply::Done),
+            Request::Flush(_)
+            | Request::Read { .. }
+            | Request::Maintain { .. }
+            | Request::Resume => Ok(Reply::Done),
         }));
         match outcome {
             Ok(result) => result.map_err(|e| (e, false)),
@@ -122,6 +125,7 @@ impl Worker {
     /// others wait in the group to report at its end, in order.
     fn fail(&mut self, request: Request, error: Error) {
         let error = error.context(format!("job {}", self.job_id));
+        self.counters.count_error(&error);
         self.counters
             .ops_failed
             .fetch_add(request.op_count(), Ordering::Relaxed);
@@ -231,9 +235,15 @@ impl Worker {
     /// Commits the open transaction, then completes the group in order.
     pub(super) fn end_transaction(&mut self) {
         let mut commit_error = None;
+        let mut committed_writes = false;
         if self.backend.in_transaction() {
+            let written = self.written_bytes();
             match self.backend.commit() {
                 Ok(()) => {
+                    self.counters
+                        .bytes_written
+                        .fetch_add(written, Ordering::Relaxed);
+                    committed_writes = self.group_ops > 0;
                     if self.group_ops > 0 {
                         self.counters
                             .ops_applied
@@ -255,6 +265,7 @@ impl Worker {
                 }
                 Err(e) => {
                     let e = e.context(format!("job {}", self.job_id));
+                    self.counters.count_error(&e);
                     self.backend.rollback();
                     self.counters
                         .ops_failed
@@ -288,6 +299,9 @@ impl Worker {
                 | Request::Flush(d) => d.complete(result),
                 _ => {}
             }
+        }
+        if committed_writes {
+            self.retain();
         }
     }
 }

@@ -3,6 +3,7 @@
 //! exactly once.
 
 mod group;
+mod maintenance;
 pub(crate) mod waits;
 
 use std::cell::Cell;
@@ -13,10 +14,10 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::bounded;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackupCopy};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::{log, Level};
-use crate::protocol::{Read, Reply, Request};
+use crate::protocol::{Completion, Read, Reply, Request};
 use crate::queue::Queue;
 
 /// Most operations taken from the queue for one round; the writes among
@@ -53,7 +54,16 @@ pub(crate) struct Counters {
     /// read counts, so a new kind is safe by default. While it is 0, a read
     /// on another connection sees every accepted write.
     pub pending_writes: AtomicU64,
+    /// Bytes of keys and payloads of committed puts.
+    pub bytes_written: AtomicU64,
+    /// Bytes of the pages in use, after the last commit.
+    pub live_bytes: AtomicU64,
+    /// Failed requests by error kind, indexed by status code − 1.
+    pub errors: [AtomicU64; ERROR_KINDS],
 }
+
+/// How many error kinds there are.
+pub(crate) const ERROR_KINDS: usize = ErrorKind::ALL.len();
 
 impl Counters {
     /// Takes `n` settled requests off `pending_writes` (Release: a reader
@@ -61,6 +71,14 @@ impl Counters {
     pub(crate) fn settled(&self, n: u64) {
         if n > 0 {
             self.pending_writes.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+
+    /// Counts one failed request under its kind.
+    pub(crate) fn count_error(&self, error: &Error) {
+        let index = (error.kind().code() as usize).saturating_sub(1);
+        if let Some(n) = self.errors.get(index) {
+            n.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -112,6 +130,18 @@ struct Worker {
     /// Requests other than reads served since the worker last had nothing
     /// open (see `Counters::pending_writes`).
     unsettled: u64,
+    /// Backups in progress, in the order they were requested.
+    backups: std::collections::VecDeque<(Box<dyn BackupCopy>, Completion)>,
+    /// Callbacks of the compaction in progress (requests that arrive
+    /// during one share it).
+    compactions: Vec<Completion>,
+    /// Steps the compaction in progress may still take before it frees
+    /// every remaining page at once.
+    compact_steps_left: u64,
+    /// A [`Request::Resume`] marker waits in the queue.
+    resume_queued: bool,
+    /// How long the last backup or compaction step took.
+    last_step: std::time::Duration,
 }
 
 /// Starts a worker thread for a job: `open` runs on the new thread and its
@@ -159,6 +189,11 @@ where
                 read_txn: false,
                 txn_reads: 0,
                 unsettled: 0,
+                backups: Default::default(),
+                compactions: Vec::new(),
+                compact_steps_left: 0,
+                resume_queued: false,
+                last_step: std::time::Duration::ZERO,
             };
             worker.update_size();
             let _ = ready_tx.send(Ok(()));
@@ -201,6 +236,12 @@ impl Worker {
                 if request.is_read() {
                     let more = requests.peek().is_some() || queue.len() > 0;
                     self.read(request, more);
+                } else if request.is_maintenance() {
+                    // A request the job counted as pending (not the
+                    // worker's own `Resume` markers) settles like a write.
+                    let counted = matches!(request, Request::Maintain { .. });
+                    self.maintain(request, queue);
+                    self.unsettled += u64::from(counted);
                 } else {
                     self.write(request);
                     // Counted once served: `write` may end a read
@@ -214,6 +255,7 @@ impl Worker {
                 }
             }
             drop(requests);
+            self.keep_going(queue);
             // Across rounds, while more requests are already waiting, keep
             // the transaction open (group commit for writes, one snapshot for
             // reads), up to a bound.
@@ -226,6 +268,7 @@ impl Worker {
             }
         }
         self.end_transaction();
+        self.finish_in_progress();
         log(Level::Debug, || {
             format!("job {}: worker stopped", self.job_id)
         });
@@ -256,6 +299,9 @@ impl Worker {
         }))
         .unwrap_or_else(|_| Err(Error::internal("a read request panicked")))
         .map_err(|e| e.context(format!("job {}", self.job_id)));
+        if let Err(e) = &result {
+            self.counters.count_error(e);
+        }
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
         done.complete(result);
     }
@@ -263,6 +309,8 @@ impl Worker {
     fn update_size(&mut self) {
         let size = self.backend.size();
         self.counters.db_bytes.store(size, Ordering::Relaxed);
+        let live = self.backend.live_bytes();
+        self.counters.live_bytes.store(live, Ordering::Relaxed);
     }
 }
 

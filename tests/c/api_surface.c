@@ -37,6 +37,7 @@ STATIC_CHECK(full_fail, PERSISTENCY_FULL_FAIL == 1);
 STATIC_CHECK(op_put, PERSISTENCY_OP_PUT == 0);
 STATIC_CHECK(op_delete, PERSISTENCY_OP_DELETE == 1);
 STATIC_CHECK(op_delete_prefix, PERSISTENCY_OP_DELETE_PREFIX == 2);
+STATIC_CHECK(op_delete_range, PERSISTENCY_OP_DELETE_RANGE == 3);
 /* Log levels. */
 STATIC_CHECK(log_error, PERSISTENCY_LOG_ERROR == 1);
 STATIC_CHECK(log_warn, PERSISTENCY_LOG_WARN == 2);
@@ -50,7 +51,10 @@ STATIC_CHECK(opt_order,
              offsetof(persistency_job_options, synchronous) < offsetof(persistency_job_options, queue_capacity) &&
              offsetof(persistency_job_options, queue_capacity) < offsetof(persistency_job_options, full_policy) &&
              offsetof(persistency_job_options, full_policy) < offsetof(persistency_job_options, max_db_bytes) &&
-             offsetof(persistency_job_options, max_db_bytes) < offsetof(persistency_job_options, max_queue_bytes));
+             offsetof(persistency_job_options, max_db_bytes) < offsetof(persistency_job_options, max_queue_bytes) &&
+             offsetof(persistency_job_options, max_queue_bytes) < offsetof(persistency_job_options, retention_max_bytes) &&
+             offsetof(persistency_job_options, retention_max_bytes) < offsetof(persistency_job_options, retention_categories) &&
+             offsetof(persistency_job_options, retention_categories) < offsetof(persistency_job_options, retention_category_count));
 STATIC_CHECK(op_order,
              offsetof(persistency_op, kind) == 0 &&
              offsetof(persistency_op, kind) < offsetof(persistency_op, category) &&
@@ -172,6 +176,15 @@ struct api_table {
                                       persistency_cursor **);
     persistency_status (*cursor_next)(persistency_cursor *, const persistency_result **);
     void (*cursor_close)(persistency_cursor *);
+    /* Maintenance (issue 14). */
+    persistency_status (*job_backup)(persistency_job *, const char *, persistency_callback,
+                                     void *);
+    persistency_status (*delete_range)(persistency_job *, const char *, const uint8_t *,
+                                       size_t, const uint8_t *, size_t);
+    persistency_status (*job_compact)(persistency_job *, persistency_callback, void *);
+    persistency_status (*job_check)(persistency_job *, persistency_callback, void *);
+    char *(*metrics_text)(const persistency *);
+    void (*string_free)(char *);
 };
 
 static const struct api_table api = {
@@ -232,6 +245,12 @@ static const struct api_table api = {
     persistency_cursor_open,
     persistency_cursor_next,
     persistency_cursor_close,
+    persistency_job_backup,
+    persistency_delete_range,
+    persistency_job_compact,
+    persistency_job_check,
+    persistency_metrics_text,
+    persistency_string_free,
 };
 
 /* The callback typedefs have the documented signatures. */
@@ -272,6 +291,9 @@ static int field_types(void) {
         int32_t *o4 = &o.full_policy;
         uint64_t *o5 = &o.max_db_bytes;
         uint64_t *o6 = &o.max_queue_bytes;
+        uint64_t *o7 = &o.retention_max_bytes;
+        const char *const **o8 = &o.retention_categories;
+        size_t *o9 = &o.retention_category_count;
         int32_t *p1 = &op.kind;
         const char **p2 = &op.category;
         const uint8_t **p3 = &op.key;
@@ -300,7 +322,7 @@ static int field_types(void) {
         uint64_t *t4 = &st.transactions;
         uint64_t *t5 = &st.reads;
         uint64_t *t6 = &st.db_bytes;
-        used = (o1 && o2 && o3 && o4 && o5 && o6 && p1 && p2 && p3 && p4 && p5 && p6 && r1 && r2 &&
+        used = (o1 && o2 && o3 && o4 && o5 && o6 && o7 && o8 && o9 && p1 && p2 && p3 && p4 && p5 && p6 && r1 && r2 &&
                 r3 && r4 && s1 && s2 && s3 && s4 && s5 && s6 && s7 && s8 && s9 && s10 && b1 &&
                 b2 && t1 && t2 && t3 && t4 && t5 && t6 && status_p && cb && lcb);
     }
@@ -327,6 +349,7 @@ int main(void) {
     if (api.status_name(PERSISTENCY_OK) == NULL || api.last_error() != NULL) return 1;
     api.reply_free(NULL); /* NULL is ignored */
     api.cursor_close(NULL);
+    api.string_free(NULL); /* a no-op */
     printf("api surface: %zu functions, version %s\n",
            sizeof api / sizeof api.last_error, api.version());
     return 0;

@@ -138,7 +138,7 @@ static void test_write_args(void) {
     op.key_len = 1;
     CHECK_INVALID(persistency_write(NULL, &op, 1, on_count, &e.calls));
     CHECK_INVALID(persistency_write(e.job, NULL, 1, on_count, &e.calls));
-    op.kind = 3;
+    op.kind = 4; /* the first unused kind (3 is DELETE_RANGE) */
     CHECK_INVALID(persistency_write(e.job, &op, 1, on_count, &e.calls));
     op.kind = 1000;
     CHECK_INVALID(persistency_write(e.job, &op, 1, NULL, NULL));

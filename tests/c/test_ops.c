@@ -275,7 +275,7 @@ static void test_batch_is_atomic(void) {
     ops[3].payload_len = 1;
 
     /* An unknown kind anywhere rejects the whole batch; nothing is queued. */
-    ops[2].kind = 3;
+    ops[2].kind = 4; /* the first unused kind (3 is DELETE_RANGE) */
     CHECK_INVALID(persistency_write(job, ops, 4, on_reply, &r));
     ops[2].kind = -1;
     CHECK_INVALID(persistency_write(job, ops, 4, on_reply, &r));

@@ -26,6 +26,11 @@ type
     fullPolicy*: FullPolicy
     maxDbBytes*: uint64 ## cap on the database file's size; 0 = unlimited
     maxQueueBytes*: uint64 ## most bytes of requests waiting; 0 = default (64 MiB)
+    retentionMaxBytes*: uint64
+      ## size-capped retention: the most live bytes kept (0: off); past it
+      ## the oldest rows of `retentionCategories` are removed, and a write
+      ## of more than half of it fails with `peFull`
+    retentionCategories*: seq[string] ## the categories retention trims, in order
 
   JobStats* = object
     ## Counters of a job (figures may be a moment old).

@@ -61,6 +61,9 @@ type
     full_policy*: int32
     max_db_bytes*: uint64
     max_queue_bytes*: uint64
+    retention_max_bytes*: uint64
+    retention_categories*: ptr cstring
+    retention_category_count*: csize_t
 
   CStats* {.bycopy.} = object
     ## `persistency_stats`.
@@ -134,6 +137,8 @@ const
   PERSISTENCY_OP_PUT* = 0'i32 ## `persistency_op.kind`: insert or replace
   PERSISTENCY_OP_DELETE* = 1'i32 ## `persistency_op.kind`: delete one key
   PERSISTENCY_OP_DELETE_PREFIX* = 2'i32 ## `persistency_op.kind`: delete a prefix
+  PERSISTENCY_OP_DELETE_RANGE* = 3'i32
+    ## `persistency_op.kind`: delete `[key, payload)` (empty payload: no upper bound)
 
 # Instances
 proc persistency_instance*(root_dir: cstring, out_p: ptr ptr CPersistency): CStatus {.pimport.}
@@ -303,5 +308,23 @@ proc persistency_write*(job: ptr CPersistencyJob, ops: ptr COp, n_ops: csize_t,
   ## Queues an atomic batch; `callback` (may be nil) reports the commit.
 proc persistency_flush*(job: ptr CPersistencyJob, callback: CCallback, user_data: pointer): CStatus {.pimport.}
   ## Calls back once every earlier operation is committed.
+
+# Maintenance (docs/c-api-maintenance.md)
+proc persistency_delete_range*(job: ptr CPersistencyJob, category: cstring,
+    start: ptr uint8, start_len: csize_t, stop: ptr uint8, stop_len: csize_t): CStatus {.pimport.}
+  ## Queues a delete of `[start, stop)` (fire-and-forget; `stop_len` 0: no upper bound).
+proc persistency_job_backup*(job: ptr CPersistencyJob, dest_path: cstring,
+    callback: CCallback, user_data: pointer): CStatus {.pimport.}
+  ## Copies the job's data to a new file at `dest_path`, in steps, atomically.
+proc persistency_job_compact*(job: ptr CPersistencyJob, callback: CCallback,
+    user_data: pointer): CStatus {.pimport.}
+  ## Gives free pages back to the file system.
+proc persistency_job_check*(job: ptr CPersistencyJob, callback: CCallback,
+    user_data: pointer): CStatus {.pimport.}
+  ## Runs the integrity check.
+proc persistency_metrics_text*(instance: ptr CPersistency): cstring {.pimport.}
+  ## Prometheus text of every open job; free with `persistency_string_free`.
+proc persistency_string_free*(text: cstring) {.pimport.}
+  ## Frees a string of `persistency_metrics_text` (NULL is a no-op).
 
 {.pop.}

@@ -23,7 +23,8 @@
 ##   is needed after a write.
 ## * Additions (new names): `openJob(id, JobOptions)`, `stats`, `flush`,
 ##   `persistCommitted`, `getMany`, `scanPage`, `setWarningHandler`,
-##   `libraryVersion`.
+##   `libraryVersion`; maintenance (`maintenance.nim`): `deleteRange`,
+##   `backup`, `compact`, `check`, `metricsText`.
 ##
 ## Works with `--mm:refc` and `--mm:orc`/`--mm:arc`; needs `--threads:on`.
 
@@ -188,6 +189,15 @@ proc openJob*(p: Persistency, jobId: string, options: JobOptions): Result[Job, P
   c.max_db_bytes = options.maxDbBytes
   if options.maxQueueBytes != 0:
     c.max_queue_bytes = options.maxQueueBytes
+  c.retention_max_bytes = options.retentionMaxBytes
+  for category in options.retentionCategories:
+    ?checkCString(category, "retention category")
+  var categories = newSeq[cstring](options.retentionCategories.len)
+  for i, category in options.retentionCategories:
+    categories[i] = category.cstring
+  if categories.len > 0:
+    c.retention_categories = addr categories[0]
+    c.retention_category_count = csize_t(categories.len)
   ?p.ensureHandle()
   var h: ptr CPersistencyJob
   ?statusResult(persistency_open_job_with(p.handle, jobId.cstring, addr c, addr h))
@@ -539,5 +549,7 @@ proc deleteAcked*(p: Persistency, jobId: string, category: string,
 proc libraryVersion*(): string =
   ## The version of the loaded libpersistency.
   $persistency_version()
+
+include ./maintenance
 
 {.pop.}

@@ -180,6 +180,7 @@ suite "C ABI constants":
       "PERSISTENCY_LOG_INFO": PERSISTENCY_LOG_INFO, "PERSISTENCY_LOG_DEBUG": PERSISTENCY_LOG_DEBUG,
       "PERSISTENCY_OP_PUT": PERSISTENCY_OP_PUT, "PERSISTENCY_OP_DELETE": PERSISTENCY_OP_DELETE,
       "PERSISTENCY_OP_DELETE_PREFIX": PERSISTENCY_OP_DELETE_PREFIX,
+      "PERSISTENCY_OP_DELETE_RANGE": PERSISTENCY_OP_DELETE_RANGE,
     }.toTable
     check header.len > 0
     # Same names both ways, same values.
@@ -214,7 +215,7 @@ suite "C ABI constants":
     check notImported == newSeq[string]()
     # The Nim structs have the C sizes (LP64): a field added to the header
     # without the binding shows here.
-    check sizeof(CJobOptions) == 32
+    check sizeof(CJobOptions) == 56
     check sizeof(CStats) == 48
     check sizeof(CResult) == 72
     check sizeof(COp) == 48

@@ -42,6 +42,7 @@ impl SqliteReader {
             path: Some(path.to_path_buf()),
             wrote: false,
             quota: 0,
+            retention: None,
         }))
     }
 }
