@@ -17,6 +17,8 @@ use crate::worker::WorkerTag;
 pub(super) struct Owner {
     pub tag: WorkerTag,
     pub job: Arc<str>,
+    /// A drop, which holds the claim only while it deletes the files.
+    pub dropping: bool,
 }
 
 /// Which job holds which key, process-wide.
@@ -37,8 +39,9 @@ pub(crate) struct Claim(Vec<ClaimKey>);
 /// The outcome of [`Claim::take`].
 pub(super) enum Taken {
     Claim(Claim),
-    /// An earlier incarnation of the same job of the same instance still
-    /// holds it: see [`Claim::wait_released`].
+    /// An earlier incarnation of the same job of the same instance, or a
+    /// drop of the same instance that is deleting its files, still holds it:
+    /// see [`Claim::wait_released`].
     Closing(Owner),
 }
 
@@ -52,6 +55,13 @@ impl Claim {
             let Some(holder) = held.get(key) else {
                 continue;
             };
+            if holder.dropping && holder.tag.instance == owner.tag.instance {
+                // A drop of this instance is deleting its files, and may
+                // hold a device and inode that the file system has already
+                // given to a new file (this one): wait for it, then take
+                // again. (Another instance's drop is refused below.)
+                return Ok(Taken::Closing(holder.clone()));
+            }
             if holder.tag.instance != owner.tag.instance {
                 return Err(Error::invalid(format!(
                     "{id} is open (or being dropped) in another instance"

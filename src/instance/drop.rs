@@ -91,6 +91,7 @@ impl Persistency {
                         job: next_serial(),
                     },
                     job: Arc::from(id),
+                    dropping: true,
                 };
                 loop {
                     match Claim::take(&identity, &owner)

@@ -253,6 +253,7 @@ impl Persistency {
         let owner = Owner {
             tag,
             job: Arc::from(id),
+            dropping: false,
         };
         let mut site = self.shared.store.site(id)?;
         let mut jobs = self.shared.jobs.lock();
