@@ -7,6 +7,7 @@
 //! failed, 2 a usage error (bad arguments, bad key notation, missing root).
 
 mod inspect;
+mod maintain;
 mod show;
 mod transfer;
 
@@ -142,6 +143,32 @@ enum Command {
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         batch: u32,
     },
+    /// Copy the job, consistently, to DEST (a new file, written atomically);
+    /// works while a node has the job open. The copy opens as a job file.
+    Backup {
+        /// The instance root directory.
+        root: String,
+        /// The job id (the file is ROOT/JOB.db).
+        job: String,
+        /// The destination file; it must not exist yet.
+        dest: String,
+    },
+    /// Run SQLite's integrity check on the job's file: exit 0 when it is
+    /// sound, 1 with the first problems found otherwise.
+    Check {
+        /// The instance root directory.
+        root: String,
+        /// The job id (the file is ROOT/JOB.db).
+        job: String,
+    },
+    /// Give the job's free pages back to the file system. Refuses a job
+    /// that another process (a running node) has open.
+    Compact {
+        /// The instance root directory.
+        root: String,
+        /// The job id (the file is ROOT/JOB.db).
+        job: String,
+    },
 }
 
 /// A failed command: the exit code and a message that names the file and
@@ -255,6 +282,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             hex,
         } => transfer::export(&root, &job, category.as_deref(), hex, quiet),
         Command::Import { root, job, batch } => transfer::import(&root, &job, batch, quiet),
+        Command::Backup { root, job, dest } => maintain::backup(&root, &job, &dest, quiet),
+        Command::Check { root, job } => maintain::check(&root, &job, quiet),
+        Command::Compact { root, job } => maintain::compact(&root, &job, quiet),
     }
 }
 
