@@ -55,7 +55,10 @@ fn backup_works_next_to_a_running_writer() {
         .success();
     let copy = Persistency::new(&out).unwrap();
     assert_eq!(
-        copy.open_job("live").unwrap().get("messages", b"fresh").unwrap(),
+        copy.open_job("live")
+            .unwrap()
+            .get("messages", b"fresh")
+            .unwrap(),
         Some(b"v".to_vec()),
         "the backup misses a write committed before it"
     );
@@ -68,7 +71,10 @@ fn check_reports_a_damaged_file() {
     // Overwrite a page in the middle of the file (not the header).
     let path = format!("{root}/bad.db");
     let mut bytes = std::fs::read(&path).unwrap();
-    assert!(bytes.len() > 8 * 4096, "the job file is too small to damage");
+    assert!(
+        bytes.len() > 8 * 4096,
+        "the job file is too small to damage"
+    );
     for b in &mut bytes[5 * 4096..6 * 4096] {
         *b = 0x5a;
     }
