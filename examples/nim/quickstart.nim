@@ -3,7 +3,7 @@
 ## does.
 ##
 ## Build and run from the repo root (after `scripts/build.sh`), with
-## chronos and results on the path (nimble, or ../shared/nim/deps):
+## chronos and results on the path (nimble, or bindings/nim/nim_sources.sh):
 ##
 ##   nim c -r --threads:on --mm:refc --path:bindings/nim \
 ##     --path:<chronos> --path:<results> --path:<stew> examples/nim/quickstart.nim [root_dir]

