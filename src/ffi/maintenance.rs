@@ -50,18 +50,15 @@ pub unsafe extern "C" fn persistency_delete_range(
     stop: *const u8,
     stop_len: usize,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let (job, category, start, stop) = unsafe {
-            (
-                borrow(job, "job")?,
-                args::category(category)?,
-                args::bytes(start, start_len, "start")?,
-                args::bytes(stop, stop_len, "stop")?,
-            )
-        };
-        job.job().delete_range(category, start, stop)
-    })
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        super::writes::queue_call(
+            job,
+            category,
+            [(start, start_len, "start"), (stop, stop_len, "stop")],
+            |job, category, [start, stop]| job.delete_range(category, start, stop),
+        )
+    }
 }
 
 /// Copies the job's data into a new database file at `dest_path`, in order

@@ -71,6 +71,32 @@ unsafe fn op_from_c(op: &COp) -> Result<Op> {
     })
 }
 
+/// Runs a fire-and-forget call on one category: checks the job, the
+/// category and each byte buffer `(pointer, length, name)` in that order,
+/// then hands them to `call`.
+///
+/// # Safety
+/// `job` is NULL or a live job handle; `category` is NULL or a
+/// NUL-terminated string; each buffer is NULL with length 0 or points at
+/// that many readable bytes.
+pub(super) unsafe fn queue_call<const N: usize>(
+    job: *mut JobHandle,
+    category: *const c_char,
+    buffers: [(*const u8, usize, &str); N],
+    call: impl FnOnce(&crate::Job, &[u8], [&[u8]; N]) -> Result<()>,
+) -> Status {
+    status(|| {
+        // SAFETY: the pointers are as this function's `# Safety` requires.
+        let (job, category) = unsafe { (borrow(job, "job")?, args::category(category)?) };
+        let mut bytes: [&[u8]; N] = [&[]; N];
+        for (slot, (ptr, len, what)) in bytes.iter_mut().zip(buffers) {
+            // SAFETY: as above, for each buffer.
+            *slot = unsafe { args::bytes(ptr, len, what) }?;
+        }
+        call(job.job(), category, bytes)
+    })
+}
+
 /// Queues an insert-or-replace and returns (fire-and-forget). A failure in
 /// the worker is counted in the stats (`ops_failed`) and logged.
 ///
@@ -87,18 +113,15 @@ pub unsafe extern "C" fn persistency_put(
     payload: *const u8,
     payload_len: usize,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let (job, category, key, payload) = unsafe {
-            (
-                borrow(job, "job")?,
-                args::category(category)?,
-                args::bytes(key, key_len, "key")?,
-                args::bytes(payload, payload_len, "payload")?,
-            )
-        };
-        job.job().put(category, key, payload)
-    })
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        queue_call(
+            job,
+            category,
+            [(key, key_len, "key"), (payload, payload_len, "payload")],
+            |job, category, [key, payload]| job.put(category, key, payload),
+        )
+    }
 }
 
 /// Queues a delete of one key (fire-and-forget).
@@ -114,17 +137,15 @@ pub unsafe extern "C" fn persistency_delete(
     key: *const u8,
     key_len: usize,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let (job, category, key) = unsafe {
-            (
-                borrow(job, "job")?,
-                args::category(category)?,
-                args::bytes(key, key_len, "key")?,
-            )
-        };
-        job.job().delete(category, key)
-    })
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        queue_call(
+            job,
+            category,
+            [(key, key_len, "key")],
+            |job, category, [key]| job.delete(category, key),
+        )
+    }
 }
 
 /// Queues a delete of every key that starts with `prefix` (fire-and-forget;
@@ -139,17 +160,15 @@ pub unsafe extern "C" fn persistency_delete_prefix(
     prefix: *const u8,
     prefix_len: usize,
 ) -> Status {
-    status(|| {
-        // SAFETY: the pointers are as this function's `# Safety` requires.
-        let (job, category, prefix) = unsafe {
-            (
-                borrow(job, "job")?,
-                args::category(category)?,
-                args::bytes(prefix, prefix_len, "prefix")?,
-            )
-        };
-        job.job().delete_prefix(category, prefix)
-    })
+    // SAFETY: the pointers are as this function's `# Safety` requires.
+    unsafe {
+        queue_call(
+            job,
+            category,
+            [(prefix, prefix_len, "prefix")],
+            |job, category, [prefix]| job.delete_prefix(category, prefix),
+        )
+    }
 }
 
 /// Applies `n_ops` ops as one atomic transaction: all or none. Every op is
