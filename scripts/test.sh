@@ -50,7 +50,7 @@ cargo test --workspace --release --features persistency/fault-injection
 
 step "build against the system SQLite"
 cargo build --release --no-default-features --features system-sqlite --target-dir target/system-sqlite
-nm -D target/system-sqlite/release/libpersistency.so | grep -q ' U sqlite3_open_v2' \
+grep -q ' U sqlite3_open_v2' <<<"$(nm -D target/system-sqlite/release/libpersistency.so)" \
   || { echo "system-sqlite build does not link libsqlite3 dynamically" >&2; exit 1; }
 # Its archive leaves sqlite3_* undefined (for the host's libsqlite3) and
 # still defines nothing global but persistency_*.

