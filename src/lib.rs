@@ -50,6 +50,7 @@ mod log;
 mod notation;
 mod ops;
 mod options;
+mod progress;
 mod protocol;
 mod queue;
 mod rows;
@@ -71,6 +72,7 @@ pub use ops::Op;
 pub use options::{
     FullPolicy, JobOptions, Synchronous, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
 };
+pub use progress::Progress;
 pub use rows::{Row, Rows};
 
 /// The crate version.

@@ -9,6 +9,7 @@ use crate::backend::Range;
 use crate::error::{Error, Result};
 use crate::log::{log, Level};
 use crate::ops::Op;
+use crate::progress::ProgressFn;
 use crate::rows::Rows;
 
 /// What a request answers with.
@@ -136,8 +137,13 @@ pub(crate) enum Request {
     Flush(Completion),
     /// A read, served after every write accepted before it.
     Read { read: Read, done: Completion },
-    /// A maintenance task (`worker/maintenance.rs`).
-    Maintain { task: Task, done: Completion },
+    /// A maintenance task (`worker/maintenance.rs`), with the closure that
+    /// hears how far it has got, if any.
+    Maintain {
+        task: Task,
+        done: Completion,
+        progress: Option<ProgressFn>,
+    },
     /// Queued by the worker itself: copy the next part of the backup in
     /// progress, after the requests queued before this marker.
     Resume,

@@ -6,6 +6,7 @@
 //! job that another process has open. Exit codes: 0 ok, 1 the operation
 //! failed, 2 a usage error (bad arguments, bad key notation, missing root).
 
+mod bar;
 mod inspect;
 mod maintain;
 mod show;

@@ -1,27 +1,30 @@
 //! `backup`, `check` and `compact`: the library's maintenance operations
 //! on one job, from the shell. Each opens the job through the library (as a
-//! node would) and waits for the operation, with a spinner on stderr.
+//! node would) and waits for the operation, with a progress bar on stderr
+//! fed by the library's progress reports (bytes done of bytes to do, rate
+//! and ETA).
 
-use std::io::IsTerminal;
-use std::time::Duration;
+use indicatif::{ProgressBar, ProgressDrawTarget};
+use persistency::{ErrorKind, Job, Persistency, Progress};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use persistency::{ErrorKind, Job, Persistency};
-
+use crate::bar::{progress, Unit};
 use crate::Failure;
 
-/// A spinner with the elapsed time, or nothing when stderr is not a
-/// terminal or with `--quiet`. The library reports no progress inside one
-/// operation, so there is no rate or ETA to show.
-fn spinner(quiet: bool, what: &str) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let style = ProgressStyle::with_template("{msg} {spinner} {elapsed}").expect("static template");
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(style);
-    bar.set_message(what.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+/// A byte bar, or a hidden one when stderr is not a terminal or with
+/// `--quiet`, and the closure that moves it on each report. The bar shows
+/// from the first report on (before it, the total is not known yet).
+fn bar(quiet: bool, what: &str) -> (ProgressBar, impl FnMut(Progress) + Send + 'static) {
+    let bar = progress(quiet, Some(0), Unit::Bytes, what);
+    let mut hidden = Some(bar.is_hidden()).filter(|h| !h);
+    bar.set_draw_target(ProgressDrawTarget::hidden());
+    let moved = bar.clone();
+    (bar, move |p: Progress| {
+        moved.set_length(p.total);
+        moved.set_position(p.done);
+        if hidden.take().is_some() {
+            moved.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    })
 }
 
 /// Opens an existing job through the library. With `exclusive`, a job that
@@ -67,8 +70,8 @@ fn open_existing(root: &str, job: &str, exclusive: bool) -> Result<(Persistency,
 /// to DEST (which must not exist). Works next to a running node.
 pub fn backup(root: &str, job: &str, dest: &str, quiet: bool) -> Result<(), Failure> {
     let (db, handle) = open_existing(root, job, false)?;
-    let bar = spinner(quiet, "backup");
-    let result = handle.backup(dest);
+    let (bar, report) = bar(quiet, "backup");
+    let result = handle.backup_with_progress(dest, report);
     bar.finish_and_clear();
     let _ = db.close();
     result.map_err(|e| {
@@ -87,8 +90,8 @@ pub fn backup(root: &str, job: &str, dest: &str, quiet: bool) -> Result<(), Fail
 /// `check ROOT JOB`: SQLite's integrity check of the job's file.
 pub fn check(root: &str, job: &str, quiet: bool) -> Result<(), Failure> {
     let (db, handle) = open_existing(root, job, false)?;
-    let bar = spinner(quiet, "check");
-    let result = handle.check();
+    let (bar, report) = bar(quiet, "check");
+    let result = handle.check_with_progress(report);
     bar.finish_and_clear();
     let _ = db.close();
     result.map_err(|e| {
@@ -106,8 +109,8 @@ pub fn check(root: &str, job: &str, quiet: bool) -> Result<(), Failure> {
 pub fn compact(root: &str, job: &str, quiet: bool) -> Result<(), Failure> {
     let (db, handle) = open_existing(root, job, true)?;
     let before = handle.stats().map(|s| s.db_bytes).unwrap_or(0);
-    let bar = spinner(quiet, "compact");
-    let result = handle.compact();
+    let (bar, report) = bar(quiet, "compact");
+    let result = handle.compact_with_progress(report);
     bar.finish_and_clear();
     let after = handle.stats().map(|s| s.db_bytes).unwrap_or(0);
     let _ = db.close();

@@ -131,3 +131,62 @@ fn maintenance_commands_name_what_is_missing() {
         .failure();
     cli().args(["backup", &root]).assert().code(2);
 }
+
+/// Runs the tool with `args` on a pseudo-terminal (util-linux `script`),
+/// as an operator at a terminal does; returns what the terminal showed.
+fn on_terminal(args: &[&str]) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("persistency");
+    let mut command = bin.display().to_string();
+    for a in args {
+        command.push_str(&format!(" '{a}'"));
+    }
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .expect("util-linux `script` runs the tool on a pseudo-terminal");
+    assert!(out.status.success(), "{command}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn maintenance_shows_bytes_rate_and_eta_on_a_terminal() {
+    let (_dir, root) = root();
+    let node = Persistency::new(&root).unwrap();
+    let job = node.open_job("big").unwrap();
+    // Rows of 1,000 bytes spill into an overflow page each: ~12 MiB.
+    for chunk in 0..3u64 {
+        job.write(
+            (chunk * 1000..chunk * 1000 + 1000)
+                .map(|i| Op::put("c", i.to_be_bytes().to_vec(), vec![7; 1000]))
+                .collect(),
+        )
+        .unwrap();
+    }
+    job.delete_range("c", &1000u64.to_be_bytes(), b"").unwrap();
+    node.close().unwrap();
+    let (_out, out) = common::root();
+    let bar =
+        predicate::str::is_match(r"\] [0-9.]+ [KM]iB/[0-9.]+ MiB, [0-9.]+ [KMG]?i?B/s, ETA \d+s")
+            .unwrap();
+    for what in ["backup", "check", "compact"] {
+        let run = |quiet: bool, dest: &str| {
+            let mut args = if quiet { vec!["--quiet"] } else { vec![] };
+            args.extend([what, root.as_str(), "big"]);
+            if what == "backup" {
+                args.push(dest);
+            }
+            on_terminal(&args)
+        };
+        let shown = run(false, &format!("{out}/copy.db"));
+        assert!(
+            shown.contains(&format!("{what} [")) && bar.eval(&shown),
+            "{what}: no bar with bytes, rate and ETA in {shown:?}"
+        );
+        let shown = run(true, &format!("{out}/quiet.db"));
+        assert!(
+            !shown.contains("ETA"),
+            "{what} --quiet drew a bar: {shown:?}"
+        );
+    }
+}

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Result;
 use crate::ops::Op;
 use crate::options::JobOptions;
+use crate::progress::Progress;
 use crate::rows::Rows;
 pub(crate) use files::FileId;
 use files::{JobFile, Resolved};
@@ -78,8 +79,12 @@ pub(crate) trait Backend: Send {
     /// returns how many are left; at 0 the files have shrunk. Runs outside
     /// any transaction.
     fn compact_step(&mut self, pages: u32) -> Result<u64>;
+    /// Bytes of free space that compaction would give back now.
+    fn free_bytes(&mut self) -> u64;
     /// Checks the store's integrity; an error names the first problems.
-    fn check(&mut self) -> Result<()>;
+    /// `progress`, when given, hears how far the check has got while it
+    /// runs (on this thread; see [`Progress`] for the rules).
+    fn check(&mut self, progress: Option<&mut dyn FnMut(Progress)>) -> Result<()>;
     /// Applies size-capped retention after a commit (a no-op without it);
     /// tells whether anything changed. Runs outside any transaction.
     fn enforce_retention(&mut self) -> Result<bool>;
@@ -92,6 +97,9 @@ pub(crate) trait BackupCopy: Send {
     /// Copies the next part, about `pages` pages; `Ok(true)` once the copy
     /// is complete and in place at its destination.
     fn step(&mut self, pages: u32) -> Result<bool>;
+    /// How far the copy has got: the snapshot's bytes copied so far, of
+    /// its size (`done == total` once in place).
+    fn progress(&self) -> Progress;
 }
 
 /// Refuses a backup destination that exists or whose directory does not,

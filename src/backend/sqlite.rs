@@ -2,6 +2,7 @@
 //! connections for a job's read pool are in `sqlite/reader.rs`; backup,
 //! compaction and the integrity check in `sqlite/maintenance.rs`.
 
+mod check;
 mod maintenance;
 mod reader;
 mod retention;
@@ -18,6 +19,7 @@ use super::{schema, Backend, Range};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::Op;
 use crate::options::{JobOptions, Synchronous};
+use crate::progress::Progress;
 use crate::rows::Rows;
 
 const PUT: &str = "INSERT OR REPLACE INTO kv (category, key, payload) VALUES (?1, ?2, ?3)";
@@ -529,8 +531,12 @@ impl Backend for SqliteBackend {
         self.compact_pages(pages)
     }
 
-    fn check(&mut self) -> Result<()> {
-        self.integrity_check()
+    fn free_bytes(&mut self) -> u64 {
+        self.free_page_bytes()
+    }
+
+    fn check(&mut self, progress: Option<&mut dyn FnMut(Progress)>) -> Result<()> {
+        self.integrity_check(progress)
     }
 
     fn enforce_retention(&mut self) -> Result<bool> {

@@ -8,6 +8,7 @@ use super::{check_category, Job};
 use crate::backend::check_backup_destination;
 use crate::error::{Error, Result};
 use crate::ops::Op;
+use crate::progress::Progress;
 use crate::protocol::{Completion, Request, Task};
 
 /// Checks an op beyond its category: a range must not start after its end.
@@ -24,7 +25,23 @@ pub(super) fn check_op(op: &Op) -> Result<()> {
 }
 
 fn task(task: Task) -> impl FnOnce(Completion) -> Request {
-    move |done| Request::Maintain { task, done }
+    move |done| Request::Maintain {
+        task,
+        done,
+        progress: None,
+    }
+}
+
+/// A task whose closure hears how far it has got.
+fn watched(
+    task: Task,
+    progress: impl FnMut(Progress) + Send + 'static,
+) -> impl FnOnce(Completion) -> Request {
+    move |done| Request::Maintain {
+        task,
+        done,
+        progress: Some(Box::new(progress)),
+    }
 }
 
 fn backup_task(dest: &Path) -> Result<Task> {
@@ -94,6 +111,40 @@ impl Job {
         self.wait(task(backup_task(dest.as_ref())?), |_| Ok(()))
     }
 
+    /// [`Job::backup`], telling `progress` how far the copy has got after
+    /// each step (see [`Progress`]). `progress` runs on the job's worker
+    /// thread, between the requests it serves: keep it short and do not
+    /// wait in it for this job (a blocking call on this job from it is
+    /// refused). A closure that panics hears nothing more; the backup
+    /// goes on.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let dir = std::env::temp_dir().join(format!("persistency-doc-progress-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let db = persistency::Persistency::new(dir.to_str().unwrap())?;
+    /// let job = db.open_job("j")?;
+    /// for i in 0..1000u32 {
+    ///     job.put("c", &i.to_be_bytes(), &[7u8; 200])?;
+    /// }
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// job.backup_with_progress(dir.join("copy.db"), move |p| log.lock().unwrap().push(p))?;
+    /// let last = *seen.lock().unwrap().last().unwrap();
+    /// assert!(last.total > 0 && last.done == last.total);
+    /// # drop(job); db.close()?;
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), persistency::Error>(())
+    /// ```
+    pub fn backup_with_progress(
+        &self,
+        dest: impl AsRef<Path>,
+        progress: impl FnMut(Progress) + Send + 'static,
+    ) -> Result<()> {
+        let task = backup_task(dest.as_ref())?;
+        self.wait(watched(task, progress), |_| Ok(()))
+    }
+
     /// Gives free pages back to the file system; `then` runs when done.
     /// See [`Job::compact`].
     pub fn compact_then(&self, then: impl FnOnce(Result<()>) + Send + 'static) -> Result<()> {
@@ -113,6 +164,17 @@ impl Job {
         self.wait(task(Task::Compact), |_| Ok(()))
     }
 
+    /// [`Job::compact`], telling `progress` how far it has got after each
+    /// step: the free bytes given back, of those free when it started
+    /// (see [`Progress`]). The rules of
+    /// [`Job::backup_with_progress`] apply to `progress`.
+    pub fn compact_with_progress(
+        &self,
+        progress: impl FnMut(Progress) + Send + 'static,
+    ) -> Result<()> {
+        self.wait(watched(Task::Compact, progress), |_| Ok(()))
+    }
+
     /// Runs the store's integrity check; `then` receives `Ok` when sound.
     /// See [`Job::check`].
     pub fn check_then(&self, then: impl FnOnce(Result<()>) + Send + 'static) -> Result<()> {
@@ -124,5 +186,16 @@ impl Job {
     /// Requests queued behind wait while it runs (it reads the whole file).
     pub fn check(&self) -> Result<()> {
         self.wait(task(Task::Check), |_| Ok(()))
+    }
+
+    /// [`Job::check`], telling `progress` how far the check has read while
+    /// it runs — an estimate, held below the total until the check passed
+    /// (see [`Progress`]). The rules of [`Job::backup_with_progress`]
+    /// apply to `progress`.
+    pub fn check_with_progress(
+        &self,
+        progress: impl FnMut(Progress) + Send + 'static,
+    ) -> Result<()> {
+        self.wait(watched(Task::Check, progress), |_| Ok(()))
     }
 }

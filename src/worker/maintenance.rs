@@ -7,6 +7,7 @@
 //! because each step is queued behind them as a [`Request::Resume`] marker
 //! the worker sends itself.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,8 @@ use super::Worker;
 use crate::backend::BackupCopy;
 use crate::error::{Error, Result};
 use crate::log::{log, Level};
-use crate::protocol::{Reply, Request, Task};
+use crate::progress::{Progress, ProgressFn};
+use crate::protocol::{Completion, Reply, Request, Task};
 use crate::queue::{Queue, Refused};
 
 /// Pages a backup or compaction step handles (64 KiB with 4 KiB pages):
@@ -31,6 +33,26 @@ const MAX_YIELD: Duration = Duration::from_millis(2);
 /// A step size that frees every free page.
 const ALL_PAGES: u32 = i32::MAX as u32;
 
+/// A backup in progress: the copy, its callback and its progress closure.
+pub(super) struct Backup {
+    copy: Box<dyn BackupCopy>,
+    done: Completion,
+    progress: Option<ProgressFn>,
+}
+
+/// Hands `progress` to a closure, if any; a closure that panics is
+/// dropped (it hears nothing more) and the task goes on.
+fn report(closure: &mut Option<ProgressFn>, progress: Progress) {
+    if let Some(f) = closure {
+        if catch_unwind(AssertUnwindSafe(|| f(progress))).is_err() {
+            log(Level::Warn, || {
+                "a progress closure panicked; it gets no more reports".to_string()
+            });
+            *closure = None;
+        }
+    }
+}
+
 impl Worker {
     /// Serves a maintenance request or a backup marker.
     pub(super) fn maintain(&mut self, request: Request, queue: &Arc<Queue<Request>>) {
@@ -41,16 +63,30 @@ impl Worker {
             Request::Maintain {
                 task: Task::Compact,
                 done,
+                progress,
             } => {
-                self.compactions.push(done);
+                self.compactions.push((done, progress));
                 if self.compactions.len() == 1 {
                     // The first step tells how many pages there are to free.
                     self.compact_steps_left = u64::MAX;
+                    let free = self.backend.free_bytes();
+                    self.compacted = Progress {
+                        done: 0,
+                        total: free,
+                    };
                     self.step_compaction();
                 }
             }
-            Request::Maintain { task, done } => match self.run_task(task) {
-                Ok(Some(copy)) => self.backups.push_back((copy, done)),
+            Request::Maintain {
+                task,
+                done,
+                mut progress,
+            } => match self.run_task(task, &mut progress) {
+                Ok(Some(copy)) => self.backups.push_back(Backup {
+                    copy,
+                    done,
+                    progress,
+                }),
                 Ok(None) => done.complete(Ok(Reply::Done)),
                 Err(e) => done.complete(Err(self.task_failed(e))),
             },
@@ -67,11 +103,41 @@ impl Worker {
     }
 
     /// Runs a backup (returned, to be continued in steps) or a check.
-    fn run_task(&mut self, task: Task) -> Result<Option<Box<dyn BackupCopy>>> {
+    fn run_task(
+        &mut self,
+        task: Task,
+        progress: &mut Option<ProgressFn>,
+    ) -> Result<Option<Box<dyn BackupCopy>>> {
         match task {
             Task::Backup(dest) => self.backend.start_backup(&dest).map(Some),
-            Task::Check => self.backend.check().map(|()| None),
+            Task::Check => match progress {
+                // The backend catches the closure's panics inside the check.
+                Some(f) => self.backend.check(Some(&mut **f)),
+                None => self.backend.check(None),
+            }
+            .map(|()| None),
             Task::Compact => Ok(None),
+        }
+    }
+
+    /// Tells the compaction's progress closures how far it has got: the
+    /// free bytes given back, of those free at its start (plus any that
+    /// writers freed meanwhile).
+    fn report_compaction(&mut self, finished: bool) {
+        if self.compactions.iter().all(|(_, p)| p.is_none()) {
+            return;
+        }
+        let free = if finished {
+            0
+        } else {
+            self.backend.free_bytes()
+        };
+        let c = &mut self.compacted;
+        c.total = c.total.max(c.done + free);
+        c.done = c.done.max(c.total - free);
+        let now = *c;
+        for (_, progress) in &mut self.compactions {
+            report(progress, now);
         }
     }
 
@@ -96,14 +162,16 @@ impl Worker {
                 self.compact_steps_left = left / u64::from(PAGES_PER_STEP) + 2;
             }
             if left > 0 && pages != ALL_PAGES {
+                self.report_compaction(false);
                 return;
             }
+            self.report_compaction(true);
         }
         self.update_size();
         let result = outcome
             .map(|_| Reply::Done)
             .map_err(|e| self.task_failed(e));
-        for done in self.compactions.drain(..) {
+        for (done, _) in self.compactions.drain(..) {
             done.complete(result.as_ref().map(|_| Reply::Done).map_err(Clone::clone));
         }
     }
@@ -111,14 +179,17 @@ impl Worker {
     /// Copies the next part of the oldest backup in progress; completes it
     /// when it is done or failed.
     fn step_backup(&mut self) {
-        let Some((copy, _)) = self.backups.front_mut() else {
+        let Some(backup) = self.backups.front_mut() else {
             return;
         };
-        let outcome = copy.step(PAGES_PER_STEP);
+        let outcome = backup.copy.step(PAGES_PER_STEP);
+        if outcome.is_ok() {
+            report(&mut backup.progress, backup.copy.progress());
+        }
         if matches!(outcome, Ok(false)) {
             return;
         }
-        if let Some((_, done)) = self.backups.pop_front() {
+        if let Some(Backup { done, .. }) = self.backups.pop_front() {
             match outcome {
                 Ok(_) => done.complete(Ok(Reply::Done)),
                 Err(e) => done.complete(Err(self.task_failed(e))),

@@ -14,9 +14,10 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::bounded;
 
-use crate::backend::{Backend, BackupCopy};
+use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::{log, Level};
+use crate::progress::{Progress, ProgressFn};
 use crate::protocol::{Completion, Read, Reply, Request};
 use crate::queue::Queue;
 
@@ -131,10 +132,12 @@ struct Worker {
     /// open (see `Counters::pending_writes`).
     unsettled: u64,
     /// Backups in progress, in the order they were requested.
-    backups: std::collections::VecDeque<(Box<dyn BackupCopy>, Completion)>,
+    backups: std::collections::VecDeque<maintenance::Backup>,
     /// Callbacks of the compaction in progress (requests that arrive
-    /// during one share it).
-    compactions: Vec<Completion>,
+    /// during one share it), each with its progress closure.
+    compactions: Vec<(Completion, Option<ProgressFn>)>,
+    /// How far the compaction in progress has got.
+    compacted: Progress,
     /// Steps the compaction in progress may still take before it frees
     /// every remaining page at once.
     compact_steps_left: u64,
@@ -191,6 +194,7 @@ where
                 unsettled: 0,
                 backups: Default::default(),
                 compactions: Vec::new(),
+                compacted: Progress::default(),
                 compact_steps_left: 0,
                 resume_queued: false,
                 last_step: std::time::Duration::ZERO,

@@ -8,6 +8,7 @@ mod backup;
 mod check;
 mod compact;
 mod metrics;
+mod progress;
 mod range;
 mod retention;
 

@@ -11,9 +11,7 @@ use rusqlite::{ffi, Connection, OpenFlags};
 use super::{sqlite_error, SqliteBackend};
 use crate::backend::BackupCopy;
 use crate::error::{Error, Result};
-
-/// Problems the integrity check reports at most.
-const MAX_PROBLEMS: u32 = 5;
+use crate::progress::Progress;
 
 /// `PRAGMA auto_vacuum` values.
 const AUTO_VACUUM_NONE: i64 = 0;
@@ -86,6 +84,18 @@ impl SqliteBackend {
             .unwrap_or(0)
     }
 
+    /// Bytes of the free pages (what compaction would give back).
+    pub(super) fn free_page_bytes(&mut self) -> u64 {
+        self.conn
+            .query_row(
+                "SELECT freelist_count * page_size FROM pragma_freelist_count(), pragma_page_size()",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .unwrap_or(0)
+    }
+
     /// Starts a backup. A job file is read through a second, read-only
     /// connection holding one read transaction (a WAL snapshot) until the
     /// copy is done: writers go on, and the copy never restarts. An
@@ -100,6 +110,11 @@ impl SqliteBackend {
             temp: temp.clone(),
             target: dest.to_path_buf(),
             placed: false,
+            page_bytes: self
+                .conn
+                .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?
+                .max(0) as u64,
+            copied: Progress::default(),
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -208,32 +223,6 @@ impl SqliteBackend {
         while rows.next()?.is_some() {}
         Ok(())
     }
-
-    /// SQLite's `integrity_check`: `Ok` when sound, else a backend error
-    /// (`SQLITE_CORRUPT`) naming the first problems.
-    pub(super) fn integrity_check(&mut self) -> Result<()> {
-        let problems = self
-            .problems()
-            .map_err(|e| Error::from(e).context("integrity check failed"))?;
-        match problems.as_slice() {
-            [ok] if ok == "ok" => Ok(()),
-            _ => Err(sqlite_error(
-                ffi::SQLITE_CORRUPT,
-                format!("integrity check failed: {}", problems.join("; ")),
-            )),
-        }
-    }
-}
-
-impl SqliteBackend {
-    /// The rows of `integrity_check`: `["ok"]` or the first problems.
-    fn problems(&self) -> rusqlite::Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("PRAGMA integrity_check({MAX_PROBLEMS})"))?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.collect()
-    }
 }
 
 /// A backup in progress: the source snapshot, the temporary copy and the
@@ -246,6 +235,9 @@ struct SqliteCopy {
     temp: PathBuf,
     target: PathBuf,
     placed: bool,
+    page_bytes: u64,
+    /// How far the copy had got after its last step.
+    copied: Progress,
 }
 
 // SAFETY: the backup object and both connections are used by one thread at
@@ -264,6 +256,18 @@ impl SqliteCopy {
         }
         // SAFETY: a live backup object whose connections `self` keeps open.
         let rc = unsafe { ffi::sqlite3_backup_step(self.handle, pages) };
+        // SAFETY: as above; both only read the object's counters.
+        let (total, left) = unsafe {
+            (
+                ffi::sqlite3_backup_pagecount(self.handle),
+                ffi::sqlite3_backup_remaining(self.handle),
+            )
+        };
+        let (total, left) = (total.max(0) as u64, left.max(0) as u64);
+        self.copied = Progress {
+            done: total.saturating_sub(left) * self.page_bytes,
+            total: total * self.page_bytes,
+        };
         match rc {
             ffi::SQLITE_OK | ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => Ok(false),
             ffi::SQLITE_DONE => {
@@ -326,6 +330,10 @@ impl SqliteCopy {
 impl BackupCopy for SqliteCopy {
     fn step(&mut self, pages: u32) -> Result<bool> {
         self.step_all(i32::try_from(pages.max(1)).unwrap_or(i32::MAX))
+    }
+
+    fn progress(&self) -> Progress {
+        self.copied
     }
 }
 
