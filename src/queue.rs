@@ -42,6 +42,8 @@ struct State<T> {
     bytes: usize,
     closed: bool,
     blocked_senders: usize,
+    /// Requests accepted so far (never goes down).
+    accepted: u64,
 }
 
 pub(crate) struct Queue<T> {
@@ -66,6 +68,7 @@ impl<T> Queue<T> {
                 bytes: 0,
                 closed: false,
                 blocked_senders: 0,
+                accepted: 0,
             }),
             ready: Condvar::new(),
             room: Condvar::new(),
@@ -133,6 +136,7 @@ impl<T> Queue<T> {
         state.weight += weight;
         state.bytes += bytes;
         state.items.push_back((item, weight, bytes));
+        state.accepted += 1;
         self.waiting.store(state.weight, Ordering::Release);
         drop(state);
         self.ready.notify_one();
@@ -213,6 +217,12 @@ impl<T> Queue<T> {
         self.ready.notify_all();
         self.room.notify_all();
         items
+    }
+
+    /// How many requests were accepted so far: a request accepted after
+    /// another makes this grow past the value read right after that one.
+    pub(crate) fn accepted(&self) -> u64 {
+        self.state.lock().accepted
     }
 
     pub(crate) fn is_closed(&self) -> bool {

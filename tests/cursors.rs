@@ -1,7 +1,9 @@
 //! Cursors (issue 13): pages in order both ways, the read-ahead page, the
 //! snapshot rule, early drops.
 
-use persistency::{Persistency, Result, ScanOptions, DEFAULT_PAGE_ROWS};
+mod common;
+
+use persistency::{Op, Persistency, Result, ScanOptions, DEFAULT_PAGE_ROWS};
 
 fn key(i: u32) -> [u8; 4] {
     i.to_be_bytes()
@@ -74,30 +76,138 @@ fn pages_cover_the_range_in_order_both_ways() -> Result<()> {
 }
 
 #[test]
-fn each_page_sees_the_writes_accepted_before_it_was_read() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
-    let job = db.open_job("snap")?;
-    for i in 0..10 {
+fn each_page_sees_the_writes_accepted_before_its_call() -> Result<()> {
+    // In memory every page comes from the worker, the next read ahead; on
+    // disk a page is read on the calling thread while no write is pending,
+    // else by the worker. Each must see the writes accepted before its call.
+    for root in [":memory:".to_string(), disk_root()] {
+        let db = Persistency::new(&root)?;
+        let job = db.open_job("snap")?;
+        for i in 0..10 {
+            job.put("c", &key(i * 10), b"v")?;
+        }
+        let mut cursor = job.cursor("c", b"", b"", ScanOptions::new().limit(4))?;
+        // Accepted before the first page is asked for: seen.
+        job.put("c", &key(1), b"v")?;
+        assert_eq!(page_keys(&mut cursor)?, [0, 1, 10, 20]);
+        // Accepted after page 2 may have been read ahead: still seen.
+        job.put("c", &key(25), b"v")?;
+        assert_eq!(page_keys(&mut cursor)?, [25, 30, 40, 50]);
+        // Committed by another thread before the call: seen.
+        let other = job.clone();
+        std::thread::spawn(move || {
+            other.write(vec![Op::put("c", key(55).to_vec(), b"v".to_vec())])
+        })
+        .join()
+        .expect("writer")?;
+        job.put("c", &key(56), b"v")?;
+        job.flush()?;
+        assert_eq!(page_keys(&mut cursor)?, [55, 56, 60, 70]);
+        // Deleted before the call: gone; a write past the end: seen.
+        job.delete("c", &key(80))?;
+        job.put("c", &key(95), b"v")?;
+        assert_eq!(page_keys(&mut cursor)?, [90, 95]);
+        assert!(cursor.next_page()?.is_none());
+        db.close()?;
+        remove_root(&root);
+    }
+    Ok(())
+}
+
+#[test]
+fn a_page_waits_for_an_accepted_write_the_worker_has_not_committed() -> Result<()> {
+    // The worker is held, so the write below is accepted but surely not
+    // committed when the page is asked for: a page read on the calling
+    // thread without waiting would miss it.
+    let root = disk_root();
+    let db = Persistency::new(&root)?;
+    let job = db.open_job("held")?;
+    for i in 0..4 {
         job.put("c", &key(i * 10), b"v")?;
     }
-    let mut cursor = job.cursor("c", b"", b"", ScanOptions::new().limit(4))?;
-    // Accepted before the first page is asked for: seen.
-    job.put("c", &key(1), b"v")?;
-    let first = cursor.next_page()?.expect("a page");
-    assert_eq!(first.get(1).map(|r| r.key.to_vec()), Some(key(1).to_vec()));
-    // Accepted after page 2 was read ahead: may or may not be seen; the
-    // pages still come in order, without repeats.
-    job.put("c", &key(35), b"v")?;
-    let mut rest = Vec::new();
-    while let Some(page) = cursor.next_page()? {
-        rest.extend(page.iter().map(|r| r.key.to_vec()));
-    }
-    let mut sorted = rest.clone();
-    sorted.sort();
-    sorted.dedup();
-    assert_eq!(rest, sorted);
-    assert!(rest.contains(&key(90).to_vec()));
+    job.flush()?;
+    let mut cursor = job.cursor("c", b"", b"", ScanOptions::new().limit(2))?;
+    assert_eq!(page_keys(&mut cursor)?, [0, 10]);
+    let release = common::hold_worker(&job);
+    job.put("c", &key(15), b"v")?;
+    let reader = std::thread::spawn(move || {
+        let first = page_keys(&mut cursor);
+        (first, cursor)
+    });
+    // Give the reader time to ask before the worker goes on (if it asks
+    // later, the test passes without proving anything, never wrongly fails).
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    drop(release);
+    let (page, mut cursor) = reader.join().expect("reader");
+    assert_eq!(page?, [15, 20]);
+    // The next page was read ahead by the worker; a write accepted since
+    // must still be in it.
+    job.put("c", &key(25), b"v")?;
+    assert_eq!(page_keys(&mut cursor)?, [25, 30]);
+    db.close()?;
+    remove_root(&root);
     Ok(())
+}
+
+#[test]
+fn a_cursor_sees_writes_from_threads_it_heard_from() -> Result<()> {
+    // A writer thread tells the reader each key once it was accepted; the
+    // reader's next page, asked for after that, must hold it.
+    for root in [":memory:".to_string(), disk_root()] {
+        let db = Persistency::new(&root)?;
+        let job = db.open_job("threads")?;
+        job.put("c", &key(0), b"v")?;
+        let mut cursor = job.cursor("c", b"", b"", ScanOptions::new().limit(1))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writer = job.clone();
+        let thread = std::thread::spawn(move || -> Result<()> {
+            for i in 1..=200 {
+                writer.put("c", &key(i), b"v")?;
+                tx.send(i).expect("reader");
+            }
+            Ok(())
+        });
+        let mut seen = Vec::new();
+        for i in 1..=200u32 {
+            assert_eq!(rx.recv().expect("writer"), i);
+            let page = page_keys(&mut cursor)?;
+            assert_eq!(page, [i - 1], "page {i} skipped or repeated a key");
+            seen.push(page[0]);
+        }
+        thread.join().expect("writer")?;
+        assert_eq!(page_keys(&mut cursor)?, [200]);
+        assert!(cursor.next_page()?.is_none());
+        db.close()?;
+        remove_root(&root);
+    }
+    Ok(())
+}
+
+/// A fresh directory for a job on disk, removed by [`remove_root`].
+fn disk_root() -> String {
+    tempfile::tempdir()
+        .expect("dir")
+        .keep()
+        .display()
+        .to_string()
+}
+
+fn remove_root(root: &str) {
+    if root != ":memory:" {
+        std::fs::remove_dir_all(root).expect("cleanup");
+    }
+}
+
+/// The keys of the cursor's next page (empty once it is exhausted).
+fn page_keys(cursor: &mut persistency::Cursor) -> Result<Vec<u32>> {
+    Ok(cursor
+        .next_page()?
+        .map(|page| {
+            page.iter()
+                .map(|r| u32::from_be_bytes(r.key.try_into().expect("4 bytes")))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 #[test]

@@ -18,8 +18,11 @@ const DefaultPageSize = 256
 //	}
 //	if err := it.Err(); err != nil { ... }
 //
-// Each page is a consistent snapshot; rows written between pages may or may
-// not be seen. An Iterator is for one goroutine.
+// Each page is one blocking Scan (a plain cgo call, no callback): a
+// consistent snapshot that sees every write accepted before the Next call
+// that fetched it. An Iterator holds no C resource and no snapshot between
+// pages, so leaving the loop early needs no Close and costs nothing. An
+// Iterator is for one goroutine.
 type Iterator struct {
 	ctx      context.Context
 	job      *Job

@@ -20,12 +20,13 @@ pub struct CursorHandle(Cursor);
 /// ascending or, with `reverse`, descending, handing out pages of
 /// `page_rows` rows (0: 256). Nothing is read yet.
 ///
-/// Snapshots: a cursor holds none between pages. Each page is read in its
-/// own snapshot: the first when `persistency_cursor_next` asks for it (it
-/// sees every write accepted before that call), each next one is read ahead
-/// by the job's worker as soon as the page before it is handed out (it sees
-/// every write accepted before that); later writes may or may not be seen.
-/// Pages never repeat or reorder rows.
+/// Read-your-writes: each page sees every write accepted before the
+/// `persistency_cursor_next` call that returns it (by any thread, once the
+/// calling thread learnt of the acceptance); writes accepted during the
+/// call may or may not be seen. Snapshots: a cursor holds its snapshot no
+/// longer than it is used. Each page is read in its own snapshot, ended
+/// before the page is handed out; between calls a cursor holds none (so it
+/// never holds back a checkpoint). Pages never repeat or reorder rows.
 ///
 /// Threads: any thread may open, use and close a cursor, one thread at a
 /// time. Statuses: `PERSISTENCY_ERR_INVALID_ARGUMENT` (a NULL argument, a
@@ -76,8 +77,12 @@ pub unsafe extern "C" fn persistency_cursor_open(
 /// `has_more` (more pages follow). Once the range is exhausted the reply has
 /// no rows and `has_more` false, and so has every later one.
 ///
-/// Waits for the page read ahead, or reads the first page as
-/// `persistency_scan_sync` does. Statuses as `persistency_get_sync`
+/// While the job has no accepted write still uncommitted, the page is read
+/// on the calling thread, as `persistency_scan_sync` reads; otherwise the
+/// job's worker reads it behind those writes and reads the next page ahead
+/// while the host consumes this one (a page read ahead is handed out only
+/// if the job accepted no other request since; otherwise it is read
+/// again). Statuses as `persistency_get_sync`
 /// (`PERSISTENCY_ERR_CLOSED` once the job is closed); after an error the
 /// cursor is exhausted. On an error `*reply` is set to NULL.
 ///
@@ -103,7 +108,7 @@ pub unsafe extern "C" fn persistency_cursor_next(
 }
 
 /// Closes a cursor and frees it; NULL is ignored. A page being read ahead
-/// is dropped when it arrives. Replies already handed out stay valid.
+/// by the worker (if any) is dropped when it arrives. Replies already handed out stay valid.
 ///
 /// # Safety
 /// `cursor` is NULL or an open cursor, not used by another thread and not

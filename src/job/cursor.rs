@@ -1,34 +1,58 @@
-//! Cursors: a key range read page by page, the next page read ahead by the
-//! job's worker while the host consumes the current one.
+//! Cursors: a key range read page by page.
 //!
-//! The snapshot rule: a cursor holds no snapshot between pages. Each page
-//! is read in its own snapshot, the first when the cursor is asked for it,
-//! each next one when the page before it was handed out (that is the read
-//! ahead): a page sees every write accepted before it was asked for (the
-//! first) or before the page before it was handed out (the others), and
-//! may or may not see writes accepted later. A cursor therefore never holds
-//! back a checkpoint, and dropping it early costs at most the one page
+//! Read-your-writes: the page a call to [`Cursor::next_page`] returns sees
+//! every write accepted before that call (by any thread, as for a blocking
+//! read: a write whose acceptance the caller learnt of before the call).
+//! Writes accepted during the call may or may not be seen.
+//!
+//! How a page is read: while the job has no accepted write that is not yet
+//! committed, the page is read on the calling thread, on a read-only
+//! connection of the job's read pool, as a blocking scan is (`fast.rs`).
+//! Otherwise it is read by the worker, behind those writes, and the cursor
+//! then has the worker read the next page ahead at once, behind the page
+//! just handed out, while the host consumes it. A page read ahead is
+//! handed out only if the job accepted no other request after it was
+//! queued (then every write accepted before the next call was queued
+//! before it and is in it); otherwise it is dropped and the page read
+//! again. In-memory jobs have no read pool: their pages always come from
+//! the worker, read ahead.
+//!
+//! The snapshot rule: a cursor holds its snapshot no longer than it is used.
+//! Each page is read in its own snapshot, which ends before the page is
+//! handed out; between calls a cursor holds no snapshot and no connection
+//! (a page read ahead holds the worker's snapshot only while the worker
+//! reads it). A cursor therefore never holds back a checkpoint, pages after
+//! a write see it, and dropping a cursor early costs at most the one page
 //! being read ahead.
 
 use crossbeam_channel::{bounded, Receiver};
 
+use super::reads::{range_of, rows};
 use super::{check_category, Job, ScanOptions};
+use crate::backend::Range;
 use crate::error::{Error, Result};
+use crate::protocol::{Read, Request};
 use crate::rows::Rows;
 
 /// Rows per page when the options give no limit.
 pub const DEFAULT_PAGE_ROWS: u32 = 256;
 
+/// A page the worker reads ahead.
+struct Ahead {
+    page: Receiver<Result<Rows>>,
+    /// The job's accepted-request count once this page was queued: the
+    /// page is handed out only if it is still that.
+    accepted: u64,
+}
+
 /// A key range read page by page (see [`Job::cursor`]). A cursor is used
 /// by one thread at a time; dropping it is cheap.
 pub struct Cursor {
     job: Job,
-    category: Vec<u8>,
-    start: Vec<u8>,
-    stop: Vec<u8>,
+    /// What is left of the range.
+    range: Range,
     options: ScanOptions,
-    /// The next page, being read by the worker.
-    ahead: Option<Receiver<Result<Rows>>>,
+    ahead: Option<Ahead>,
     done: bool,
 }
 
@@ -46,8 +70,9 @@ impl std::fmt::Debug for Cursor {
 impl Job {
     /// A cursor over `[start, stop)` (`stop` empty: no upper bound), in key
     /// order or reversed, handing out pages of `options.limit` rows
-    /// ([`DEFAULT_PAGE_ROWS`] when 0). See the module's snapshot rule: each
-    /// page is its own snapshot, and the next one is read ahead.
+    /// ([`DEFAULT_PAGE_ROWS`] when 0). Nothing is read yet. Each page sees
+    /// every write accepted before the call that returns it and is its own
+    /// snapshot (see the module's rules).
     ///
     /// ```
     /// use persistency::{Persistency, ScanOptions};
@@ -80,9 +105,7 @@ impl Job {
         };
         Ok(Cursor {
             job: self.clone(),
-            category: category.to_vec(),
-            start: start.to_vec(),
-            stop: stop.to_vec(),
+            range: range_of(category, start, stop),
             options: options.limit(limit),
             ahead: None,
             done: false,
@@ -92,18 +115,23 @@ impl Job {
 
 impl Cursor {
     /// The next page, `None` once the range is exhausted. A page may be
-    /// shorter than the page size. After an error the cursor is done.
+    /// shorter than the page size. It sees every write accepted before this
+    /// call. After an error the cursor is done.
     pub fn next_page(&mut self) -> Result<Option<Rows>> {
         if self.done {
             return Ok(None);
         }
-        let page = match self.ahead.take() {
-            Some(ahead) => ahead
-                .recv()
-                .unwrap_or_else(|_| Err(Error::internal("the read-ahead page was dropped"))),
-            None => self
-                .job
-                .scan(&self.category, &self.start, &self.stop, self.options),
+        let (page, from_worker) = match self.ahead.take() {
+            Some(ahead) if self.job.shared.queue.accepted() == ahead.accepted => (
+                ahead
+                    .page
+                    .recv()
+                    .unwrap_or_else(|_| Err(Error::internal("the read-ahead page was dropped"))),
+                true,
+            ),
+            // A stale page read ahead is dropped (the worker's reply then
+            // goes nowhere).
+            _ => self.read_page(),
         };
         let rows = match page {
             Ok(rows) => rows,
@@ -113,10 +141,40 @@ impl Cursor {
             }
         };
         self.advance(&rows);
-        if !self.done {
+        if from_worker && !self.done {
             self.read_ahead();
         }
         Ok((!rows.is_empty()).then_some(rows))
+    }
+
+    /// Reads the next page now: on the calling thread when the job has no
+    /// uncommitted write, else through the worker. Tells which.
+    fn read_page(&self) -> (Result<Rows>, bool) {
+        let (range, options) = (&self.range, self.options);
+        let here = self.job.read_here(&range.category, |reader| {
+            reader.scan(range, options.reverse, options.limit)
+        });
+        match here {
+            Some(page) => (page, false),
+            None => (
+                self.job.wait(
+                    |done| Request::Read {
+                        read: self.scan(),
+                        done,
+                    },
+                    rows,
+                ),
+                true,
+            ),
+        }
+    }
+
+    fn scan(&self) -> Read {
+        Read::Scan {
+            range: self.range.clone(),
+            reverse: self.options.reverse,
+            limit: self.options.limit,
+        }
     }
 
     /// Moves the range past `page`: ascending, the new start is the last key
@@ -131,33 +189,31 @@ impl Cursor {
         };
         if self.options.reverse {
             if last.is_empty() {
-                // Nothing is below the empty key (and an empty stop would
-                // mean no bound).
+                // Nothing is below the empty key.
                 self.done = true;
                 return;
             }
-            self.stop = last.to_vec();
+            self.range.stop = Some(last.to_vec());
         } else {
-            self.start = last.to_vec();
-            self.start.push(0);
+            self.range.start.clear();
+            self.range.start.extend_from_slice(last);
+            self.range.start.push(0);
         }
     }
 
-    /// Asks the worker for the next page now; if it cannot be queued (a
-    /// full queue), the page is read when asked for.
+    /// Has the worker read the next page now, behind the page just handed
+    /// out; if it cannot be queued (a full queue), the page is read when
+    /// asked for.
     fn read_ahead(&mut self) {
         let (tx, rx) = bounded(1);
-        let queued = self.job.scan_then(
-            &self.category,
-            &self.start,
-            &self.stop,
-            self.options,
-            move |page| {
-                let _ = tx.send(page);
-            },
-        );
+        // Read before queueing: a request accepted in between makes the
+        // page stale, which only costs a second read.
+        let accepted = self.job.shared.queue.accepted() + 1;
+        let queued = self.job.read_then(self.scan(), rows, move |page| {
+            let _ = tx.send(page);
+        });
         if queued.is_ok() {
-            self.ahead = Some(rx);
+            self.ahead = Some(Ahead { page: rx, accepted });
         }
     }
 }

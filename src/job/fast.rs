@@ -49,23 +49,24 @@ impl Job {
             inject_fault(category);
             read(reader)
         }));
-        let answer = match served {
+        // Counted by the pool when the lease ends (see `Stats::reads`).
+        match served {
             Ok(Ok(answer)) => {
+                lease.served();
                 drop(lease);
-                Ok(answer)
+                Some(Ok(answer))
             }
             Ok(Err(_)) => {
                 lease.discard();
-                return None;
+                None
             }
             Err(_) => {
+                lease.served();
                 lease.discard();
-                Err(Error::internal("a read request panicked")
-                    .context(format!("job {}", self.id())))
+                Some(Err(Error::internal("a read request panicked")
+                    .context(format!("job {}", self.id()))))
             }
-        };
-        shared.counters.reads.fetch_add(1, Ordering::Relaxed);
-        Some(answer)
+        }
     }
 }
 

@@ -326,7 +326,7 @@ impl Job {
             ops_applied: c.ops_applied.load(Ordering::Relaxed),
             ops_failed: c.ops_failed.load(Ordering::Relaxed),
             transactions: c.transactions.load(Ordering::Relaxed),
-            reads: c.reads.load(Ordering::Relaxed),
+            reads: c.reads.load(Ordering::Relaxed) + self.shared.readers.reads(),
             db_bytes: c.db_bytes.load(Ordering::Relaxed),
             readers: self.shared.readers.open_count() as u64,
             bytes_written: c.bytes_written.load(Ordering::Relaxed),

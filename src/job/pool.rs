@@ -46,6 +46,20 @@ struct Idle {
     reader: Box<dyn Reader>,
     /// The tick it was returned at.
     since: u64,
+    /// The thread that returned it ([`thread_token`]).
+    owner: u64,
+}
+
+/// A number for the calling thread, unique in the process (0 for none).
+/// A thread gets back the connection it used last when it is idle: its
+/// statements, page cache and SQLite's structures then stay warm in that
+/// core's caches instead of moving between threads with every read.
+fn thread_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TOKEN.with(|t| *t)
 }
 
 #[derive(Default)]
@@ -55,6 +69,10 @@ struct State {
     /// Connections leased out (or being opened).
     out: usize,
     closed: bool,
+    /// Reads served on leased connections, counted when the lease ends:
+    /// under this lock, so the fast path updates no counter that every
+    /// reading thread shares.
+    reads: u64,
 }
 
 /// The read pool of one job.
@@ -72,6 +90,8 @@ pub(crate) struct ReadPool {
 pub(crate) struct Lease<'a> {
     pool: &'a Arc<ReadPool>,
     reader: Option<Box<dyn Reader>>,
+    /// Whether a read was served on it (counted when it ends).
+    served: bool,
 }
 
 impl Lease<'_> {
@@ -82,6 +102,11 @@ impl Lease<'_> {
             .expect("a lease holds its reader")
     }
 
+    /// Counts a read served on this connection.
+    pub(crate) fn served(&mut self) {
+        self.served = true;
+    }
+
     /// Closes the connection instead of returning it (after an error).
     pub(crate) fn discard(mut self) {
         drop(self.reader.take());
@@ -90,7 +115,7 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        self.pool.put_back(self.reader.take());
+        self.pool.put_back(self.reader.take(), self.served);
     }
 }
 
@@ -124,23 +149,37 @@ impl ReadPool {
         state.idle.len() + state.out
     }
 
-    /// A connection: an idle one, a new one while fewer than the bound are
-    /// open, else the next one returned. `None` when the pool is closed,
+    /// Reads served on this pool's connections so far.
+    pub(crate) fn reads(&self) -> u64 {
+        self.state.lock().reads
+    }
+
+    /// A connection: an idle one (the one this thread returned last, if it
+    /// is idle), a new one while fewer than the bound are open, else the
+    /// next one returned. `None` when the pool is closed,
     /// has no site, or a new connection could not be opened (the caller
     /// then reads through the worker).
     pub(crate) fn lease(self: &Arc<Self>) -> Option<Lease<'_>> {
         let site = self.site.get()?;
+        let me = thread_token();
         let mut state = self.state.lock();
         loop {
             if state.closed {
                 return None;
             }
-            if let Some(idle) = state.idle.pop() {
+            // At most `max` entries; `remove` keeps them oldest first.
+            let mine = state.idle.iter().rposition(|i| i.owner == me);
+            let idle = match mine {
+                Some(i) => Some(state.idle.remove(i)),
+                None => state.idle.pop(),
+            };
+            if let Some(idle) = idle {
                 state.out += 1;
                 drop(state);
                 return Some(Lease {
                     pool: self,
                     reader: Some(idle.reader),
+                    served: false,
                 });
             }
             if state.out < self.max {
@@ -154,26 +193,34 @@ impl ReadPool {
             Ok(reader) => Some(Lease {
                 pool: self,
                 reader: Some(reader),
+                served: false,
             }),
             Err(e) => {
                 log(Level::Warn, || {
                     format!("cannot open a read connection, reading through the worker: {e}")
                 });
-                self.put_back(None);
+                self.put_back(None, false);
                 None
             }
         }
     }
 
-    fn put_back(self: &Arc<Self>, reader: Option<Box<dyn Reader>>) {
+    fn put_back(self: &Arc<Self>, reader: Option<Box<dyn Reader>>, served: bool) {
+        let owner = thread_token();
         let mut state = self.state.lock();
         state.out -= 1;
+        state.reads += u64::from(served);
         let now = TICK.load(Ordering::Relaxed);
         let mut stale = take_stale(&mut state, now);
         let closed = state.closed;
-        match reader {
-            Some(reader) if !closed => state.idle.push(Idle { reader, since: now }),
-            other => stale.extend(other.map(|reader| Idle { reader, since: now })),
+        let idle = reader.map(|reader| Idle {
+            reader,
+            since: now,
+            owner,
+        });
+        match idle {
+            Some(idle) if !closed => state.idle.push(idle),
+            other => stale.extend(other),
         }
         drop(state);
         if closed {

@@ -46,7 +46,7 @@ impl ScanOptions {
     }
 }
 
-fn range_of(category: &[u8], start: &[u8], stop: &[u8]) -> Range {
+pub(super) fn range_of(category: &[u8], start: &[u8], stop: &[u8]) -> Range {
     Range {
         category: category.to_vec(),
         start: start.to_vec(),
@@ -63,7 +63,7 @@ fn prefix_range(category: &[u8], prefix: &[u8]) -> Range {
 }
 
 impl Job {
-    fn read_then<T: Send + 'static>(
+    pub(super) fn read_then<T: Send + 'static>(
         &self,
         read: Read,
         extract: fn(Reply) -> Result<T>,
@@ -288,7 +288,7 @@ fn count(reply: Reply) -> Result<u64> {
     }
 }
 
-fn rows(reply: Reply) -> Result<Rows> {
+pub(super) fn rows(reply: Reply) -> Result<Rows> {
     match reply {
         Reply::Rows(r) => Ok(r),
         other => Err(unexpected(other)),

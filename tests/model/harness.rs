@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use persistency::{ErrorKind, Job, Persistency, ScanOptions};
 
 use crate::common::root_in;
+use crate::cursors::OpenCursor;
 use crate::model::{got, Got, Model, Outcome};
 use crate::{CALLBACKS_CHECKED, CATEGORIES, JOBS, REOPENS};
 
@@ -45,6 +46,8 @@ pub struct Harness {
     /// Per job: callbacks owed, in acceptance order.
     owed: Vec<Vec<Owed>>,
     next_ticket: usize,
+    /// Per job: the open cursor of the cursor steps, if any.
+    pub cursors: Vec<Option<OpenCursor>>,
 }
 
 impl Harness {
@@ -66,6 +69,7 @@ impl Harness {
             arrivals: (0..JOBS.len()).map(|_| Arc::default()).collect(),
             owed: (0..JOBS.len()).map(|_| Vec::new()).collect(),
             next_ticket: 0,
+            cursors: (0..JOBS.len()).map(|_| None).collect(),
         };
         for id in JOBS {
             let job = h.db.open_job(id).map_err(|e| format!("open {id}: {e}"))?;
@@ -147,6 +151,7 @@ impl Harness {
     /// Closes `job` and opens it again.
     pub fn reopen_job(&mut self, job: usize) -> Check {
         REOPENS.fetch_add(1, Relaxed);
+        self.cursors[job] = None;
         let old = self.jobs[job].clone();
         self.db
             .close_job(JOBS[job])
@@ -171,6 +176,7 @@ impl Harness {
     /// and makes a new one over the same root.
     pub fn reopen_instance(&mut self, by_drop: bool) -> Check {
         REOPENS.fetch_add(1, Relaxed);
+        self.cursors.iter_mut().for_each(|c| *c = None);
         let old = self.jobs.clone();
         if by_drop {
             let fresh = Persistency::new(&self.root).map_err(|e| e.to_string())?;

@@ -19,6 +19,9 @@
 //!   several at once): each must see every write accepted before it, on
 //!   whichever path it runs (on the caller's thread when nothing is
 //!   pending, through the worker otherwise).
+//! - Cursors stay open across steps, one per job at most; each page must
+//!   hold the model's rows past the cursor's last key as of its call (every
+//!   write accepted before it), asked for on this thread or another one.
 //! - One case in eight runs on a temporary directory, where closing and
 //!   reopening a job or the whole instance keeps the data; on `:memory:` a
 //!   reopened job starts empty.
@@ -36,9 +39,10 @@
 //! [`model`] (the expected contents and results), [`harness`] (the library
 //! side: jobs, callbacks owed, reopening), and one module per kind of call:
 //! [`writes`] (fire-and-forget writes and batches) and [`answered`] (calls
-//! that answer, in their blocking or `_then` form).
+//! that answer, in their blocking or `_then` form), and [`cursors`].
 
 mod answered;
+mod cursors;
 mod harness;
 mod model;
 mod steps;

@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use crate::answered::{Count, DeleteAcked, Exists, Flush, Form, Get, GetMany, Scan, ScanPrefix};
+use crate::cursors::CursorPage;
 use crate::harness::{Check, Harness};
 use crate::writes::{Batch, BatchMode, BatchOp, Delete, DeletePrefix, Put};
 use crate::{CATEGORIES, JOBS};
@@ -31,6 +32,7 @@ pub enum Step {
     Count(Count),
     DeleteAcked(DeleteAcked),
     GetMany(GetMany),
+    CursorPage(CursorPage),
     Flush(Flush),
     /// Closes the job and opens it again.
     ReopenJob {
@@ -59,6 +61,7 @@ impl Step {
             Step::Count(count) => h.answer(i, count),
             Step::DeleteAcked(delete) => h.answer(i, delete),
             Step::GetMany(get) => h.answer(i, get),
+            Step::CursorPage(page) => h.cursor_page(i, page),
             Step::Flush(flush) => h.flush(i, flush),
             Step::ReopenJob { job } => h.reopen_job(*job),
             Step::ReopenInstance { by_drop } => h.reopen_instance(*by_drop),
@@ -174,6 +177,11 @@ fn read_step() -> impl Strategy<Value = Step> {
         }),
         4 => (job(), cat(), prop::collection::vec(key(), 0..5), form())
             .prop_map(|(job, cat, keys, form)| Step::GetMany(GetMany { job, cat, keys, form })),
+        6 => (job(), cat(), any::<bool>(), 1u32..4, any::<bool>()).prop_map(
+            |(job, cat, reverse, page_rows, elsewhere)| Step::CursorPage(CursorPage {
+                job, cat, reverse, page_rows, elsewhere
+            })
+        ),
     ]
 }
 

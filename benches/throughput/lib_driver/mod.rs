@@ -332,8 +332,7 @@ impl Job {
     }
 
     /// Reads `[start, stop)` through a cursor of pages of `page_rows`
-    /// (`persistency_cursor_*`, the next page read ahead); returns the rows
-    /// read.
+    /// (`persistency_cursor_*`); returns the rows read.
     pub fn cursor_rows(&self, data: &Data, start: &[u8], stop: &[u8], page_rows: u32) -> usize {
         let mut cursor: *mut CursorHandle = std::ptr::null_mut();
         // SAFETY: `self.0` is live until drop; the category and the bounds

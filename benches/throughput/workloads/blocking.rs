@@ -28,7 +28,7 @@ const FOUR_THREADS: &str = "lib blocking gets, 4 threads";
 const RAW_ONE: &str = "raw gets, 1 thread, own connection";
 const RAW_FOUR: &str = "raw gets, 4 threads, a connection each";
 const LIB_PAGES: &str = "lib blocking paginated scan, pages of 1000";
-const LIB_CURSOR: &str = "lib cursor, pages of 1000 read ahead";
+const LIB_CURSOR: &str = "lib cursor, pages of 1000";
 const RAW_PAGES: &str = "raw paginated scan, pages of 1000 (rotated with 12)";
 
 impl Bench {
