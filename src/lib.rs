@@ -53,6 +53,7 @@ mod options;
 mod protocol;
 mod queue;
 mod rows;
+mod sync;
 mod worker;
 
 pub use backend::sqlite_version;
@@ -72,6 +73,10 @@ pub use options::{
     FullPolicy, JobOptions, Synchronous, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY,
 };
 pub use rows::{Row, Rows};
+pub use sync::{
+    SplitPart, Summary, SyncId, SyncRange, HASH_LEN, MAX_SET_NAME_LEN, MAX_SPLIT_PARTS,
+    MAX_UNION_SETS,
+};
 
 /// The crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

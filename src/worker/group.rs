@@ -9,9 +9,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use super::{inject_fault, Pending, Worker};
+use crate::backend::Backend;
 use crate::error::{Error, ErrorKind};
 use crate::log::{log, Level};
 use crate::protocol::{Reply, Request};
+use crate::sync::SyncReply;
 
 impl Worker {
     /// Applies a write inside the open transaction (opening one if needed);
@@ -79,6 +81,9 @@ impl Worker {
                 inject_fault(category);
                 backend.delete_acked(category, key).map(Reply::Found)
             }
+            Request::Sync { write, .. } => backend
+                .write(write)
+                .map(|n| Reply::Sync(SyncReply::Changed(n))),
             Request::Flush(_)
             | Request::Read { .. }
             | Request::Maintain { .. }
@@ -295,6 +300,7 @@ impl Worker {
             };
             match pending.request {
                 Request::Batch { done: Some(d), .. }
+                | Request::Sync { done: Some(d), .. }
                 | Request::DeleteAcked { done: d, .. }
                 | Request::Flush(d) => d.complete(result),
                 _ => {}

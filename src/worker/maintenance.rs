@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Worker;
-use crate::backend::BackupCopy;
+use crate::backend::{Backend, BackupCopy};
 use crate::error::{Error, Result};
 use crate::log::{log, Level};
 use crate::protocol::{Reply, Request, Task};
