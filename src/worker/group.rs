@@ -134,7 +134,7 @@ impl Worker {
         self.counters
             .ops_failed
             .fetch_add(request.op_count(), Ordering::Relaxed);
-        if let Request::Op(_) = request {
+        if matches!(request, Request::Op(_) | Request::Sync { done: None, .. }) {
             log(Level::Error, || {
                 format!("fire-and-forget write failed: {error}")
             });
@@ -229,7 +229,10 @@ impl Worker {
         self.counters
             .ops_failed
             .fetch_add(pending.request.op_count(), Ordering::Relaxed);
-        if let Request::Op(_) = pending.request {
+        if matches!(
+            pending.request,
+            Request::Op(_) | Request::Sync { done: None, .. }
+        ) {
             log(Level::Error, || {
                 format!("fire-and-forget write failed: {error}")
             });
