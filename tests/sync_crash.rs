@@ -156,7 +156,7 @@ fn check(root: &str, acked: &[(u64, u64)], rng: &mut Rng) {
     assert_eq!(job.sync_len(SET).unwrap(), n as u64);
     let whole = job.sync_summary(&[SET], all).unwrap();
     assert_eq!((whole.count, whole.fingerprint), (n as u64, prefix[n]));
-    let mut at = |i: usize| {
+    let at = |i: usize| {
         let bound = elements.get(i).copied().unwrap_or(SyncId::MAX);
         let got = job
             .sync_summary(&[SET], SyncRange::new(SyncId::MIN, bound))

@@ -221,10 +221,10 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
         }
     }
     // At the end every set, whole, agrees.
-    for s in 0..3 {
+    for (s, name) in SETS.iter().enumerate() {
         let all = SyncRange::all();
         prop_assert_eq!(
-            job.sync_summary(&[SETS[s]], all).unwrap(),
+            job.sync_summary(&[name], all).unwrap(),
             model.summary(&[s], &all)
         );
     }

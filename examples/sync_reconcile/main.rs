@@ -33,11 +33,10 @@ fn id(n: u64) -> SyncId {
         x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
         chunk.copy_from_slice(&x.to_le_bytes());
     }
-    // Messages over an hour, several per millisecond.
-    SyncId::new(
-        1_700_000_000_000_000_000 + (n % 3_600_000) as i64 * 1_000_000,
-        hash,
-    )
+    // Messages at random moments of an hour, to the millisecond (so some
+    // share a timestamp); the differences are scattered over the range.
+    let ms = (x >> 11) % 3_600_000;
+    SyncId::new(1_700_000_000_000_000_000 + ms as i64 * 1_000_000, hash)
 }
 
 fn fill(job: &Job, ids: impl Iterator<Item = u64>) -> persistency::Result<()> {
