@@ -1,6 +1,6 @@
 //! Crash consistency of sync sets: a child process adds batches of random
 //! ids to a sync set (fire-and-forget, every third batch acknowledged on
-//! stdout after its commit); the parent SIGKILLs it at a random moment,
+//! stdout after its commit, a flush every 40 batches); the parent SIGKILLs it at a random moment,
 //! reopens the job and checks that the aggregates the queries read agree
 //! with the elements themselves:
 //!
@@ -76,6 +76,11 @@ fn sync_crash_child() {
         if let Err(e) = queued {
             say(&format!("ERR {batch} {e}"));
             return;
+        }
+        if batch % 40 == 39 {
+            // A commit point now and then: a flooded queue otherwise keeps
+            // one group transaction open for 65 536 ids.
+            job.flush().expect("child: flush");
         }
     }
 }
@@ -191,7 +196,7 @@ fn sync_sets_survive_sigkill() {
     let root = dir.path().to_str().unwrap().to_string();
     let mut acked = Vec::new();
     for life in 0..cycles {
-        let kill_after = Duration::from_millis(20 + rng.below(200));
+        let kill_after = Duration::from_millis(20 + rng.below(600));
         for batch in run_child(dir.path(), life, kill_after) {
             acked.push((life, batch));
         }

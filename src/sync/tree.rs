@@ -12,7 +12,9 @@
 //! level-(L−1) buckets, so a prefix aggregate descends the levels reading
 //! about 16 buckets at each: O(log n) rows. Levels from [`CACHED_FROM`]
 //! up live in memory too ([`SetCache`]), loaded from their rows (about
-//! n/256 of them) and written back at commit.
+//! n/256 of them) and written back at commit. Level 1 is read into memory
+//! one level-2 bucket (a *region*) at a time, when first used, and written
+//! through to its rows at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -29,7 +31,7 @@ pub(super) const MAX_LEVEL: u8 = 6;
 /// The lowest level kept in memory.
 pub(super) const CACHED_FROM: u8 = 2;
 
-/// Rows read per statement when walking a level.
+/// Elements read per statement when walking them.
 const CHUNK: u32 = 32;
 
 /// A bucket's anchor: `None` for the head bucket.
@@ -95,14 +97,19 @@ fn bucket_key(level: u8, anchor: &Anchor) -> Vec<u8> {
 /// since they were last written.
 #[derive(Debug, Default)]
 pub(super) struct SetCache {
+    /// Levels 1 to [`MAX_LEVEL`]; level 1 holds only some of its buckets
+    /// (each equal to its row), every one of those of the loaded regions.
     levels: Vec<BTreeMap<Anchor, Summary>>,
+    /// Buckets of the cached levels changed since they were written.
     changed: BTreeSet<(u8, Anchor)>,
+    /// Level-2 anchors whose level-1 buckets are all in memory.
+    loaded: BTreeSet<Anchor>,
 }
 
 impl SetCache {
     /// Reads the cached levels' rows of a set (not its elements).
     pub(super) fn load(backend: &mut dyn Backend, aggregates: &[u8]) -> Result<SetCache> {
-        let mut levels = vec![BTreeMap::new(); usize::from(MAX_LEVEL - CACHED_FROM + 1)];
+        let mut levels = vec![BTreeMap::new(); usize::from(MAX_LEVEL)];
         let range = Range {
             category: aggregates.to_vec(),
             start: vec![CACHED_FROM],
@@ -111,13 +118,15 @@ impl SetCache {
         for row in backend.scan(&range, false, 0)?.iter() {
             let level = row.key[0];
             let map = levels
-                .get_mut(usize::from(level.wrapping_sub(CACHED_FROM)))
+                .get_mut(usize::from(level.wrapping_sub(1)))
+                .filter(|_| level >= CACHED_FROM)
                 .ok_or_else(|| inconsistent("an aggregate row of an unknown level"))?;
             map.insert(anchor_of(&row.key[1..])?, Summary::decode(row.payload)?);
         }
         Ok(SetCache {
             levels,
             changed: BTreeSet::new(),
+            loaded: BTreeSet::new(),
         })
     }
 
@@ -137,11 +146,33 @@ impl SetCache {
     }
 
     fn map(&self, level: u8) -> &BTreeMap<Anchor, Summary> {
-        &self.levels[usize::from(level - CACHED_FROM)]
+        &self.levels[usize::from(level - 1)]
     }
 
     fn map_mut(&mut self, level: u8) -> &mut BTreeMap<Anchor, Summary> {
-        &mut self.levels[usize::from(level - CACHED_FROM)]
+        &mut self.levels[usize::from(level - 1)]
+    }
+
+    /// The region (level-2 bucket) holding `key`: the last level-2 anchor
+    /// before it (or at it, when `inclusive`).
+    fn region_of(&self, key: &IdKey, inclusive: bool) -> Anchor {
+        let upper = if inclusive {
+            Bound::Included(Some(*key))
+        } else {
+            Bound::Excluded(Some(*key))
+        };
+        let map = self.map(CACHED_FROM);
+        map.range((Bound::Unbounded, upper))
+            .next_back()
+            .and_then(|(a, _)| *a)
+    }
+
+    /// Where a region ends: the next level-2 anchor.
+    fn region_end(&self, region: &Anchor) -> Option<IdKey> {
+        let map = self.map(CACHED_FROM);
+        map.range((Bound::Excluded(*region), Bound::Unbounded))
+            .next()
+            .and_then(|(a, _)| *a)
     }
 
     /// Elements of the set: the sum of the top level.
@@ -168,6 +199,9 @@ impl Tree<'_> {
         stop: Option<&IdKey>,
         mut visit: impl FnMut(Anchor, &Summary) -> bool,
     ) -> Result<()> {
+        if level == 1 {
+            return self.walk_regions(from, stop, visit);
+        }
         if level >= CACHED_FROM {
             let upper = stop.map_or(Bound::Unbounded, |s| Bound::Excluded(Some(*s)));
             for (anchor, summary) in self.cache.map(level).range((Bound::Included(from), upper)) {
@@ -177,30 +211,16 @@ impl Tree<'_> {
             }
             return Ok(());
         }
-        let (category, prefix): (&[u8], &[u8]) = if level == 0 {
-            (&self.elements, &[])
-        } else {
-            (&self.aggregates, &[1])
-        };
         let mut range = Range {
-            category: category.to_vec(),
-            start: [prefix, from.as_ref().map_or(&[][..], |k| &k[..])].concat(),
-            stop: match stop {
-                Some(s) => Some([prefix, &s[..]].concat()),
-                None if level == 0 => None,
-                None => Some(vec![level + 1]),
-            },
+            category: self.elements.clone(),
+            start: from.map_or_else(Vec::new, |k| k.to_vec()),
+            stop: stop.map(|s| s.to_vec()),
         };
         loop {
             let rows = self.backend.scan(&range, false, CHUNK)?;
             for row in rows.iter() {
-                let (anchor, summary) = if level == 0 {
-                    let key = id_key(row.key)?;
-                    (Some(key), Summary::one(&hash_of(&key)))
-                } else {
-                    (anchor_of(&row.key[1..])?, Summary::decode(row.payload)?)
-                };
-                if !visit(anchor, &summary) {
+                let key = id_key(row.key)?;
+                if !visit(Some(key), &Summary::one(&hash_of(&key))) {
                     return Ok(());
                 }
             }
@@ -213,35 +233,78 @@ impl Tree<'_> {
         }
     }
 
+    /// [`Tree::walk`] at level 1: region by region, each read into memory
+    /// when first used.
+    fn walk_regions(
+        &mut self,
+        from: Anchor,
+        stop: Option<&IdKey>,
+        mut visit: impl FnMut(Anchor, &Summary) -> bool,
+    ) -> Result<()> {
+        let mut region = match &from {
+            Some(k) => self.cache.region_of(k, true),
+            None => None,
+        };
+        loop {
+            self.load_region(region)?;
+            let end = self.cache.region_end(&region);
+            let lower = Bound::Included(from.max(region));
+            let upper = match (stop, end) {
+                (Some(s), Some(e)) => Bound::Excluded(Some(*s.min(&e))),
+                (Some(s), None) => Bound::Excluded(Some(*s)),
+                (None, Some(e)) => Bound::Excluded(Some(e)),
+                (None, None) => Bound::Unbounded,
+            };
+            for (anchor, summary) in self.cache.map(1).range((lower, upper)) {
+                if !visit(*anchor, summary) {
+                    return Ok(());
+                }
+            }
+            match end {
+                Some(e) if stop.is_none_or(|s| e < *s) => region = Some(e),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Reads the level-1 buckets of a region into memory, once.
+    fn load_region(&mut self, region: Anchor) -> Result<()> {
+        if self.cache.loaded.contains(&region) {
+            return Ok(());
+        }
+        let end = self.cache.region_end(&region);
+        let range = Range {
+            category: self.aggregates.clone(),
+            start: bucket_key(1, &region),
+            stop: Some(end.map_or_else(|| vec![2], |e| bucket_key(1, &Some(e)))),
+        };
+        let rows = self.backend.scan(&range, false, 0)?;
+        let map = self.cache.map_mut(1);
+        for row in rows.iter() {
+            map.insert(anchor_of(&row.key[1..])?, Summary::decode(row.payload)?);
+        }
+        self.cache.loaded.insert(region);
+        Ok(())
+    }
+
     /// The last bucket of `level` (≥ 1) whose anchor is before `key`: the
     /// one holding `key`; the head (perhaps empty) when there is none.
     fn before(&mut self, level: u8, key: &IdKey) -> Result<(Anchor, Summary)> {
-        if level >= CACHED_FROM {
-            let found = self.cache.map(level).range(..Some(*key)).next_back();
-            return Ok(found.map_or((None, Summary::default()), |(a, s)| (*a, *s)));
+        if level == 1 {
+            // The bucket is in the region before `key` (which may itself
+            // be a level-2 anchor).
+            self.load_region(self.cache.region_of(key, false))?;
         }
-        let range = Range {
-            category: self.aggregates.clone(),
-            start: vec![level],
-            stop: Some(bucket_key(level, &Some(*key))),
-        };
-        let rows = self.backend.scan(&range, true, 1)?;
-        match rows.get(0) {
-            Some(row) => Ok((anchor_of(&row.key[1..])?, Summary::decode(row.payload)?)),
-            None => Ok((None, Summary::default())),
-        }
+        let found = self.cache.map(level).range(..Some(*key)).next_back();
+        Ok(found.map_or((None, Summary::default()), |(a, s)| (*a, *s)))
     }
 
     /// The bucket of `level` (≥ 1) anchored at `key`.
     fn bucket(&mut self, level: u8, key: &IdKey) -> Result<Summary> {
-        let found = if level >= CACHED_FROM {
-            self.cache.map(level).get(&Some(*key)).copied()
-        } else {
-            let stored = self
-                .backend
-                .get(&self.aggregates, &bucket_key(level, &Some(*key)))?;
-            stored.map(|p| Summary::decode(&p)).transpose()?
-        };
+        if level == 1 {
+            self.load_region(self.cache.region_of(key, true))?;
+        }
+        let found = self.cache.map(level).get(&Some(*key)).copied();
         found.ok_or_else(|| inconsistent("an anchor has no bucket"))
     }
 
@@ -257,12 +320,19 @@ impl Tree<'_> {
             self.cache.changed.insert((level, anchor));
             return Ok(());
         }
+        // Level 1: written through, and kept in memory (every bucket in
+        // memory equals its row).
         let key = bucket_key(level, &anchor);
         let op = match summary {
             Some(s) => Op::put(&self.aggregates, key, s.encode()),
             None => Op::delete(&self.aggregates, key),
         };
-        self.backend.apply(std::slice::from_ref(&op))
+        self.backend.apply(std::slice::from_ref(&op))?;
+        match summary {
+            Some(s) => self.cache.map_mut(1).insert(anchor, s),
+            None => self.cache.map_mut(1).remove(&anchor),
+        };
+        Ok(())
     }
 
     /// The summary of every element before `key`.
@@ -357,6 +427,10 @@ impl Tree<'_> {
                 })?;
                 self.store(level, holder, Some(held.plus(&one).minus(&split)?))?;
                 self.store(level, Some(*key), Some(split))?;
+                if level == CACHED_FROM && self.cache.loaded.contains(&holder) {
+                    // The region splits; both halves stay in memory.
+                    self.cache.loaded.insert(Some(*key));
+                }
             } else {
                 self.store(level, holder, Some(held.plus(&one)))?;
             }
@@ -380,6 +454,11 @@ impl Tree<'_> {
                 let merged = self.bucket(level, key)?.minus(&one)?;
                 self.store(level, holder, Some(held.plus(&merged)))?;
                 self.store(level, Some(*key), None)?;
+                if level == CACHED_FROM && !self.cache.loaded.remove(&Some(*key)) {
+                    // The region joins the one before: in memory only if
+                    // both were.
+                    self.cache.loaded.remove(&holder);
+                }
             } else {
                 self.store(level, holder, Some(held.minus(&one)?))?;
             }
@@ -409,10 +488,23 @@ impl Tree<'_> {
             };
             heads.push(upto.minus(&removed)?);
         }
+        let head_loaded = self
+            .cache
+            .loaded
+            .contains(&self.cache.region_of(cut, false));
         self.backend.apply(&[
             Op::delete_range(&self.elements, Vec::new(), cut.to_vec()),
             Op::delete_range(&self.aggregates, vec![1], bucket_key(1, &Some(*cut))),
         ])?;
+        // The level-1 buckets before `cut` are gone with their rows; the
+        // new head region is the rest of the region holding `cut`.
+        let kept = self.cache.map_mut(1).split_off(&Some(*cut));
+        *self.cache.map_mut(1) = kept;
+        let kept = self.cache.loaded.split_off(&Some(*cut));
+        self.cache.loaded = kept;
+        if head_loaded {
+            self.cache.loaded.insert(None);
+        }
         for (level, head) in (1..=MAX_LEVEL).zip(heads) {
             if level >= CACHED_FROM {
                 let gone: Vec<Anchor> = self
