@@ -337,6 +337,58 @@ typedef void (*persistency_callback)(const struct persistency_result *result,
                                      void *user_data);
 
 /**
+ * One element of a sync set (C `persistency_sync_id`): a timestamp in
+ * nanoseconds and a 32-byte message hash, ordered by time, then hash.
+ */
+typedef struct persistency_sync_id {
+  /**
+   * Timestamp in nanoseconds.
+   */
+  int64_t time;
+  /**
+   * The message hash.
+   */
+  uint8_t hash[32];
+} persistency_sync_id;
+
+/**
+ * The count and fingerprint of a range (C `persistency_sync_summary`).
+ */
+typedef struct persistency_sync_summary {
+  /**
+   * Elements in the range.
+   */
+  uint64_t count;
+  /**
+   * XOR of their hashes (all zero for none).
+   */
+  uint8_t fingerprint[32];
+} persistency_sync_summary;
+
+/**
+ * One part of a split (C `persistency_sync_part`): `[start, stop)`, its
+ * count and fingerprint.
+ */
+typedef struct persistency_sync_part {
+  /**
+   * The part's first id (inclusive).
+   */
+  struct persistency_sync_id start;
+  /**
+   * The part's end (exclusive).
+   */
+  struct persistency_sync_id stop;
+  /**
+   * Elements in the part.
+   */
+  uint64_t count;
+  /**
+   * XOR of their hashes.
+   */
+  uint8_t fingerprint[32];
+} persistency_sync_part;
+
+/**
  * One operation of a batch (C `persistency_op`).
  */
 typedef struct persistency_op {
@@ -1293,6 +1345,149 @@ const char *persistency_version(void);
  * None: takes no pointers. (Unsafe like every C entry point.)
  */
 const char *persistency_sqlite_version(void);
+
+/**
+ * Queues adding `count` ids to `set`, atomically (fire-and-forget: a
+ * failure is counted in the stats and logged). Ids already in the set
+ * stay; the largest id (`INT64_MAX` time, all-`0xff` hash) is refused
+ * (it bounds ranges). Ordered with every other write of the job.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `set` is NULL or a NUL-terminated
+ * string; `ids` is NULL (with `count` 0) or points at `count` ids.
+ */
+persistency_status persistency_sync_add(struct persistency_job *job,
+                                        const char *set,
+                                        const struct persistency_sync_id *ids,
+                                        size_t count);
+
+/**
+ * Adds `count` ids to `set`, atomically, and waits for the commit; stores
+ * how many were new in `*added` (when `added` is not NULL).
+ *
+ * # Safety
+ * As for `persistency_sync_add`; `added` is NULL or writable.
+ */
+persistency_status persistency_sync_add_sync(struct persistency_job *job,
+                                             const char *set,
+                                             const struct persistency_sync_id *ids,
+                                             size_t count,
+                                             uint64_t *added);
+
+/**
+ * Queues removing `count` ids from `set`, atomically (fire-and-forget).
+ * Absent ids are ignored.
+ *
+ * # Safety
+ * As for `persistency_sync_add`.
+ */
+persistency_status persistency_sync_remove(struct persistency_job *job,
+                                           const char *set,
+                                           const struct persistency_sync_id *ids,
+                                           size_t count);
+
+/**
+ * Removes `count` ids from `set`, atomically, and waits for the commit;
+ * stores how many were there in `*removed` (when not NULL).
+ *
+ * # Safety
+ * As for `persistency_sync_add`; `removed` is NULL or writable.
+ */
+persistency_status persistency_sync_remove_sync(struct persistency_job *job,
+                                                const char *set,
+                                                const struct persistency_sync_id *ids,
+                                                size_t count,
+                                                uint64_t *removed);
+
+/**
+ * Queues removing every id of `set` whose time is before `before`
+ * (fire-and-forget).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `set` is NULL or a NUL-terminated
+ * string.
+ */
+persistency_status persistency_sync_prune(struct persistency_job *job,
+                                          const char *set,
+                                          int64_t before);
+
+/**
+ * Removes every id of `set` whose time is before `before` and waits for
+ * the commit; stores how many were removed in `*removed` (when not NULL).
+ *
+ * # Safety
+ * As for `persistency_sync_prune`; `removed` is NULL or writable.
+ */
+persistency_status persistency_sync_prune_sync(struct persistency_job *job,
+                                               const char *set,
+                                               int64_t before,
+                                               uint64_t *removed);
+
+/**
+ * Stores in `*summary` the count and fingerprint of the ids in
+ * `[*start, *stop)` over the union of the `set_count` distinct sets
+ * `sets` (1 to 64; an id in several counts once per set). Waits for the
+ * job's worker; sees every write accepted before it.
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `sets` is NULL (with `set_count`
+ * 0) or points at `set_count` pointers, each NULL or a NUL-terminated
+ * string; `start` and `stop` are NULL or point at ids; `summary` is NULL
+ * or writable.
+ */
+persistency_status persistency_sync_summary_sync(struct persistency_job *job,
+                                                 const char *const *sets,
+                                                 size_t set_count,
+                                                 const struct persistency_sync_id *start,
+                                                 const struct persistency_sync_id *stop,
+                                                 struct persistency_sync_summary *summary);
+
+/**
+ * Splits `[*start, *stop)` over the union of `sets` into `parts` (1 to
+ * 1024) consecutive parts whose counts differ by at most one, written to
+ * `out[0..parts]` (`out_len` must be at least `parts`).
+ *
+ * # Safety
+ * As for `persistency_sync_summary_sync`; `out` is NULL or points at
+ * `out_len` writable parts.
+ */
+persistency_status persistency_sync_split_sync(struct persistency_job *job,
+                                               const char *const *sets,
+                                               size_t set_count,
+                                               const struct persistency_sync_id *start,
+                                               const struct persistency_sync_id *stop,
+                                               uint32_t parts,
+                                               struct persistency_sync_part *out,
+                                               size_t out_len);
+
+/**
+ * Writes the ids in `[*start, *stop)` over the union of `sets`, in order,
+ * to `out`, at most `capacity` (at least 1) of them, and their number to
+ * `*count`.
+ *
+ * # Safety
+ * As for `persistency_sync_summary_sync`; `out` is NULL or points at
+ * `capacity` writable ids; `count` is NULL or writable.
+ */
+persistency_status persistency_sync_items_sync(struct persistency_job *job,
+                                               const char *const *sets,
+                                               size_t set_count,
+                                               const struct persistency_sync_id *start,
+                                               const struct persistency_sync_id *stop,
+                                               struct persistency_sync_id *out,
+                                               size_t capacity,
+                                               size_t *count);
+
+/**
+ * Stores in `*len` how many ids `set` holds (0 for a set never written).
+ *
+ * # Safety
+ * `job` is NULL or a live job handle; `set` is NULL or a NUL-terminated
+ * string; `len` is NULL or writable.
+ */
+persistency_status persistency_sync_len_sync(struct persistency_job *job,
+                                             const char *set,
+                                             uint64_t *len);
 
 /**
  * Queues an insert-or-replace and returns (fire-and-forget). A failure in

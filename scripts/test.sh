@@ -48,6 +48,10 @@ python3 -c 'import prometheus_client' 2>/dev/null ||
   { echo "cannot install prometheus_client (pip)" >&2; exit 1; }
 cargo test --workspace --release --features persistency/fault-injection
 
+step "sync sets: the Python vectors are current, the reconciliation example"
+python3 tests/data/sync_vectors.py | diff -q - tests/data/sync_vectors.json
+examples/sync_reconcile/run.sh | tail -n 1 | grep -q '^reconciled: 2000 differences in [0-9]* rounds$'
+
 step "build against the system SQLite"
 cargo build --release --no-default-features --features system-sqlite --target-dir target/system-sqlite
 grep -q ' U sqlite3_open_v2' <<<"$(nm -D target/system-sqlite/release/libpersistency.so)" \
@@ -72,3 +76,4 @@ scripts/valgrind_stress.sh
 step "benchmark, quick mode (figures only, no timing assertions)"
 cargo bench --bench throughput -- --quick
 cargo bench --bench maintenance -- --quick
+cargo bench --bench sync -- --quick

@@ -54,6 +54,7 @@ mod progress;
 mod protocol;
 mod queue;
 mod rows;
+mod sync;
 mod worker;
 
 pub use backend::sqlite_version;
@@ -74,6 +75,10 @@ pub use options::{
 };
 pub use progress::Progress;
 pub use rows::{Row, Rows};
+pub use sync::{
+    SplitPart, Summary, SyncId, SyncRange, HASH_LEN, MAX_SET_NAME_LEN, MAX_SPLIT_PARTS,
+    MAX_UNION_SETS,
+};
 
 /// The crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

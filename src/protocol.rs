@@ -11,6 +11,7 @@ use crate::log::{log, Level};
 use crate::ops::Op;
 use crate::progress::ProgressFn;
 use crate::rows::Rows;
+use crate::sync::{SyncRead, SyncReply, SyncWrite};
 
 /// What a request answers with.
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub(crate) enum Reply {
     Count(u64),
     /// `scan`, `get_many`.
     Rows(Rows),
+    /// A sync write or query.
+    Sync(SyncReply),
 }
 
 type Continuation = Box<dyn FnOnce(Result<Reply>) + Send>;
@@ -92,6 +95,8 @@ pub(crate) enum Read {
         category: Vec<u8>,
         keys: Vec<Vec<u8>>,
     },
+    /// A query over sync sets (served by the worker only).
+    Sync(SyncRead),
 }
 
 impl Read {
@@ -102,6 +107,7 @@ impl Read {
             | Read::Exists { category, .. }
             | Read::GetMany { category, .. } => category,
             Read::Scan { range, .. } | Read::Count { range } => &range.category,
+            Read::Sync(_) => &[],
         }
     }
 }
@@ -132,6 +138,12 @@ pub(crate) enum Request {
         category: Vec<u8>,
         key: Vec<u8>,
         done: Completion,
+    },
+    /// A write to a sync set, with an optional callback after its commit
+    /// (told how many elements changed).
+    Sync {
+        write: SyncWrite,
+        done: Option<Completion>,
     },
     /// Completes once everything accepted before it is committed.
     Flush(Completion),
@@ -179,6 +191,7 @@ impl Request {
         match self {
             Request::Op(_) | Request::DeleteAcked { .. } => 1,
             Request::Batch { ops, .. } => ops.len() as u64,
+            Request::Sync { write, .. } => write.size().max(1) as u64,
             Request::Flush(_)
             | Request::Read { .. }
             | Request::Maintain { .. }
@@ -210,6 +223,7 @@ impl Request {
             Request::Op(op) => op_bytes(op),
             Request::Batch { ops, .. } => OVERHEAD + ops.iter().map(op_bytes).sum::<usize>(),
             Request::DeleteAcked { category, key, .. } => OVERHEAD + category.len() + key.len(),
+            Request::Sync { write, .. } => OVERHEAD + write.bytes(),
             Request::Flush(_)
             | Request::Read { .. }
             | Request::Maintain { .. }
@@ -220,8 +234,12 @@ impl Request {
     /// Drops a refused request without invoking its callback.
     pub(crate) fn refuse(self) {
         match self {
-            Request::Op(_) | Request::Batch { done: None, .. } | Request::Resume => {}
+            Request::Op(_)
+            | Request::Batch { done: None, .. }
+            | Request::Sync { done: None, .. }
+            | Request::Resume => {}
             Request::Batch { done: Some(d), .. }
+            | Request::Sync { done: Some(d), .. }
             | Request::DeleteAcked { done: d, .. }
             | Request::Flush(d)
             | Request::Read { done: d, .. }

@@ -29,6 +29,7 @@ mod log;
 mod maintenance;
 mod reads;
 mod status;
+mod sync;
 mod writes;
 
 pub use blocking::*;
@@ -42,4 +43,5 @@ pub use log::*;
 pub use maintenance::*;
 pub use reads::*;
 pub use status::*;
+pub use sync::*;
 pub use writes::*;

@@ -82,6 +82,11 @@ pub(super) fn serve(reader: &mut dyn Reader, read: &Read) -> Result<Reply> {
         } => Reply::Rows(reader.scan(range, *reverse, *limit)?),
         Read::Count { range } => Reply::Count(reader.count(range)?),
         Read::GetMany { category, keys } => Reply::Rows(reader.get_many(category, keys)?),
+        Read::Sync(_) => {
+            return Err(Error::internal(
+                "a sync query is served by the worker, not on a reader",
+            ))
+        }
     })
 }
 

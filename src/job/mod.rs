@@ -8,6 +8,7 @@ mod fast;
 mod maintenance;
 mod pool;
 mod reads;
+mod sync;
 mod writes;
 
 pub use cursor::{Cursor, DEFAULT_PAGE_ROWS};
@@ -113,6 +114,11 @@ pub fn set_wait_timeout(timeout: Option<Duration>) -> Option<Duration> {
 }
 
 pub(super) fn check_category(category: &[u8]) -> Result<()> {
+    if crate::sync::is_reserved(category) {
+        return Err(Error::invalid(
+            "categories starting with a NUL byte are reserved for the library (sync sets)",
+        ));
+    }
     if category.len() > MAX_PART_LEN {
         return Err(Error::invalid(format!(
             "category of {} bytes is longer than {MAX_PART_LEN}",

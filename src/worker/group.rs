@@ -9,9 +9,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use super::{inject_fault, Pending, Worker};
+use crate::backend::Backend;
 use crate::error::{Error, ErrorKind};
 use crate::log::{log, Level};
 use crate::protocol::{Reply, Request};
+use crate::sync::SyncReply;
 
 impl Worker {
     /// Applies a write inside the open transaction (opening one if needed);
@@ -79,6 +81,9 @@ impl Worker {
                 inject_fault(category);
                 backend.delete_acked(category, key).map(Reply::Found)
             }
+            Request::Sync { write, .. } => backend
+                .write(write)
+                .map(|n| Reply::Sync(SyncReply::Changed(n))),
             Request::Flush(_)
             | Request::Read { .. }
             | Request::Maintain { .. }
@@ -129,7 +134,7 @@ impl Worker {
         self.counters
             .ops_failed
             .fetch_add(request.op_count(), Ordering::Relaxed);
-        if let Request::Op(_) = request {
+        if matches!(request, Request::Op(_) | Request::Sync { done: None, .. }) {
             log(Level::Error, || {
                 format!("fire-and-forget write failed: {error}")
             });
@@ -224,7 +229,10 @@ impl Worker {
         self.counters
             .ops_failed
             .fetch_add(pending.request.op_count(), Ordering::Relaxed);
-        if let Request::Op(_) = pending.request {
+        if matches!(
+            pending.request,
+            Request::Op(_) | Request::Sync { done: None, .. }
+        ) {
             log(Level::Error, || {
                 format!("fire-and-forget write failed: {error}")
             });
@@ -295,6 +303,7 @@ impl Worker {
             };
             match pending.request {
                 Request::Batch { done: Some(d), .. }
+                | Request::Sync { done: Some(d), .. }
                 | Request::DeleteAcked { done: d, .. }
                 | Request::Flush(d) => d.complete(result),
                 _ => {}

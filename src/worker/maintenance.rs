@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Worker;
-use crate::backend::BackupCopy;
+use crate::backend::{Backend, BackupCopy};
 use crate::error::{Error, Result};
 use crate::log::{log, Level};
 use crate::progress::{Progress, ProgressFn};

@@ -20,6 +20,7 @@ use crate::log::{log, Level};
 use crate::progress::{Progress, ProgressFn};
 use crate::protocol::{Completion, Read, Reply, Request};
 use crate::queue::Queue;
+use crate::sync::SyncLayer;
 
 /// Most operations taken from the queue for one round; the writes among
 /// them commit together.
@@ -116,7 +117,8 @@ struct Pending {
 }
 
 struct Worker {
-    backend: Box<dyn Backend>,
+    /// The store, under the sync layer (which passes plain calls through).
+    backend: SyncLayer,
     job_id: Arc<str>,
     counters: Arc<Counters>,
     group: Vec<Pending>,
@@ -183,7 +185,7 @@ where
                 }
             };
             let mut worker = Worker {
-                backend,
+                backend: SyncLayer::new(backend),
                 job_id: id,
                 counters,
                 group: Vec::new(),
@@ -299,7 +301,7 @@ impl Worker {
         let backend = &mut self.backend;
         let result = catch_unwind(AssertUnwindSafe(|| {
             inject_fault(read.category());
-            serve(backend.as_mut(), &read)
+            serve(backend, &read)
         }))
         .unwrap_or_else(|_| Err(Error::internal("a read request panicked")))
         .map_err(|e| e.context(format!("job {}", self.job_id)));
@@ -318,7 +320,7 @@ impl Worker {
     }
 }
 
-fn serve(backend: &mut dyn Backend, read: &Read) -> Result<Reply> {
+fn serve(backend: &mut SyncLayer, read: &Read) -> Result<Reply> {
     Ok(match read {
         Read::Get { category, key } => Reply::Value(backend.get(category, key)?),
         Read::Exists { category, key } => Reply::Found(backend.exists(category, key)?),
@@ -329,5 +331,6 @@ fn serve(backend: &mut dyn Backend, read: &Read) -> Result<Reply> {
         } => Reply::Rows(backend.scan(range, *reverse, *limit)?),
         Read::Count { range } => Reply::Count(backend.count(range)?),
         Read::GetMany { category, keys } => Reply::Rows(backend.get_many(category, keys)?),
+        Read::Sync(read) => Reply::Sync(backend.read(read)?),
     })
 }

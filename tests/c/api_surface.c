@@ -185,6 +185,30 @@ struct api_table {
     persistency_status (*job_check)(persistency_job *, persistency_callback, void *);
     char *(*metrics_text)(const persistency *);
     void (*string_free)(char *);
+    /* Sync sets (issue 18). */
+    persistency_status (*sync_add)(persistency_job *, const char *, const persistency_sync_id *,
+                                   size_t);
+    persistency_status (*sync_add_sync)(persistency_job *, const char *,
+                                        const persistency_sync_id *, size_t, uint64_t *);
+    persistency_status (*sync_remove)(persistency_job *, const char *,
+                                      const persistency_sync_id *, size_t);
+    persistency_status (*sync_remove_sync)(persistency_job *, const char *,
+                                           const persistency_sync_id *, size_t, uint64_t *);
+    persistency_status (*sync_prune)(persistency_job *, const char *, int64_t);
+    persistency_status (*sync_prune_sync)(persistency_job *, const char *, int64_t, uint64_t *);
+    persistency_status (*sync_summary_sync)(persistency_job *, const char *const *, size_t,
+                                            const persistency_sync_id *,
+                                            const persistency_sync_id *,
+                                            persistency_sync_summary *);
+    persistency_status (*sync_split_sync)(persistency_job *, const char *const *, size_t,
+                                          const persistency_sync_id *,
+                                          const persistency_sync_id *, uint32_t,
+                                          persistency_sync_part *, size_t);
+    persistency_status (*sync_items_sync)(persistency_job *, const char *const *, size_t,
+                                          const persistency_sync_id *,
+                                          const persistency_sync_id *, persistency_sync_id *,
+                                          size_t, size_t *);
+    persistency_status (*sync_len_sync)(persistency_job *, const char *, uint64_t *);
 };
 
 static const struct api_table api = {
@@ -251,6 +275,16 @@ static const struct api_table api = {
     persistency_job_check,
     persistency_metrics_text,
     persistency_string_free,
+    persistency_sync_add,
+    persistency_sync_add_sync,
+    persistency_sync_remove,
+    persistency_sync_remove_sync,
+    persistency_sync_prune,
+    persistency_sync_prune_sync,
+    persistency_sync_summary_sync,
+    persistency_sync_split_sync,
+    persistency_sync_items_sync,
+    persistency_sync_len_sync,
 };
 
 /* The callback typedefs have the documented signatures. */
@@ -276,6 +310,7 @@ static int field_types(void) {
     persistency_result res;
     persistency_bytes b;
     persistency_stats st;
+    persistency_sync_part part;
     int used = 0;
 
     memset(&o, 0, sizeof o);
@@ -284,6 +319,19 @@ static int field_types(void) {
     memset(&res, 0, sizeof res);
     memset(&b, 0, sizeof b);
     memset(&st, 0, sizeof st);
+    memset(&part, 0, sizeof part);
+    {
+        int64_t *s1 = &part.start.time;
+        uint8_t (*s2)[32] = &part.stop.hash;
+        uint64_t *s3 = &part.count;
+        uint8_t (*s4)[32] = &part.fingerprint;
+        persistency_sync_summary sum;
+        uint64_t *s5 = &sum.count;
+        uint8_t (*s6)[32] = &sum.fingerprint;
+        memset(&sum, 0, sizeof sum);
+        used += (s1 != NULL) + (s2 != NULL) + (s3 != NULL) + (s4 != NULL) + (s5 != NULL) +
+                (s6 != NULL);
+    }
     {
         uint32_t *o1 = &o.struct_size;
         int32_t *o2 = &o.synchronous;

@@ -22,7 +22,7 @@ CFLAGS=(-std=c99 -Wall -Wextra -Wpedantic -Werror -pthread)
 CXXFLAGS=(-x c++ -Wall -Wextra -Werror -pedantic)
 LINK=(-L"$LIBDIR" -lpersistency -Wl,-rpath,"$LIBDIR")
 VALGRIND=(valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1)
-PROGRAMS=(test_lifecycle test_global test_ops test_keys test_args test_concurrency test_version test_blocking test_maintenance)
+PROGRAMS=(test_lifecycle test_global test_ops test_keys test_args test_concurrency test_version test_blocking test_maintenance test_sync)
 ARCHIVE=$LIBDIR/link-safe/libpersistency.a
 
 passed=0

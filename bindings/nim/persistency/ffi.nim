@@ -327,4 +327,54 @@ proc persistency_metrics_text*(instance: ptr CPersistency): cstring {.pimport.}
 proc persistency_string_free*(text: cstring) {.pimport.}
   ## Frees a string of `persistency_metrics_text` (NULL is a no-op).
 
+# Sync sets (docs/c-api-sync.md)
+type
+  SyncId* {.bycopy.} = object
+    ## `persistency_sync_id`: a timestamp (ns) and a message hash, ordered
+    ## by time, then hash.
+    time*: int64
+    hash*: array[32, byte]
+  SyncSummary* {.bycopy.} = object
+    ## `persistency_sync_summary`: count and fingerprint (XOR of hashes).
+    count*: uint64
+    fingerprint*: array[32, byte]
+  SyncPart* {.bycopy.} = object
+    ## `persistency_sync_part`: `[start, stop)`, count and fingerprint.
+    start*, stop*: SyncId
+    count*: uint64
+    fingerprint*: array[32, byte]
+
+proc persistency_sync_add*(job: ptr CPersistencyJob, setName: cstring, ids: ptr SyncId,
+    count: csize_t): CStatus {.pimport.}
+  ## Queues adding ids to a set (fire-and-forget).
+proc persistency_sync_add_sync*(job: ptr CPersistencyJob, setName: cstring, ids: ptr SyncId,
+    count: csize_t, added: ptr uint64): CStatus {.pimport.}
+  ## Adds ids and waits for the commit; `added[]`: how many were new.
+proc persistency_sync_remove*(job: ptr CPersistencyJob, setName: cstring, ids: ptr SyncId,
+    count: csize_t): CStatus {.pimport.}
+  ## Queues removing ids (fire-and-forget).
+proc persistency_sync_remove_sync*(job: ptr CPersistencyJob, setName: cstring, ids: ptr SyncId,
+    count: csize_t, removed: ptr uint64): CStatus {.pimport.}
+  ## Removes ids and waits for the commit.
+proc persistency_sync_prune*(job: ptr CPersistencyJob, setName: cstring,
+    before: int64): CStatus {.pimport.}
+  ## Queues removing ids older than `before` (fire-and-forget).
+proc persistency_sync_prune_sync*(job: ptr CPersistencyJob, setName: cstring, before: int64,
+    removed: ptr uint64): CStatus {.pimport.}
+  ## Prunes and waits for the commit.
+proc persistency_sync_summary_sync*(job: ptr CPersistencyJob, sets: cstringArray,
+    set_count: csize_t, start, stop: ptr SyncId, summary: ptr SyncSummary): CStatus {.pimport.}
+  ## Count and fingerprint of `[start, stop)` over a union of sets.
+proc persistency_sync_split_sync*(job: ptr CPersistencyJob, sets: cstringArray,
+    set_count: csize_t, start, stop: ptr SyncId, parts: uint32, `out`: ptr SyncPart,
+    out_len: csize_t): CStatus {.pimport.}
+  ## `[start, stop)` in `parts` parts of equal count.
+proc persistency_sync_items_sync*(job: ptr CPersistencyJob, sets: cstringArray,
+    set_count: csize_t, start, stop: ptr SyncId, `out`: ptr SyncId, capacity: csize_t,
+    count: ptr csize_t): CStatus {.pimport.}
+  ## The ids of `[start, stop)`, in order, at most `capacity`.
+proc persistency_sync_len_sync*(job: ptr CPersistencyJob, setName: cstring,
+    len: ptr uint64): CStatus {.pimport.}
+  ## How many ids a set holds.
+
 {.pop.}

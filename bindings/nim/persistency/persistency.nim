@@ -38,6 +38,7 @@ import chronos, results
 import ./[ffi, types, keys, payload, bridge, extras, checks]
 
 export types, keys, payload, extras
+export SyncId, SyncSummary, SyncPart
 
 const DefaultStoragePath* = "./data"
   ## The root directory a node uses when none is configured (upstream's).
@@ -551,5 +552,6 @@ proc libraryVersion*(): string =
   $persistency_version()
 
 include ./maintenance
+include ./sync
 
 {.pop.}

@@ -1,0 +1,534 @@
+//! The aggregate tree of one set, in terms of the storage port only.
+//!
+//! Elements are rows of the set's elements category (key: the 40-byte id
+//! key, empty payload). Every element has a level, 0 to [`MAX_LEVEL`],
+//! drawn from a hash of its key (a level-L element occurs with odds
+//! 16^-L). An element of level ≥ L is an *anchor* of level L; a level-L
+//! *bucket* covers the elements from its anchor up to the next level-L
+//! anchor, and the *head* bucket (anchor `None`) those before the first.
+//! Each bucket of levels 1 to [`MAX_LEVEL`] is a row of the aggregates
+//! category (key: the level byte, then the anchor key; empty for the head)
+//! holding its count and XOR. A level-L bucket is the union of about 16
+//! level-(L−1) buckets, so a prefix aggregate descends the levels reading
+//! about 16 buckets at each: O(log n) rows. Levels from [`CACHED_FROM`]
+//! up live in memory too ([`SetCache`]), loaded from their rows (about
+//! n/256 of them) and written back at commit. Level 1 is read into memory
+//! one level-2 bucket (a *region*) at a time, when first used, and written
+//! through to its rows at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use super::{IdKey, Summary, ID_KEY_LEN};
+use crate::backend::{Backend, Range};
+use crate::error::{Error, Result};
+use crate::ops::Op;
+
+/// The highest level: 16^6 ≈ 1.7·10^7, so the top level holds a few
+/// buckets up to about 10^8 elements.
+pub(super) const MAX_LEVEL: u8 = 6;
+
+/// The lowest level kept in memory.
+pub(super) const CACHED_FROM: u8 = 2;
+
+/// Elements read per statement when walking them.
+const CHUNK: u32 = 32;
+
+/// A bucket's anchor: `None` for the head bucket.
+pub(super) type Anchor = Option<IdKey>;
+
+/// The level of an element: a fixed mix of its key (time and hash), so
+/// levels stay random even for equal hashes or equal times.
+pub(super) fn level_of(key: &IdKey) -> u8 {
+    let mut x = 0u64;
+    for chunk in key.chunks(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        x = (x ^ u64::from_le_bytes(word)).rotate_left(23);
+        x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    ((x.leading_zeros() / 4) as u8).min(MAX_LEVEL)
+}
+
+fn anchor_level(anchor: &Anchor) -> u8 {
+    anchor.as_ref().map_or(MAX_LEVEL + 1, level_of)
+}
+
+fn inconsistent(what: &str) -> Error {
+    Error::internal(format!("sync index inconsistent: {what}"))
+}
+
+fn id_key(bytes: &[u8]) -> Result<IdKey> {
+    bytes
+        .try_into()
+        .map_err(|_| inconsistent("an element key has the wrong length"))
+}
+
+fn anchor_of(bytes: &[u8]) -> Result<Anchor> {
+    if bytes.is_empty() {
+        Ok(None)
+    } else {
+        id_key(bytes).map(Some)
+    }
+}
+
+fn hash_of(key: &IdKey) -> [u8; 32] {
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&key[8..]);
+    hash
+}
+
+/// The stored key of a bucket.
+fn bucket_key(level: u8, anchor: &Anchor) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + ID_KEY_LEN);
+    key.push(level);
+    if let Some(a) = anchor {
+        key.extend_from_slice(a);
+    }
+    key
+}
+
+/// The levels of a set kept in memory, and which of their buckets changed
+/// since they were last written.
+#[derive(Debug, Default)]
+pub(super) struct SetCache {
+    /// Levels 1 to [`MAX_LEVEL`]; level 1 holds only some of its buckets
+    /// (each equal to its row), every one of those of the loaded regions.
+    levels: Vec<BTreeMap<Anchor, Summary>>,
+    /// Buckets of the cached levels changed since they were written.
+    changed: BTreeSet<(u8, Anchor)>,
+    /// Level-2 anchors whose level-1 buckets are all in memory.
+    loaded: BTreeSet<Anchor>,
+}
+
+impl SetCache {
+    /// Reads the cached levels' rows of a set (not its elements).
+    pub(super) fn load(backend: &mut dyn Backend, aggregates: &[u8]) -> Result<SetCache> {
+        let mut levels = vec![BTreeMap::new(); usize::from(MAX_LEVEL)];
+        let range = Range {
+            category: aggregates.to_vec(),
+            start: vec![CACHED_FROM],
+            stop: None,
+        };
+        for row in backend.scan(&range, false, 0)?.iter() {
+            let level = row.key[0];
+            let map = levels
+                .get_mut(usize::from(level.wrapping_sub(1)))
+                .filter(|_| level >= CACHED_FROM)
+                .ok_or_else(|| inconsistent("an aggregate row of an unknown level"))?;
+            map.insert(anchor_of(&row.key[1..])?, Summary::decode(row.payload)?);
+        }
+        Ok(SetCache {
+            levels,
+            changed: BTreeSet::new(),
+            loaded: BTreeSet::new(),
+        })
+    }
+
+    /// The writes that store the changed buckets; forgets the changes.
+    pub(super) fn take_changes(&mut self, aggregates: &[u8]) -> Vec<Op> {
+        let changed = std::mem::take(&mut self.changed);
+        changed
+            .into_iter()
+            .map(|(level, anchor)| {
+                let key = bucket_key(level, &anchor);
+                match self.map(level).get(&anchor) {
+                    Some(summary) => Op::put(aggregates, key, summary.encode()),
+                    None => Op::delete(aggregates, key),
+                }
+            })
+            .collect()
+    }
+
+    fn map(&self, level: u8) -> &BTreeMap<Anchor, Summary> {
+        &self.levels[usize::from(level - 1)]
+    }
+
+    fn map_mut(&mut self, level: u8) -> &mut BTreeMap<Anchor, Summary> {
+        &mut self.levels[usize::from(level - 1)]
+    }
+
+    /// The region (level-2 bucket) holding `key`: the last level-2 anchor
+    /// before it (or at it, when `inclusive`).
+    fn region_of(&self, key: &IdKey, inclusive: bool) -> Anchor {
+        let upper = if inclusive {
+            Bound::Included(Some(*key))
+        } else {
+            Bound::Excluded(Some(*key))
+        };
+        let map = self.map(CACHED_FROM);
+        map.range((Bound::Unbounded, upper))
+            .next_back()
+            .and_then(|(a, _)| *a)
+    }
+
+    /// Where a region ends: the next level-2 anchor.
+    fn region_end(&self, region: &Anchor) -> Option<IdKey> {
+        let map = self.map(CACHED_FROM);
+        map.range((Bound::Excluded(*region), Bound::Unbounded))
+            .next()
+            .and_then(|(a, _)| *a)
+    }
+
+    /// Elements of the set: the sum of the top level.
+    pub(super) fn len(&self) -> u64 {
+        self.map(MAX_LEVEL).values().map(|s| s.count).sum()
+    }
+}
+
+/// One set's tree over a backend.
+pub(super) struct Tree<'a> {
+    pub(super) backend: &'a mut dyn Backend,
+    pub(super) cache: &'a mut SetCache,
+    pub(super) elements: Vec<u8>,
+    pub(super) aggregates: Vec<u8>,
+}
+
+impl Tree<'_> {
+    /// Visits the buckets of `level` (level 0: the elements) whose anchors
+    /// are in `[from, stop)`, in order, while `visit` returns true.
+    fn walk(
+        &mut self,
+        level: u8,
+        from: Anchor,
+        stop: Option<&IdKey>,
+        mut visit: impl FnMut(Anchor, &Summary) -> bool,
+    ) -> Result<()> {
+        if level == 1 {
+            return self.walk_regions(from, stop, visit);
+        }
+        if level >= CACHED_FROM {
+            let upper = stop.map_or(Bound::Unbounded, |s| Bound::Excluded(Some(*s)));
+            for (anchor, summary) in self.cache.map(level).range((Bound::Included(from), upper)) {
+                if !visit(*anchor, summary) {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let mut range = Range {
+            category: self.elements.clone(),
+            start: from.map_or_else(Vec::new, |k| k.to_vec()),
+            stop: stop.map(|s| s.to_vec()),
+        };
+        loop {
+            let rows = self.backend.scan(&range, false, CHUNK)?;
+            for row in rows.iter() {
+                let key = id_key(row.key)?;
+                if !visit(Some(key), &Summary::one(&hash_of(&key))) {
+                    return Ok(());
+                }
+            }
+            match rows.last() {
+                Some(last) if rows.has_more() => {
+                    range.start = [last.key, &[0]].concat();
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// [`Tree::walk`] at level 1: region by region, each read into memory
+    /// when first used.
+    fn walk_regions(
+        &mut self,
+        from: Anchor,
+        stop: Option<&IdKey>,
+        mut visit: impl FnMut(Anchor, &Summary) -> bool,
+    ) -> Result<()> {
+        let mut region = match &from {
+            Some(k) => self.cache.region_of(k, true),
+            None => None,
+        };
+        loop {
+            self.load_region(region)?;
+            let end = self.cache.region_end(&region);
+            let lower = Bound::Included(from.max(region));
+            let upper = match (stop, end) {
+                (Some(s), Some(e)) => Bound::Excluded(Some(*s.min(&e))),
+                (Some(s), None) => Bound::Excluded(Some(*s)),
+                (None, Some(e)) => Bound::Excluded(Some(e)),
+                (None, None) => Bound::Unbounded,
+            };
+            for (anchor, summary) in self.cache.map(1).range((lower, upper)) {
+                if !visit(*anchor, summary) {
+                    return Ok(());
+                }
+            }
+            match end {
+                Some(e) if stop.is_none_or(|s| e < *s) => region = Some(e),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Reads the level-1 buckets of a region into memory, once.
+    fn load_region(&mut self, region: Anchor) -> Result<()> {
+        if self.cache.loaded.contains(&region) {
+            return Ok(());
+        }
+        let end = self.cache.region_end(&region);
+        let range = Range {
+            category: self.aggregates.clone(),
+            start: bucket_key(1, &region),
+            stop: Some(end.map_or_else(|| vec![2], |e| bucket_key(1, &Some(e)))),
+        };
+        let rows = self.backend.scan(&range, false, 0)?;
+        let map = self.cache.map_mut(1);
+        for row in rows.iter() {
+            map.insert(anchor_of(&row.key[1..])?, Summary::decode(row.payload)?);
+        }
+        self.cache.loaded.insert(region);
+        Ok(())
+    }
+
+    /// The last bucket of `level` (≥ 1) whose anchor is before `key`: the
+    /// one holding `key`; the head (perhaps empty) when there is none.
+    fn before(&mut self, level: u8, key: &IdKey) -> Result<(Anchor, Summary)> {
+        if level == 1 {
+            // The bucket is in the region before `key` (which may itself
+            // be a level-2 anchor).
+            self.load_region(self.cache.region_of(key, false))?;
+        }
+        let found = self.cache.map(level).range(..Some(*key)).next_back();
+        Ok(found.map_or((None, Summary::default()), |(a, s)| (*a, *s)))
+    }
+
+    /// The bucket of `level` (≥ 1) anchored at `key`.
+    fn bucket(&mut self, level: u8, key: &IdKey) -> Result<Summary> {
+        if level == 1 {
+            self.load_region(self.cache.region_of(key, true))?;
+        }
+        let found = self.cache.map(level).get(&Some(*key)).copied();
+        found.ok_or_else(|| inconsistent("an anchor has no bucket"))
+    }
+
+    /// Stores a bucket of `level` (≥ 1); an empty head is removed. `None`
+    /// removes the bucket.
+    fn store(&mut self, level: u8, anchor: Anchor, summary: Option<Summary>) -> Result<()> {
+        let summary = summary.filter(|s| anchor.is_some() || s.count > 0);
+        if level >= CACHED_FROM {
+            match summary {
+                Some(s) => self.cache.map_mut(level).insert(anchor, s),
+                None => self.cache.map_mut(level).remove(&anchor),
+            };
+            self.cache.changed.insert((level, anchor));
+            return Ok(());
+        }
+        // Level 1: written through, and kept in memory (every bucket in
+        // memory equals its row).
+        let key = bucket_key(level, &anchor);
+        let op = match summary {
+            Some(s) => Op::put(&self.aggregates, key, s.encode()),
+            None => Op::delete(&self.aggregates, key),
+        };
+        self.backend.apply(std::slice::from_ref(&op))?;
+        match summary {
+            Some(s) => self.cache.map_mut(1).insert(anchor, s),
+            None => self.cache.map_mut(1).remove(&anchor),
+        };
+        Ok(())
+    }
+
+    /// The summary of every element before `key`.
+    pub(super) fn prefix(&mut self, key: &IdKey) -> Result<Summary> {
+        let mut acc = Summary::default();
+        let mut from: Anchor = None;
+        for level in (1..=MAX_LEVEL).rev() {
+            let mut last: Option<(Anchor, Summary)> = None;
+            self.walk(level, from, Some(key), |anchor, summary| {
+                if let Some((_, full)) = last.replace((anchor, *summary)) {
+                    acc = acc.plus(&full);
+                }
+                true
+            })?;
+            if let Some((anchor, _)) = last {
+                from = anchor;
+            }
+        }
+        self.walk(0, from, Some(key), |_, summary| {
+            acc = acc.plus(summary);
+            true
+        })?;
+        Ok(acc)
+    }
+
+    /// Elements of the set.
+    pub(super) fn len(&self) -> u64 {
+        self.cache.len()
+    }
+
+    /// The element of rank `rank` (0-based) and the summary of those
+    /// before it; `None` past the end.
+    pub(super) fn select(&mut self, rank: u64) -> Result<Option<(IdKey, Summary)>> {
+        if rank >= self.len() {
+            return Ok(None);
+        }
+        let mut acc = Summary::default();
+        let mut from: Anchor = None;
+        for level in (1..=MAX_LEVEL).rev() {
+            let mut chosen = None;
+            self.walk(level, from, None, |anchor, summary| {
+                if acc.count + summary.count > rank {
+                    chosen = Some(anchor);
+                    false
+                } else {
+                    acc = acc.plus(summary);
+                    true
+                }
+            })?;
+            from = chosen.ok_or_else(|| inconsistent("a rank is past the buckets"))?;
+        }
+        let mut found = None;
+        self.walk(0, from, None, |anchor, summary| {
+            if acc.count == rank {
+                found = anchor;
+                false
+            } else {
+                acc = acc.plus(summary);
+                true
+            }
+        })?;
+        let key = found.ok_or_else(|| inconsistent("a rank is past the elements"))?;
+        Ok(Some((key, acc)))
+    }
+
+    /// Whether the set holds `key`.
+    pub(super) fn contains(&mut self, key: &IdKey) -> Result<bool> {
+        self.backend.exists(&self.elements, key)
+    }
+
+    /// Adds an element; false when it was there.
+    pub(super) fn insert(&mut self, key: &IdKey) -> Result<bool> {
+        if self.contains(key)? {
+            return Ok(false);
+        }
+        self.backend
+            .apply(&[Op::put(&self.elements, key.to_vec(), Vec::new())])?;
+        let one = Summary::one(&hash_of(key));
+        let own = level_of(key);
+        for level in 1..=MAX_LEVEL {
+            let (holder, held) = self.before(level, key)?;
+            if level <= own {
+                // The element splits its holder: its new bucket takes the
+                // lower-level buckets from it to the next anchor of `level`.
+                let mut split = Summary::default();
+                self.walk(level - 1, Some(*key), None, |anchor, summary| {
+                    if anchor != Some(*key) && anchor_level(&anchor) >= level {
+                        return false;
+                    }
+                    split = split.plus(summary);
+                    true
+                })?;
+                self.store(level, holder, Some(held.plus(&one).minus(&split)?))?;
+                self.store(level, Some(*key), Some(split))?;
+                if level == CACHED_FROM && self.cache.loaded.contains(&holder) {
+                    // The region splits; both halves stay in memory.
+                    self.cache.loaded.insert(Some(*key));
+                }
+            } else {
+                self.store(level, holder, Some(held.plus(&one)))?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Removes an element; false when it was not there.
+    pub(super) fn remove(&mut self, key: &IdKey) -> Result<bool> {
+        if !self.contains(key)? {
+            return Ok(false);
+        }
+        self.backend
+            .apply(&[Op::delete(&self.elements, key.to_vec())])?;
+        let one = Summary::one(&hash_of(key));
+        let own = level_of(key);
+        for level in 1..=MAX_LEVEL {
+            let (holder, held) = self.before(level, key)?;
+            if level <= own {
+                // Its bucket joins the one before it.
+                let merged = self.bucket(level, key)?.minus(&one)?;
+                self.store(level, holder, Some(held.plus(&merged)))?;
+                self.store(level, Some(*key), None)?;
+                if level == CACHED_FROM && !self.cache.loaded.remove(&Some(*key)) {
+                    // The region joins the one before: in memory only if
+                    // both were.
+                    self.cache.loaded.remove(&holder);
+                }
+            } else {
+                self.store(level, holder, Some(held.minus(&one)?))?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Removes every element before `cut`; returns how many there were.
+    pub(super) fn prune(&mut self, cut: &IdKey) -> Result<u64> {
+        let removed = self.prefix(cut)?;
+        if removed.count == 0 {
+            return Ok(0);
+        }
+        // The new head of each level: the elements from `cut` to the
+        // level's first anchor at or after it.
+        let mut heads = Vec::with_capacity(usize::from(MAX_LEVEL));
+        for level in 1..=MAX_LEVEL {
+            let mut next = None;
+            self.walk(level, Some(*cut), None, |anchor, _| {
+                next = anchor;
+                false
+            })?;
+            let upto = match next {
+                Some(anchor) => self.prefix(&anchor)?,
+                // `SyncId::MAX` is never an element: all of them.
+                None => self.prefix(&super::SyncId::MAX.key())?,
+            };
+            heads.push(upto.minus(&removed)?);
+        }
+        let head_loaded = self
+            .cache
+            .loaded
+            .contains(&self.cache.region_of(cut, false));
+        self.backend.apply(&[
+            Op::delete_range(&self.elements, Vec::new(), cut.to_vec()),
+            Op::delete_range(&self.aggregates, vec![1], bucket_key(1, &Some(*cut))),
+        ])?;
+        // The level-1 buckets before `cut` are gone with their rows; the
+        // new head region is the rest of the region holding `cut`.
+        let kept = self.cache.map_mut(1).split_off(&Some(*cut));
+        *self.cache.map_mut(1) = kept;
+        let kept = self.cache.loaded.split_off(&Some(*cut));
+        self.cache.loaded = kept;
+        if head_loaded {
+            self.cache.loaded.insert(None);
+        }
+        for (level, head) in (1..=MAX_LEVEL).zip(heads) {
+            if level >= CACHED_FROM {
+                let gone: Vec<Anchor> = self
+                    .cache
+                    .map(level)
+                    .range(..Some(*cut))
+                    .map(|(a, _)| *a)
+                    .collect();
+                for anchor in gone {
+                    self.store(level, anchor, None)?;
+                }
+            }
+            self.store(level, None, Some(head))?;
+        }
+        Ok(removed.count)
+    }
+
+    /// The ids in `[start, stop)`, at most `limit` (0: no limit).
+    pub(super) fn items(&mut self, start: &IdKey, stop: &IdKey, limit: u32) -> Result<Vec<IdKey>> {
+        let mut out = Vec::new();
+        self.walk(0, Some(*start), Some(stop), |anchor, _| {
+            out.extend(anchor);
+            limit == 0 || out.len() < limit as usize
+        })?;
+        Ok(out)
+    }
+}
