@@ -16,6 +16,7 @@ use super::{
 use crate::backend::{Backend, BackupCopy, Range};
 use crate::error::{Error, Result};
 use crate::ops::Op;
+use crate::progress::Progress;
 use crate::rows::Rows;
 
 /// A job's store with its sync sets.
@@ -342,8 +343,12 @@ impl Backend for SyncLayer {
         self.inner.compact_step(pages)
     }
 
-    fn check(&mut self) -> Result<()> {
-        self.inner.check()
+    fn free_bytes(&mut self) -> u64 {
+        self.inner.free_bytes()
+    }
+
+    fn check(&mut self, progress: Option<&mut dyn FnMut(Progress)>) -> Result<()> {
+        self.inner.check(progress)
     }
 
     fn enforce_retention(&mut self) -> Result<bool> {
