@@ -24,6 +24,7 @@ fi
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --features persistency/fault-injection -- -D warnings
+cargo clippy --all-targets --features fault-injection,postgres -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 step "documentation links stay inside the repository"
@@ -68,6 +69,9 @@ bash bindings/nim/run_tests.sh
 
 step "stress test under valgrind (small size)"
 scripts/valgrind_stress.sh
+
+step "PostgreSQL: a throw-away cluster, the behavioural tests against it, fencing, faults"
+scripts/test-postgres.sh
 
 step "benchmark, quick mode (figures only, no timing assertions)"
 cargo bench --bench throughput -- --quick
