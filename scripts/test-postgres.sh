@@ -64,9 +64,12 @@ cargo test --release --features postgres --test postgres -- restart
 step "the C suite's operation tests against PostgreSQL"
 cargo build --release --features postgres --lib
 build=$(mktemp -d /tmp/persistency-pg-c.XXXXXX)
+# A copy of this build of the library under its SONAME, beside the test.
+cp target/release/libpersistency.so "$build/libpersistency.so.0"
+ln -s libpersistency.so.0 "$build/libpersistency.so"
 cc -std=c99 -Wall -Wextra -Wpedantic -Werror -pthread -I include \
-  tests/c/test_ops.c tests/c/harness.c -L target/release -lpersistency \
-  -Wl,-rpath,"$PWD/target/release" -o "$build/test_ops"
+  tests/c/test_ops.c tests/c/harness.c -L "$build" -lpersistency \
+  -Wl,-rpath,"$build" -o "$build/test_ops"
 out=$build/test_ops.out
 (cd "$build" && TMPDIR=$build "$build/test_ops") | tee "$out"
 plan=$(sed -n 's/^1\.\.//p' "$out")

@@ -45,6 +45,10 @@ pub(in crate::backend) struct PgBackend {
     txn_base: u64,
     /// Estimated bytes the open transaction's puts add.
     txn_added: u64,
+    /// Writes applied in the open transaction: the first needs no
+    /// savepoint (failing, it ends the transaction, which holds nothing
+    /// else).
+    txn_writes: u64,
     /// The table's size when last measured, and when.
     last_size: u64,
     measured: Instant,
@@ -76,6 +80,7 @@ impl PgBackend {
             quota: options.max_db_bytes,
             txn_base: 0,
             txn_added: 0,
+            txn_writes: 0,
             last_size: 0,
             measured: Instant::now(),
             fenced: None,
@@ -252,6 +257,7 @@ impl Backend for PgBackend {
         self.control("BEGIN")?;
         self.in_txn = true;
         self.txn_added = 0;
+        self.txn_writes = 0;
         if self.quota > 0 {
             self.txn_base = self.measure()?;
         }
@@ -288,6 +294,11 @@ impl Backend for PgBackend {
         let adds = self.check_quota(ops)?;
         if let [op] = ops {
             self.apply_one(op, false)?;
+        } else if self.txn_writes == 0 {
+            // Alone in its transaction: a failure rolls the whole back.
+            for op in ops {
+                self.apply_one(op, false)?;
+            }
         } else {
             self.control("SAVEPOINT batch")?;
             for op in ops {
@@ -296,11 +307,14 @@ impl Backend for PgBackend {
             self.control("RELEASE SAVEPOINT batch")?;
         }
         self.txn_added += adds;
+        self.txn_writes += 1;
         Ok(())
     }
 
     fn delete_acked(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
-        Ok(self.execute(|s| &s.delete, &[&category, &key], false)? > 0)
+        let deleted = self.execute(|s| &s.delete, &[&category, &key], false)? > 0;
+        self.txn_writes += 1;
+        Ok(deleted)
     }
 
     fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>> {
