@@ -251,10 +251,10 @@ fn main() {
         }
     } else {
         Sizes {
-            reps: 7,
+            reps: 5,
             puts: 100_000,
-            single_puts: 10_000,
-            batches: 1_000,
+            single_puts: 3_000,
+            batches: 500,
             gets: 20_000,
             scans: 200,
         }
