@@ -63,7 +63,9 @@ cargo test --release --features postgres --test postgres -- restart
 
 step "the C suite's operation tests against PostgreSQL"
 cargo build --release --features postgres --lib
-build=$(mktemp -d /tmp/persistency-pg-c.XXXXXX)
+# Inside the cluster's directory: removed with it, also on failure.
+build=$PG_DIR/c
+mkdir "$build"
 # A copy of this build of the library under its SONAME, beside the test.
 cp target/release/libpersistency.so "$build/libpersistency.so.0"
 ln -s libpersistency.so.0 "$build/libpersistency.so"
@@ -74,7 +76,6 @@ out=$build/test_ops.out
 (cd "$build" && TMPDIR=$build "$build/test_ops") | tee "$out"
 plan=$(sed -n 's/^1\.\.//p' "$out")
 ok=$(grep -c '^ok - ' "$out" || true)
-rm -rf "$build"
 [ -n "$plan" ] && [ "$ok" -eq "$plan" ] ||
   { echo "C operation tests: $ok of ${plan:-?} passed" >&2; exit 1; }
 echo "C operation tests on PostgreSQL: $ok of $plan passed"
