@@ -86,7 +86,7 @@ char *test_root(char *buf, size_t n, const char *name) {
     return postgres_root(buf, n) ? buf : test_path(buf, n, name);
 }
 
-char *test_memory_root(char *buf, size_t n) {
+char *test_scratch_root(char *buf, size_t n) {
     if (postgres_root(buf, n) == NULL) snprintf(buf, n, ":memory:");
     return buf;
 }

@@ -177,7 +177,7 @@ char *test_path(char *buf, size_t n, const char *name);
 char *test_root(char *buf, size_t n, const char *name);
 /** A root whose jobs nobody else sees: ":memory:", or under PostgreSQL a
  * fresh schema as test_root. Returns buf. */
-char *test_memory_root(char *buf, size_t n);
+char *test_scratch_root(char *buf, size_t n);
 /** True if path exists. */
 bool path_exists(const char *path);
 

@@ -13,7 +13,7 @@
  * PostgreSQL schema when the suite runs against PostgreSQL. */
 static int32_t memory_job(persistency **p, persistency_job **job) {
     char root[1024];
-    int32_t rc = persistency_new(test_memory_root(root, sizeof root), p);
+    int32_t rc = persistency_new(test_scratch_root(root, sizeof root), p);
     if (rc != PERSISTENCY_OK) return rc;
     return persistency_open_job(*p, "ops", job);
 }
