@@ -824,7 +824,8 @@ persistency_status persistency_open_job(struct persistency *p,
  * version's (24): `PERSISTENCY_ERR_INVALID_ARGUMENT`; a struct of an older version (a
  * smaller `struct_size`) is accepted, its missing fields at their defaults.
  * A job file (the same file: same device and inode, through any path or
- * link) held by another live instance or another job:
+ * link) held by another live instance or another job, or a job kept in
+ * PostgreSQL that another process holds (docs/postgres.md):
  * `PERSISTENCY_ERR_INVALID_ARGUMENT`. From a callback, when it would wait
  * for a job that waits for the callback's own job (opening a job that
  * closes while its close waits for this callback):

@@ -24,6 +24,7 @@ fi
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --features persistency/fault-injection -- -D warnings
+cargo clippy --workspace --all-targets --features persistency/fault-injection,persistency/postgres -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 step "documentation links stay inside the repository"
@@ -46,7 +47,9 @@ step "Rust tests (unit, integration, doc)"
 python3 -c 'import prometheus_client' 2>/dev/null ||
   python3 -m pip install -q prometheus_client ||
   { echo "cannot install prometheus_client (pip)" >&2; exit 1; }
-cargo test --workspace --release --features persistency/fault-injection
+# With the postgres feature too (its tests skip themselves without a
+# server): scripts/test-postgres.sh then reuses this build.
+cargo test --workspace --release --features persistency/fault-injection,persistency/postgres
 
 step "sync sets: the Python vectors are current, the reconciliation example"
 python3 tests/data/sync_vectors.py | diff -q - tests/data/sync_vectors.json
@@ -72,6 +75,9 @@ bash bindings/nim/run_tests.sh
 
 step "stress test under valgrind (small size)"
 scripts/valgrind_stress.sh
+
+step "PostgreSQL: a throw-away cluster, the behavioural tests against it, fencing, faults"
+scripts/test-postgres.sh
 
 step "benchmark, quick mode (figures only, no timing assertions)"
 cargo bench --bench throughput -- --quick

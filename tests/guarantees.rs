@@ -7,6 +7,9 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use persistency::{ErrorKind, FullPolicy, JobOptions, Op, Persistency, Result, ScanOptions};
 
+mod common;
+use common::{root_in, scratch_root};
+
 /// Holds the job's worker inside a callback until the returned sender sends
 /// (or is dropped), so the requests queued meanwhile wait together.
 fn hold_worker(job: &persistency::Job) -> Result<mpsc::Sender<()>> {
@@ -22,7 +25,7 @@ fn hold_worker(job: &persistency::Job) -> Result<mpsc::Sender<()>> {
 
 #[test]
 fn read_your_writes_without_waiting() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let job = db.open_job("ryw")?;
     for i in 0..500u32 {
         job.put("c", &i.to_be_bytes(), &i.to_le_bytes())?;
@@ -46,7 +49,7 @@ fn read_your_writes_without_waiting() -> Result<()> {
 #[test]
 fn thousands_of_requests_complete_exactly_once_across_a_close() -> Result<()> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let db = Persistency::new(&root_in(dir.path()))?;
     let job = db.open_job("once")?;
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let calls = Arc::new(AtomicUsize::new(0));
@@ -96,7 +99,7 @@ fn thousands_of_requests_complete_exactly_once_across_a_close() -> Result<()> {
 
 #[test]
 fn callbacks_arrive_in_acceptance_order() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let job = db.open_job("order")?;
     let order = Arc::new(Mutex::new(Vec::new()));
     for i in 0..1_000u32 {
@@ -125,7 +128,7 @@ fn callbacks_arrive_in_acceptance_order() -> Result<()> {
 
 #[test]
 fn fail_fast_backpressure_loses_nothing_accepted() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let options = JobOptions::default()
         .queue_capacity(4)
         .full_policy(FullPolicy::Fail);
@@ -165,7 +168,7 @@ fn fail_fast_backpressure_loses_nothing_accepted() -> Result<()> {
 
 #[test]
 fn a_bounded_wait_for_room_times_out_and_queues_nothing() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let job = db.open_job_with("bounded", &JobOptions::default().queue_capacity(2))?;
     let release_tx = hold_worker(&job)?;
     job.put("c", b"a", b"1")?;
@@ -196,7 +199,7 @@ fn a_bounded_wait_for_room_times_out_and_queues_nothing() -> Result<()> {
 
 #[test]
 fn blocking_policy_waits_for_room() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let options = JobOptions::default().queue_capacity(2);
     let job = db.open_job_with("block", &options)?;
     std::thread::scope(|s| {
@@ -216,7 +219,7 @@ fn blocking_policy_waits_for_room() -> Result<()> {
 
 #[test]
 fn own_callback_never_waits_for_its_queue() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let options = JobOptions::default().queue_capacity(1);
     let job = db.open_job_with("own", &options)?;
     let inner = job.clone();
@@ -238,7 +241,7 @@ fn own_callback_never_waits_for_its_queue() -> Result<()> {
 
 #[test]
 fn closing_from_a_callback_is_refused() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let job = db.open_job("self")?;
     let other = db.open_job("other")?;
     let (tx, rx) = mpsc::channel();
@@ -270,7 +273,7 @@ fn closing_from_a_callback_is_refused() -> Result<()> {
 #[test]
 fn quota_refuses_growth_whole_batches_and_reads_go_on() -> Result<()> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let db = Persistency::new(&root_in(dir.path()))?;
     let options = JobOptions::default().max_db_bytes(256 * 1024);
     let job = db.open_job_with("quota", &options)?;
     job.put("c", b"first", b"kept")?;
@@ -301,7 +304,7 @@ fn quota_refuses_growth_whole_batches_and_reads_go_on() -> Result<()> {
 #[test]
 fn a_failing_batch_rolls_back_alone_in_its_group() -> Result<()> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let db = Persistency::new(&root_in(dir.path()))?;
     let options = JobOptions::default().max_db_bytes(192 * 1024);
     let job = db.open_job_with("group", &options)?;
     // Hold the worker so the next requests are committed as one group.
@@ -337,7 +340,7 @@ fn a_failing_batch_rolls_back_alone_in_its_group() -> Result<()> {
 #[test]
 fn stats_follow_the_work() -> Result<()> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let db = Persistency::new(&root_in(dir.path()))?;
     let job = db.open_job("stats")?;
     job.write(vec![
         Op::put("c", b"a".to_vec(), b"1".to_vec()),
@@ -368,7 +371,7 @@ fn logger_reports_failed_fire_and_forget_writes() -> Result<()> {
         persistency::Level::Warn,
     );
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let db = Persistency::new(&root_in(dir.path()))?;
     let options = JobOptions::default().max_db_bytes(64 * 1024);
     let job = db.open_job_with("logged", &options)?;
     job.put("c", b"huge", &vec![1u8; 256 * 1024])?;
@@ -388,7 +391,7 @@ fn logger_reports_failed_fire_and_forget_writes() -> Result<()> {
 
 #[test]
 fn queue_capacity_counts_operations_not_requests() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let options = JobOptions::default()
         .queue_capacity(10)
         .full_policy(FullPolicy::Fail);

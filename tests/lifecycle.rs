@@ -6,12 +6,18 @@ use std::sync::Arc;
 
 use persistency::{ErrorKind, JobOptions, Persistency, Result};
 
+mod common;
+use common::{postgres, root_in, scratch_root, skip_on_postgres};
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
 #[test]
 fn root_validation() {
+    if skip_on_postgres("checks of root directories") {
+        return;
+    }
     let dir = tmp();
     let file = dir.path().join("file");
     std::fs::write(&file, b"x").expect("write");
@@ -40,6 +46,9 @@ fn root_validation() {
 
 #[test]
 fn root_is_created_lazily() -> Result<()> {
+    if skip_on_postgres("a root directory created by the first open") {
+        return Ok(());
+    }
     let dir = tmp();
     let root = dir.path().join("lazy/root");
     let db = Persistency::new(root.to_str().expect("utf8"))?;
@@ -51,7 +60,7 @@ fn root_is_created_lazily() -> Result<()> {
 
 #[test]
 fn bad_job_ids_are_refused() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     for id in ["", ".x", "../x", "a/b", "a b", "x\0y", &"y".repeat(129)] {
         assert_eq!(
             db.open_job(id).unwrap_err().kind(),
@@ -66,7 +75,7 @@ fn bad_job_ids_are_refused() -> Result<()> {
 #[test]
 fn reopen_keeps_data() -> Result<()> {
     let dir = tmp();
-    let root = dir.path().to_str().expect("utf8");
+    let root = &root_in(dir.path());
     {
         let db = Persistency::new(root)?;
         let job = db.open_job("keep")?;
@@ -81,7 +90,7 @@ fn reopen_keeps_data() -> Result<()> {
 
 #[test]
 fn open_is_idempotent_and_first_options_stand() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let a = db.open_job("j")?;
     let options = JobOptions::default().queue_capacity(1);
     let b = db.open_job_with("j", &options)?;
@@ -92,7 +101,7 @@ fn open_is_idempotent_and_first_options_stand() -> Result<()> {
 
 #[test]
 fn find_has_and_not_found() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     assert!(!db.has_job("j"));
     assert_eq!(db.find_job("j").unwrap_err().kind(), ErrorKind::JobNotFound);
     let job = db.open_job("j")?;
@@ -111,7 +120,7 @@ fn find_has_and_not_found() -> Result<()> {
 #[test]
 fn parallel_jobs_are_isolated() -> Result<()> {
     let dir = tmp();
-    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let db = Persistency::new(&root_in(dir.path()))?;
     let jobs: Vec<_> = (0..4)
         .map(|i| db.open_job(&format!("job{i}")))
         .collect::<Result<_>>()?;
@@ -134,7 +143,7 @@ fn parallel_jobs_are_isolated() -> Result<()> {
 
 #[test]
 fn close_joins_after_completing_everything() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let job = db.open_job("j")?;
     let done = Arc::new(AtomicUsize::new(0));
     for i in 0..2_000u32 {
@@ -163,15 +172,18 @@ fn close_joins_after_completing_everything() -> Result<()> {
 #[test]
 fn drop_removes_files() -> Result<()> {
     let dir = tmp();
-    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let root = root_in(dir.path());
+    // Under PostgreSQL the job is a table: no files to look at.
+    let files = postgres().is_none();
+    let db = Persistency::new(&root)?;
     let job = db.open_job("gone")?;
     job.put("c", b"k", b"v")?;
     job.flush()?;
-    assert!(dir.path().join("gone.db").exists());
+    assert!(!files || Path::new(&root).join("gone.db").exists());
     db.drop_job("gone")?;
     for suffix in ["db", "db-wal", "db-shm"] {
         assert!(
-            !dir.path().join(format!("gone.{suffix}")).exists(),
+            !Path::new(&root).join(format!("gone.{suffix}")).exists(),
             "{suffix}"
         );
     }
@@ -185,9 +197,17 @@ fn drop_removes_files() -> Result<()> {
 fn two_instances_never_share_a_file() -> Result<()> {
     let dir = tmp();
     let root = dir.path().join("r");
-    let a = Persistency::new(root.to_str().expect("utf8"))?;
+    let root = match postgres() {
+        Some(_) => root_in(dir.path()),
+        None => root.to_string_lossy().into_owned(),
+    };
+    let a = Persistency::new(&root)?;
     a.open_job("shared")?;
-    let spelled = format!("{}/../r", root.display());
+    // The same directory spelled another way; the same schema.
+    let spelled = match postgres() {
+        Some(_) => root.clone(),
+        None => format!("{root}/../r"),
+    };
     let b = Persistency::new(&spelled)?;
     assert_eq!(
         b.open_job("shared").unwrap_err().kind(),
@@ -214,8 +234,8 @@ fn two_instances_never_share_a_file() -> Result<()> {
 #[test]
 fn two_independent_roots() -> Result<()> {
     let (d1, d2) = (tmp(), tmp());
-    let a = Persistency::new(d1.path().to_str().expect("utf8"))?;
-    let b = Persistency::new(d2.path().to_str().expect("utf8"))?;
+    let a = Persistency::new(&root_in(d1.path()))?;
+    let b = Persistency::new(&root_in(d2.path()))?;
     a.open_job("node")?.put("c", b"k", b"a")?;
     b.open_job("node")?.put("c", b"k", b"b")?;
     assert_eq!(a.find_job("node")?.get("c", b"k")?, Some(b"a".to_vec()));
@@ -225,7 +245,7 @@ fn two_independent_roots() -> Result<()> {
 
 #[test]
 fn dropping_the_last_instance_reference_closes_jobs() -> Result<()> {
-    let db = Persistency::new(":memory:")?;
+    let db = Persistency::new(&scratch_root())?;
     let job = db.open_job("j")?;
     job.put("c", b"k", b"v")?;
     drop(db);
@@ -235,6 +255,9 @@ fn dropping_the_last_instance_reference_closes_jobs() -> Result<()> {
 
 #[test]
 fn schema_version_mismatch_is_refused() -> Result<()> {
+    if skip_on_postgres("a foreign SQLite job file") {
+        return Ok(());
+    }
     let dir = tmp();
     let path = dir.path().join("future.db");
     {
@@ -253,7 +276,7 @@ fn schema_version_mismatch_is_refused() -> Result<()> {
 #[test]
 fn reopen_while_closing_waits_without_blocking_callbacks() -> Result<()> {
     let dir = tmp();
-    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let db = Persistency::new(&root_in(dir.path()))?;
     let job = db.open_job("busy")?;
     job.put("c", b"k", b"v")?;
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
@@ -284,7 +307,7 @@ fn reopen_while_closing_waits_without_blocking_callbacks() -> Result<()> {
 #[test]
 fn every_concurrent_closer_waits_for_the_join() -> Result<()> {
     let dir = tmp();
-    let db = Persistency::new(dir.path().to_str().expect("utf8"))?;
+    let db = Persistency::new(&root_in(dir.path()))?;
     let job = db.open_job("x")?;
     let held = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
@@ -319,4 +342,24 @@ fn every_concurrent_closer_waits_for_the_join() -> Result<()> {
     let reopened = db.open_job("x")?;
     assert!(reopened.is_open() && !reopened.same(&job));
     Ok(())
+}
+
+#[test]
+fn postgres_roots_are_never_taken_for_directories() {
+    // Parsed, not connected: no server is needed.
+    let parsed = Persistency::new("postgresql:///db?host=/nowhere&schema=s");
+    if cfg!(feature = "postgres") {
+        assert!(parsed.is_ok(), "{:?}", parsed.err());
+    } else {
+        let err = parsed.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(err.message().contains("`postgres` feature"), "{err}");
+    }
+    for bad in ["postgres:///db?bogus=1", "postgresql:///db?schema="] {
+        assert_eq!(
+            Persistency::new(bad).unwrap_err().kind(),
+            ErrorKind::InvalidArgument,
+            "{bad}"
+        );
+    }
 }

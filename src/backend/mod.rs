@@ -12,6 +12,8 @@ pub(crate) mod faultplan;
 mod faultvfs;
 mod files;
 pub(crate) mod inspect;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod schema;
 mod sqlite;
 
@@ -147,6 +149,9 @@ enum StoreKind {
     Memory,
     /// A directory of SQLite job files, as the root was given.
     Directory(String),
+    /// A PostgreSQL database and schema: each job a table.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<postgres::PgStore>),
 }
 
 impl Store {
@@ -155,6 +160,16 @@ impl Store {
     pub(crate) fn for_root(root: &str) -> Result<Store> {
         if root == MEMORY_ROOT {
             return Ok(Store(StoreKind::Memory));
+        }
+        if root.starts_with("postgresql://") || root.starts_with("postgres://") {
+            #[cfg(feature = "postgres")]
+            return Ok(Store(StoreKind::Postgres(Box::new(
+                postgres::PgStore::parse(root)?,
+            ))));
+            #[cfg(not(feature = "postgres"))]
+            return Err(crate::error::Error::invalid(
+                "a PostgreSQL root needs the library built with the `postgres` feature",
+            ));
         }
         sqlite::validate_root(root)?;
         Ok(Store(StoreKind::Directory(root.to_string())))
@@ -169,6 +184,8 @@ impl Store {
                 file: JobFile::new(sqlite::canonical_root(root, true)?, job_id),
                 resolved: None,
             },
+            #[cfg(feature = "postgres")]
+            StoreKind::Postgres(store) => Site::Postgres(store.site(job_id)),
         })
     }
 
@@ -185,15 +202,19 @@ impl Store {
                         resolved: None,
                     })
             }
+            #[cfg(feature = "postgres")]
+            StoreKind::Postgres(store) => Some(Site::Postgres(store.site(job_id))),
         }
     }
 }
 
-/// One thing two jobs must not share: a file's path or the file itself.
+/// One thing two jobs must not share: a file's path or the file itself,
+/// or a database table (named by server, database, schema and table).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum ClaimKey {
     Path(PathBuf),
     File(FileId),
+    Table(String),
 }
 
 /// What identifies a job's storage across jobs and instances: the path of
@@ -204,18 +225,27 @@ pub(crate) enum ClaimKey {
 pub(crate) struct Identity {
     paths: Vec<PathBuf>,
     file: Option<FileId>,
+    /// A database table, for a job kept in one.
+    table: Option<String>,
 }
 
 impl Identity {
-    /// The keys to claim: every path and the file.
+    /// The keys to claim: every path and the file, or the table.
     pub(crate) fn keys(&self) -> Vec<ClaimKey> {
         let paths = self.paths.iter().cloned().map(ClaimKey::Path);
-        paths.chain(self.file.map(ClaimKey::File)).collect()
+        let table = self.table.clone().map(ClaimKey::Table);
+        paths
+            .chain(self.file.map(ClaimKey::File))
+            .chain(table)
+            .collect()
     }
 }
 
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(table) = &self.table {
+            return write!(f, "{table}");
+        }
         match self.paths.last() {
             Some(path) => write!(f, "job file {}", path.display()),
             None => write!(f, "job file ?"),
@@ -233,6 +263,9 @@ pub(crate) enum Site {
         file: JobFile,
         resolved: Option<Resolved>,
     },
+    /// A table of a PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PgSite),
 }
 
 impl Site {
@@ -248,10 +281,13 @@ impl Site {
                 let identity = Identity {
                     paths: vec![found.path.clone()],
                     file: Some(found.id),
+                    table: None,
                 };
                 *resolved = Some(found);
                 Ok(Some(identity))
             }
+            #[cfg(feature = "postgres")]
+            Site::Postgres(site) => Ok(Some(site.identity())),
         }
     }
 
@@ -262,8 +298,14 @@ impl Site {
             Site::Memory => None,
             Site::File { file, .. } => {
                 let (paths, file) = file.existing();
-                Some(Identity { paths, file })
+                Some(Identity {
+                    paths,
+                    file,
+                    table: None,
+                })
             }
+            #[cfg(feature = "postgres")]
+            Site::Postgres(site) => Some(site.identity()),
         }
     }
 
@@ -288,11 +330,15 @@ impl Site {
                 files::check_same(&found.path, found.id)?;
                 Ok(Box::new(backend))
             }
+            #[cfg(feature = "postgres")]
+            Site::Postgres(site) => Ok(Box::new(site.open(options)?)),
         }
     }
 
     /// Whether other connections can reach the job's data, so reads may run
-    /// on [`Site::open_reader`] connections (not for in-memory jobs).
+    /// on [`Site::open_reader`] connections (not for in-memory jobs, nor for
+    /// PostgreSQL ones: their reads go through the worker, whose session
+    /// holds the job, so a job fenced off another process's serves none).
     pub(crate) fn has_readers(&self) -> bool {
         matches!(self, Site::File { .. })
     }
@@ -312,6 +358,10 @@ impl Site {
                 "{} was not checked before opening a reader",
                 file.entry().display()
             ))),
+            #[cfg(feature = "postgres")]
+            Site::Postgres(_) => Err(crate::error::Error::internal(
+                "a PostgreSQL job has no reader connections",
+            )),
         }
     }
 
@@ -326,6 +376,8 @@ impl Site {
                 crate::fault::before_unlink(file.entry());
                 sqlite::remove_job_files(file.entry())
             }
+            #[cfg(feature = "postgres")]
+            Site::Postgres(site) => site.remove(),
         }
     }
 }

@@ -110,12 +110,12 @@ impl Worker {
     ) -> Result<Option<Box<dyn BackupCopy>>> {
         match task {
             Task::Backup(dest) => self.backend.start_backup(&dest).map(Some),
-            Task::Check => match progress {
-                // The backend catches the closure's panics inside the check.
-                Some(f) => self.backend.check(Some(&mut **f)),
-                None => self.backend.check(None),
+            Task::Check if progress.is_some() => {
+                // Reports go through `report`, which catches a panic.
+                let mut guarded = |p: Progress| report(progress, p);
+                self.backend.check(Some(&mut guarded)).map(|()| None)
             }
-            .map(|()| None),
+            Task::Check => self.backend.check(None).map(|()| None),
             Task::Compact => Ok(None),
         }
     }

@@ -71,6 +71,26 @@ char *test_path(char *buf, size_t n, const char *name) {
     return buf;
 }
 
+/* A PostgreSQL root with a fresh schema, or NULL without
+ * PERSISTENCY_TEST_POSTGRES. */
+static char *postgres_root(char *buf, size_t n) {
+    static unsigned serial;
+    const char *uri = getenv("PERSISTENCY_TEST_POSTGRES");
+    if (uri == NULL || *uri == '\0') return NULL;
+    snprintf(buf, n, "%s%cschema=c_%ld_%ld_%u", uri, strchr(uri, '?') ? '&' : '?',
+             (long)getpid(), (long)time(NULL), serial++);
+    return buf;
+}
+
+char *test_root(char *buf, size_t n, const char *name) {
+    return postgres_root(buf, n) ? buf : test_path(buf, n, name);
+}
+
+char *test_scratch_root(char *buf, size_t n) {
+    if (postgres_root(buf, n) == NULL) snprintf(buf, n, ":memory:");
+    return buf;
+}
+
 bool path_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;

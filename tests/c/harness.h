@@ -171,6 +171,13 @@ void on_count(const persistency_result *result, void *user_data);
 const char *test_dir(void);
 /** Writes "<test_dir>/<name>" into buf (of size n); returns buf. */
 char *test_path(char *buf, size_t n, const char *name);
+/** The root of a test's instance: test_path(buf, n, name), or, when
+ * PERSISTENCY_TEST_POSTGRES holds a PostgreSQL URI (scripts/test-postgres.sh),
+ * that URI with a schema no other root of the run uses. Returns buf. */
+char *test_root(char *buf, size_t n, const char *name);
+/** A root whose jobs nobody else sees: ":memory:", or under PostgreSQL a
+ * fresh schema as test_root. Returns buf. */
+char *test_scratch_root(char *buf, size_t n);
 /** True if path exists. */
 bool path_exists(const char *path);
 

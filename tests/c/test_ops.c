@@ -9,9 +9,11 @@
 
 #define U8(s) ((const uint8_t *)(s))
 
-/* Opens a fresh job on a :memory: instance (fast, private). */
+/* Opens a fresh job on a :memory: instance (fast, private), or on a fresh
+ * PostgreSQL schema when the suite runs against PostgreSQL. */
 static int32_t memory_job(persistency **p, persistency_job **job) {
-    int32_t rc = persistency_new(":memory:", p);
+    char root[1024];
+    int32_t rc = persistency_new(test_scratch_root(root, sizeof root), p);
     if (rc != PERSISTENCY_OK) return rc;
     return persistency_open_job(*p, "ops", job);
 }
@@ -696,7 +698,7 @@ static void test_read_your_writes(void) {
     char root[1024];
     int i;
 
-    CHECK_OK(persistency_new(test_path(root, sizeof root, "ryw"), &p));
+    CHECK_OK(persistency_new(test_root(root, sizeof root, "ryw"), &p));
     CHECK_OK(persistency_open_job(p, "ryw", &job));
     for (i = 0; i < N; i++) {
         uint8_t key[2] = {(uint8_t)(i >> 8), (uint8_t)i}, val[4];
@@ -730,7 +732,7 @@ static void test_stats(void) {
     int i;
 
     reply_init(&r);
-    CHECK_OK(persistency_new(test_path(root, sizeof root, "stats"), &p));
+    CHECK_OK(persistency_new(test_root(root, sizeof root, "stats"), &p));
     CHECK_OK(persistency_open_job(p, "s", &job));
     memset(&st, 0xAB, sizeof st);
     CHECK_OK(persistency_job_stats(job, &st));

@@ -23,10 +23,58 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     }
 }
 
+/// The environment variable that runs the behavioural tests against
+/// PostgreSQL: a root URI of a scratch database (`scripts/test-postgres.sh`
+/// sets it). Each root the helpers below hand out is then a fresh schema
+/// of that database.
+pub const POSTGRES_ENV: &str = "PERSISTENCY_TEST_POSTGRES";
+
+/// The PostgreSQL root URI the tests run against, if any.
+pub fn postgres() -> Option<String> {
+    std::env::var(POSTGRES_ENV).ok().filter(|v| !v.is_empty())
+}
+
+/// A root URI naming a schema no other root of this run uses.
+fn fresh_schema(uri: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!(
+        "{uri}{sep}schema=t_{}_{nanos}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// The root of an instance inside the scratch directory `dir`: a folder
-/// the library has to create.
+/// the library has to create; under PostgreSQL, a fresh schema.
 pub fn root_in(dir: &Path) -> String {
-    dir.join("root").to_string_lossy().into_owned()
+    match postgres() {
+        Some(uri) => fresh_schema(&uri),
+        None => dir.join("root").to_string_lossy().into_owned(),
+    }
+}
+
+/// A root whose jobs nobody else sees: `:memory:`, or under PostgreSQL a
+/// fresh schema (whose jobs, unlike in-memory ones, outlive a close).
+pub fn scratch_root() -> String {
+    match postgres() {
+        Some(uri) => fresh_schema(&uri),
+        None => persistency::MEMORY_ROOT.to_string(),
+    }
+}
+
+/// Whether a test that only means something for SQLite job files should
+/// skip itself: under PostgreSQL it says so and returns true.
+pub fn skip_on_postgres(why: &str) -> bool {
+    if postgres().is_some() {
+        eprintln!("skipped under PostgreSQL: {why}");
+        return true;
+    }
+    false
 }
 
 /// `PRAGMA integrity_check` through `conn`, a connection of the test's own
