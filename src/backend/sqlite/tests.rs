@@ -1,0 +1,89 @@
+//! Unit tests of the SQLite adapter.
+
+use super::*;
+
+fn mem() -> Result<SqliteBackend> {
+    SqliteBackend::open(None, &JobOptions::default())
+}
+
+fn range(start: &[u8], stop: Option<&[u8]>) -> Range {
+    Range {
+        category: b"c".to_vec(),
+        start: start.to_vec(),
+        stop: stop.map(<[u8]>::to_vec),
+    }
+}
+
+#[test]
+fn batch_is_atomic_inside_a_transaction() -> Result<()> {
+    let mut b = mem()?;
+    b.begin()?;
+    b.apply(&[Op::put("c", b"k1".to_vec(), b"v".to_vec())])?;
+    b.commit()?;
+    assert_eq!(b.get(b"c", b"k1")?, Some(b"v".to_vec()));
+    assert!(b.exists(b"c", b"k1")?);
+    assert!(!b.exists(b"c", b"k2")?);
+    b.begin()?;
+    b.apply(&[
+        Op::put("c", b"a".to_vec(), b"1".to_vec()),
+        Op::delete_prefix("c", b"k".to_vec()),
+    ])?;
+    b.commit()?;
+    assert_eq!(b.count(&range(b"", None))?, 1);
+    Ok(())
+}
+
+/// `.cargo/config.toml` compiles the bundled SQLite without
+/// SQLITE_ENABLE_MEMORY_MANAGEMENT, which would pool the page caches of
+/// all connections (every job's cache evicted by any other's reads).
+#[test]
+#[cfg(feature = "bundled")]
+fn each_connection_keeps_its_own_page_cache() -> Result<()> {
+    let b = mem()?;
+    let pooled: i64 = b.conn.query_row(
+        "SELECT count(*) FROM pragma_compile_options \
+         WHERE compile_options = 'ENABLE_MEMORY_MANAGEMENT'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(
+        pooled, 0,
+        "bundled SQLite built with ENABLE_MEMORY_MANAGEMENT"
+    );
+    Ok(())
+}
+
+#[test]
+fn scan_limit_reports_more() -> Result<()> {
+    let mut b = mem()?;
+    b.begin()?;
+    for i in 0u8..5 {
+        b.apply(&[Op::put("c", vec![i], vec![i])])?;
+    }
+    b.commit()?;
+    let page = b.scan(&range(&[1], Some(&[4])), false, 2)?;
+    assert_eq!(
+        page.to_pairs(),
+        vec![(vec![1], vec![1]), (vec![2], vec![2])]
+    );
+    assert!(page.has_more());
+    let page = b.scan(&range(&[1], Some(&[4])), true, 3)?;
+    assert_eq!(page.len(), 3);
+    assert!(!page.has_more());
+    assert_eq!(page.get(0).map(|r| r.key), Some(&[3u8][..]));
+    let rows = b.get_many(b"c", &[vec![4], vec![9], vec![0]])?;
+    assert_eq!(
+        rows.to_pairs(),
+        vec![(vec![4], vec![4]), (vec![0], vec![0])]
+    );
+    Ok(())
+}
+
+#[test]
+fn sqlite_full_becomes_full() {
+    let e = sqlite_error(rusqlite::ffi::SQLITE_FULL, "database or disk is full");
+    assert_eq!(e.kind(), ErrorKind::Full);
+    assert_eq!(e.backend_code(), 13);
+    let e = sqlite_error(rusqlite::ffi::SQLITE_IOERR_WRITE, "disk I/O error");
+    assert_eq!(e.kind(), ErrorKind::Backend);
+}
