@@ -123,11 +123,7 @@ fn run_child(root: &Path, life: u64, kill_after: Duration) -> Vec<u64> {
     // Killed while adding: after it opened the job.
     let _ = ready_rx.recv_timeout(Duration::from_secs(30));
     std::thread::sleep(kill_after);
-    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
-    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
-    let status = child.wait().expect("wait child");
-    assert!(!status.success(), "the child ended by itself: {status:?}");
+    common::sigkill(&mut child);
     reader.join().expect("reader thread")
 }
 

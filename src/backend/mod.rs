@@ -85,7 +85,8 @@ pub(crate) trait Backend: Send {
     fn free_bytes(&mut self) -> u64;
     /// Checks the store's integrity; an error names the first problems.
     /// `progress`, when given, hears how far the check has got while it
-    /// runs (on this thread; see [`Progress`] for the rules).
+    /// runs (on this thread; see [`Progress`] for the rules); the worker
+    /// passes a closure that does not unwind.
     fn check(&mut self, progress: Option<&mut dyn FnMut(Progress)>) -> Result<()>;
     /// Applies size-capped retention after a commit (a no-op without it);
     /// tells whether anything changed. Runs outside any transaction.

@@ -102,3 +102,11 @@ pub fn hold_worker(job: &Job) -> mpsc::Sender<()> {
     entered_rx.recv().expect("the worker is held");
     go_tx
 }
+
+/// Kills a child process with SIGKILL (what `Child::kill` sends on Unix)
+/// and reaps it; panics if it had already ended by itself.
+pub fn sigkill(child: &mut std::process::Child) {
+    child.kill().expect("SIGKILL the child");
+    let status = child.wait().expect("wait child");
+    assert!(!status.success(), "the child ended by itself: {status:?}");
+}

@@ -41,7 +41,7 @@ struct Watch<'a> {
     page_bytes: u64,
     /// Pages reported so far.
     done: u64,
-    /// Cleared when the closure panicked: no more reports.
+    /// Cleared when a report panicked: no more reports.
     live: bool,
     report: &'a mut dyn FnMut(Progress),
 }
@@ -58,15 +58,13 @@ impl Watch<'_> {
         }
     }
 
-    /// Reports `done` pages, unless the closure panicked before.
+    /// Reports `done` pages, unless a report panicked before.
     fn report_done(&mut self) {
         if self.live {
-            let progress = Progress {
+            (self.report)(Progress {
                 done: self.done * self.page_bytes,
                 total: self.pages * self.page_bytes,
-            };
-            let report = &mut *self.report;
-            self.live = catch_unwind(AssertUnwindSafe(|| report(progress))).is_ok();
+            });
         }
     }
 }
@@ -94,8 +92,8 @@ unsafe extern "C" fn on_step(arg: *mut c_void) -> c_int {
     // it on the thread running the check, which holds no other reference
     // to the watch meanwhile.
     let watch = unsafe { &mut *arg.cast::<Watch<'_>>() };
-    // A panic must not unwind into SQLite: `tick` catches the closure's;
-    // anything else stops the reports, not the check.
+    // A panic must not unwind into SQLite: it stops the reports, not the
+    // check. (The worker's closure catches its host closure's panics.)
     if catch_unwind(AssertUnwindSafe(|| watch.tick())).is_err() {
         watch.live = false;
     }
