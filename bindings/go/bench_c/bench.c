@@ -152,7 +152,24 @@ int main(int argc, char **argv) {
     double get_s = now() - t0;
     printf("C get: %zu gets in %.3f s: %.0f gets/s, %.0f ns/op\n", n_gets, get_s, n_gets / get_s,
            get_s * 1e9 / n_gets);
+
+    /* Blocking gets: the call Go's Get makes, one plain call each. */
+    t0 = now();
+    for (size_t i = 0; i < n_gets; i++) {
+        const uint8_t *key = get_keys + (next_random() % GET_KEYS) * KEY_LEN;
+        const persistency_result *reply = NULL;
+        check(persistency_get_sync(job, "messages", key, KEY_LEN, &reply), "get_sync");
+        if (!reply->found || reply->value_len != PAYLOAD_LEN) {
+            fprintf(stderr, "get_sync %zu: found %d len %zu\n", i, reply->found, reply->value_len);
+            return 1;
+        }
+        persistency_reply_free(reply);
+    }
+    double sync_s = now() - t0;
+    printf("C blocking get: %zu gets in %.3f s: %.0f gets/s, %.0f ns/op\n", n_gets, sync_s,
+           n_gets / sync_s, sync_s * 1e9 / n_gets);
     persistency_job_release(job);
+    free(get_keys);
 
     check(persistency_drop_job(p, "bench_put"), "drop");
     check(persistency_drop_job(p, "bench_get"), "drop");
