@@ -71,7 +71,8 @@ pub struct JobOptions {
     /// and the space given back. See [`JobOptions::retention`].
     pub retention_max_bytes: u64,
     /// The categories retention removes rows from, oldest first, in this
-    /// order.
+    /// order. A category starting with a NUL byte (reserved for sync sets)
+    /// makes the open fail with `InvalidArgument`.
     pub retention_categories: Vec<Vec<u8>>,
 }
 

@@ -222,6 +222,18 @@ impl Persistency {
     pub fn open_job_with(&self, id: &str, options: &JobOptions) -> Result<Job> {
         self.check_live()?;
         validate_job_id(id)?;
+        if options
+            .retention_categories
+            .iter()
+            .any(|c| crate::sync::is_reserved(c))
+        {
+            // Retention deletes rows one by one: in a sync set's categories
+            // it would leave the aggregates counting removed elements.
+            return Err(Error::invalid(format!(
+                "cannot open job {id:?}: retention_categories names a category starting with a \
+                 NUL byte, which the library reserves (sync sets); to bound a sync set, prune it"
+            )));
+        }
         let (job, opened) = self
             .open_or_get(id, options)
             .map_err(|e| e.context(format!("cannot open job {id:?}")))?;

@@ -103,6 +103,20 @@ fn a_write_over_half_the_cap_is_refused_whole() {
     assert_eq!(job.stats().expect("stats").errors(ErrorKind::Full), 1);
 }
 
+/// Retention cannot name a category the library reserves: deleting sync
+/// set elements one by one would leave their aggregates wrong.
+#[test]
+fn reserved_categories_cannot_be_retained() {
+    let db = Persistency::new(":memory:").expect("instance");
+    let options = JobOptions::default().retention(1 << 20, ["m", "\0sync:e:topic"]);
+    let err = db.open_job_with("r", &options).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("reserves"), "{err}");
+    assert!(!db.has_job("r"));
+    db.open_job_with("r", &JobOptions::default().retention(1 << 20, ["m"]))
+        .expect("ordinary categories");
+}
+
 /// Categories are trimmed in the order named; others are never touched,
 /// and in memory the same holds.
 #[test]
