@@ -76,8 +76,8 @@ pub use options::{
 pub use progress::Progress;
 pub use rows::{Row, Rows};
 pub use sync::{
-    SplitPart, Summary, SyncId, SyncRange, HASH_LEN, MAX_SET_NAME_LEN, MAX_SPLIT_PARTS,
-    MAX_UNION_SETS,
+    reserved_row, ReservedRow, SplitPart, Summary, SyncId, SyncRange, HASH_LEN, MAX_SET_NAME_LEN,
+    MAX_SPLIT_PARTS, MAX_UNION_SETS,
 };
 
 /// The crate version.

@@ -116,6 +116,9 @@ enum Command {
     },
     /// Write rows to stdout as JSON lines {"category","key","payload"},
     /// bytes in base64 (or hex); streams in constant memory.
+    ///
+    /// A sync set's elements are lines {"sync_set","time","hash"}; its
+    /// aggregates are not written, `import` rebuilds them.
     Export {
         /// The instance root directory.
         root: String,
@@ -124,12 +127,16 @@ enum Command {
         /// Only this category.
         #[arg(long, short)]
         category: Option<String>,
-        /// Bytes as hex (fields category_hex, key_hex, payload_hex).
+        /// Bytes as hex (fields category_hex, key_hex, payload_hex; for
+        /// sync elements sync_set_hex, hash_hex).
         #[arg(long)]
         hex: bool,
     },
     /// Read JSON lines (as `export` writes them) from stdin and put every
     /// row into the job, in batches through the library's write path.
+    ///
+    /// Sync set elements are added to their sets (which rebuilds the sets'
+    /// aggregates), in batches of the same size.
     ///
     /// Refuses a job that another process (a running node) has open: stop
     /// the node first. There is no --force: two writers of one job from

@@ -2,13 +2,17 @@
 //!
 //! A line is `{"category":B,"key":B,"payload":B}` with each B the bytes in
 //! standard base64; `export --hex` writes `category_hex`, `key_hex` and
-//! `payload_hex` instead. `import` accepts either form for each field.
+//! `payload_hex` instead. An element of a sync set is a line
+//! `{"sync_set":B,"time":N,"hash":B}` (`sync_set_hex`, `hash_hex`), the
+//! time an integer: the set's aggregates are not exported, `import` adds
+//! the elements back and the library rebuilds them. `import` accepts
+//! either form for each field.
 
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::os::fd::AsFd;
 
 use indicatif::ProgressBar;
-use persistency::{ErrorKind, Op, Persistency, ReadRange};
+use persistency::{ErrorKind, Job, Op, Persistency, ReadRange, ReservedRow, SyncId, HASH_LEN};
 use serde_json::Value;
 
 use crate::bar::{progress, Unit};
@@ -50,8 +54,30 @@ pub fn export(
     let mut write_error = None;
     let mut line = String::new();
     let mut pending = 0u64;
+    let mut unknown = 0u64;
     let result = reader.scan(&range, |c, k, p| {
         line.clear();
+        pending += 1;
+        if pending == 1024 {
+            bar.inc(pending);
+            pending = 0;
+        }
+        match persistency::reserved_row(c, k) {
+            None => {}
+            Some(ReservedRow::SyncElement { set, id }) => {
+                line.push_str(&sync_line(set, &id, as_hex));
+                if let Err(e) = out.write_all(line.as_bytes()) {
+                    write_error = Some(e);
+                    return Ok(false);
+                }
+                return Ok(true);
+            }
+            Some(ReservedRow::SyncAggregate { .. }) => return Ok(true),
+            Some(ReservedRow::Unknown) => {
+                unknown += 1;
+                return Ok(true);
+            }
+        }
         if as_hex {
             line.push_str(&format!(
                 "{{\"category_hex\":\"{}\",\"key_hex\":\"{}\",\"payload_hex\":\"{}\"}}\n",
@@ -71,11 +97,6 @@ pub fn export(
             write_error = Some(e);
             return Ok(false);
         }
-        pending += 1;
-        if pending == 1024 {
-            bar.inc(pending);
-            pending = 0;
-        }
         Ok(true)
     });
     bar.inc(pending);
@@ -92,10 +113,53 @@ pub fn export(
     })?;
     out.flush().map_err(stdout_failed)?;
     bar.finish_and_clear();
+    if unknown > 0 {
+        eprintln!(
+            "persistency: warning: {}: {unknown} rows of reserved categories this version does \
+             not know were not exported (written by a later version of the library?); export \
+             with that version",
+            reader.path().display()
+        );
+    }
     if !quiet && std::io::stderr().is_terminal() {
         eprintln!("exported {rows} rows from {}", reader.path().display());
     }
     Ok(())
+}
+
+/// The export line of a sync set's element.
+fn sync_line(set: &[u8], id: &SyncId, as_hex: bool) -> String {
+    if as_hex {
+        format!(
+            "{{\"sync_set_hex\":\"{}\",\"time\":{},\"hash_hex\":\"{}\"}}\n",
+            hex(set),
+            id.time,
+            hex(&id.hash)
+        )
+    } else {
+        format!(
+            "{{\"sync_set\":\"{}\",\"time\":{},\"hash\":\"{}\"}}\n",
+            base64(set),
+            id.time,
+            base64(&id.hash)
+        )
+    }
+}
+
+/// The set and element of an import line that has a `sync_set` (or
+/// `sync_set_hex`) field.
+fn sync_element(line: &Value) -> Result<(Vec<u8>, SyncId), String> {
+    let set = field(line, "sync_set")?;
+    let time = line
+        .get("time")
+        .ok_or("no \"time\" field (an integer, nanoseconds)")?
+        .as_i64()
+        .ok_or("\"time\" is not an integer that fits in 64 bits")?;
+    let hash = field(line, "hash")?;
+    let hash: [u8; HASH_LEN] = hash
+        .try_into()
+        .map_err(|h: Vec<u8>| format!("\"hash\" has {} bytes, not {HASH_LEN}", h.len()))?;
+    Ok((set, SyncId::new(time, hash)))
 }
 
 /// One field of an import line: base64 under `name`, or hex under
@@ -161,18 +225,15 @@ pub fn import(root: &str, job: &str, batch: u32, quiet: bool) -> Result<(), Fail
         .map(|m| m.len());
     let bar = progress(quiet, stdin_size, Unit::Bytes, "import");
     let mut bytes_read = 0u64;
-    let write = |ops: Vec<Op>, line_no: usize| {
-        handle.write(ops).map_err(|e| {
-            Failure::failed(format!(
-                "{shown}: writing the batch ending at stdin line {line_no}: {}; the batches \
-                 before it are committed, so fix the cause and import the lines from the start \
-                 of this batch on",
-                e.message()
-            ))
-        })
+    let mut batch_of = Batches {
+        job: &handle,
+        shown: &shown,
+        size: batch as usize,
+        ops: Vec::with_capacity(batch as usize),
+        set: Vec::new(),
+        ids: Vec::new(),
+        rows: 0,
     };
-    let mut ops = Vec::with_capacity(batch as usize);
-    let mut rows = 0u64;
     let mut line_no = 0;
     for line in std::io::stdin().lock().lines() {
         line_no += 1;
@@ -185,31 +246,30 @@ pub fn import(root: &str, job: &str, batch: u32, quiet: bool) -> Result<(), Fail
         let bad = |why: String| {
             Failure::usage(format!(
                 "stdin line {line_no}: {why}; each line must be a JSON object as `persistency \
-                 export` writes ({{\"category\":…,\"key\":…,\"payload\":…}}, base64); nothing \
+                 export` writes ({{\"category\":…,\"key\":…,\"payload\":…}}, base64, or \
+                 {{\"sync_set\":…,\"time\":…,\"hash\":…}} for a sync set's element); nothing \
                  from this line on was imported into {shown}"
             ))
         };
         let value: Value =
             serde_json::from_str(&line).map_err(|e| bad(format!("not JSON ({e})")))?;
-        let (c, k, p) = (
-            field(&value, "category").map_err(bad)?,
-            field(&value, "key").map_err(bad)?,
-            field(&value, "payload").map_err(bad)?,
-        );
-        ops.push(Op::put(c, k, p));
-        if ops.len() == batch as usize {
-            rows += ops.len() as u64;
-            write(
-                std::mem::replace(&mut ops, Vec::with_capacity(batch as usize)),
-                line_no,
-            )?;
+        let full = if value.get("sync_set").is_some() || value.get("sync_set_hex").is_some() {
+            let (set, id) = sync_element(&value).map_err(bad)?;
+            batch_of.add(set, id, line_no)?
+        } else {
+            let (c, k, p) = (
+                field(&value, "category").map_err(bad)?,
+                field(&value, "key").map_err(bad)?,
+                field(&value, "payload").map_err(bad)?,
+            );
+            batch_of.put(Op::put(c, k, p), line_no)?
+        };
+        if full {
             bar.set_position(bytes_read);
         }
     }
-    rows += ops.len() as u64;
-    if !ops.is_empty() {
-        write(ops, line_no)?;
-    }
+    batch_of.flush(line_no)?;
+    let rows = batch_of.rows;
     bar.set_position(bytes_read);
     db.close().map_err(|e| {
         Failure::from_lib(
@@ -222,4 +282,71 @@ pub fn import(root: &str, job: &str, batch: u32, quiet: bool) -> Result<(), Fail
         eprintln!("imported {rows} rows into {shown}");
     }
     Ok(())
+}
+
+/// The pending writes of an import, in stdin order: puts, or the elements
+/// of one sync set; each batch is written (and acknowledged) whole.
+struct Batches<'a> {
+    job: &'a Job,
+    shown: &'a str,
+    size: usize,
+    ops: Vec<Op>,
+    set: Vec<u8>,
+    ids: Vec<SyncId>,
+    rows: u64,
+}
+
+impl Batches<'_> {
+    /// Queues a put; writes the batch when it is full (returns true then).
+    fn put(&mut self, op: Op, line_no: usize) -> Result<bool, Failure> {
+        if !self.ids.is_empty() {
+            self.flush(line_no - 1)?;
+        }
+        self.ops.push(op);
+        self.full(line_no)
+    }
+
+    /// Queues a sync set's element; as `put`.
+    fn add(&mut self, set: Vec<u8>, id: SyncId, line_no: usize) -> Result<bool, Failure> {
+        if !self.ops.is_empty() || (!self.ids.is_empty() && self.set != set) {
+            self.flush(line_no - 1)?;
+        }
+        self.set = set;
+        self.ids.push(id);
+        self.full(line_no)
+    }
+
+    fn full(&mut self, line_no: usize) -> Result<bool, Failure> {
+        let full = self.ops.len() + self.ids.len() >= self.size;
+        if full {
+            self.flush(line_no)?;
+        }
+        Ok(full)
+    }
+
+    /// Writes what is pending, the last line of which is `line_no`.
+    fn flush(&mut self, line_no: usize) -> Result<(), Failure> {
+        let written = if !self.ops.is_empty() {
+            let ops = std::mem::replace(&mut self.ops, Vec::with_capacity(self.size));
+            let n = ops.len() as u64;
+            self.job.write(ops).map(|()| n)
+        } else if !self.ids.is_empty() {
+            let n = self.ids.len() as u64;
+            let result = self.job.sync_add_acked(&self.set, &self.ids).map(|_| n);
+            self.ids.clear();
+            result
+        } else {
+            return Ok(());
+        };
+        self.rows += written.map_err(|e| {
+            Failure::failed(format!(
+                "{}: writing the batch ending at stdin line {line_no}: {}; the batches \
+                 before it are committed, so fix the cause and import the lines from the start \
+                 of this batch on",
+                self.shown,
+                e.message()
+            ))
+        })?;
+        Ok(())
+    }
 }

@@ -207,6 +207,64 @@ pub(crate) fn is_reserved(category: &[u8]) -> bool {
     category.first() == Some(&RESERVED_CATEGORY_BYTE)
 }
 
+/// What a row of a reserved category holds, for tools that read job files
+/// directly ([`JobReader`](crate::JobReader)): an export writes a sync
+/// set's elements and rebuilds its aggregates on import by adding them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservedRow<'a> {
+    /// An element of the sync set `set`.
+    SyncElement {
+        /// The set's name.
+        set: &'a [u8],
+        /// The element.
+        id: SyncId,
+    },
+    /// An aggregate bucket of the sync set `set`, derived from its
+    /// elements.
+    SyncAggregate {
+        /// The set's name.
+        set: &'a [u8],
+    },
+    /// A reserved row this version of the library does not know (a later
+    /// version's, or a damaged one).
+    Unknown,
+}
+
+/// What the row `(category, key)` holds when `category` is reserved (its
+/// first byte is NUL); `None` for a host's category.
+///
+/// ```
+/// use persistency::{reserved_row, ReservedRow};
+/// assert_eq!(reserved_row(b"messages", b"k"), None);
+/// assert_eq!(
+///     reserved_row(b"\0sync:a:topic", b"\x01"),
+///     Some(ReservedRow::SyncAggregate { set: b"topic" })
+/// );
+/// ```
+pub fn reserved_row<'a>(category: &'a [u8], key: &[u8]) -> Option<ReservedRow<'a>> {
+    if !is_reserved(category) {
+        return None;
+    }
+    let named = |prefix: &[u8]| {
+        category
+            .strip_prefix(prefix)
+            .filter(|set| check_set(set).is_ok())
+    };
+    Some(if let Some(set) = named(ELEMENTS_PREFIX) {
+        match <&IdKey>::try_from(key) {
+            Ok(key) => ReservedRow::SyncElement {
+                set,
+                id: id_of(key),
+            },
+            Err(_) => ReservedRow::Unknown,
+        }
+    } else if let Some(set) = named(AGGREGATES_PREFIX) {
+        ReservedRow::SyncAggregate { set }
+    } else {
+        ReservedRow::Unknown
+    })
+}
+
 /// Checks a set name.
 pub(crate) fn check_set(set: &[u8]) -> Result<()> {
     if set.is_empty() {
