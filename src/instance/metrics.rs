@@ -64,6 +64,12 @@ const FAMILIES: &[Family] = &[
         help: "Bytes of the database pages in use (pages in use times page size).",
         value: |s| s.live_bytes,
     },
+    Family {
+        name: "persistency_read_connections",
+        kind: "gauge",
+        help: "Read-only connections open in the job's read pool (idle ones close after 2 to 3 s).",
+        value: |s| s.readers,
+    },
 ];
 
 /// The label value of an error kind: its name in snake case.
@@ -90,7 +96,7 @@ impl Persistency {
     /// The figures of every open job in the Prometheus text exposition
     /// format (version 0.0.4): counters of write operations applied and
     /// failed, transactions, bytes written, reads and errors by kind;
-    /// gauges of queue depth, file size and live bytes. Every series has a
+    /// gauges of queue depth, file size, live bytes and read connections. Every series has a
     /// `job` label; each family has `# HELP` and `# TYPE` lines. The values
     /// are those of [`Job::stats`](crate::Job::stats): they start at zero
     /// when a job is opened (a reopened job restarts its counters, which

@@ -165,6 +165,33 @@ fn text_parses_and_matches_the_stats() {
     }
 }
 
+/// A blocking read on the caller's thread opens a read connection, which
+/// the gauge shows (it stays open 2 to 3 s after its last use).
+#[test]
+fn read_connections_gauge_counts_the_read_pool() {
+    let dir = tmp();
+    let db = Persistency::new(&crate::common::root_in(dir.path())).expect("instance");
+    let job = db.open_job("pooled").expect("job");
+    let l = [("job", "pooled")];
+    let families = parse(&db.metrics_text().expect("metrics"));
+    assert_eq!(
+        family_type(&families, "persistency_read_connections"),
+        "gauge"
+    );
+    assert_eq!(sample(&families, "persistency_read_connections", &l), 0.0);
+    job.put("m", b"k", b"v").expect("put");
+    job.flush().expect("flush");
+    assert_eq!(job.get("m", b"k").expect("get"), Some(b"v".to_vec()));
+    let readers = job.stats().expect("stats").readers;
+    let families = parse(&db.metrics_text().expect("metrics"));
+    let shown = sample(&families, "persistency_read_connections", &l);
+    if crate::common::skip_on_postgres("no read pool: reads go through the worker") {
+        assert_eq!(shown, 0.0);
+    } else {
+        assert_eq!((readers, shown), (1, 1.0));
+    }
+}
+
 #[test]
 fn closed_jobs_leave_the_text_and_a_reset_instance_refuses() {
     let db = Persistency::new(":memory:").expect("instance");
