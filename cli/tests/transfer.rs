@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cli, library_job, root, upstream_job};
+use common::{cli, library_job, root, stdout_of, upstream_job};
 use persistency::{Persistency, SyncId, SyncRange};
 use predicates::prelude::*;
 
@@ -105,13 +105,7 @@ fn sync_sets_survive_export_and_import() {
         if hex {
             args.push("--hex");
         }
-        let exported = cli()
-            .args(&args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+        let exported = stdout_of(&args);
         let text = String::from_utf8_lossy(&exported);
         assert_eq!(
             text.lines().count(),
@@ -129,13 +123,7 @@ fn sync_sets_survive_export_and_import() {
             .success();
         assert_eq!(summaries(copy), want, "{copy}");
         args[2] = copy;
-        let again = cli()
-            .args(&args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+        let again = stdout_of(&args);
         assert!(again == exported, "the re-export of {copy} differs");
     }
 

@@ -80,6 +80,17 @@ pub fn cli() -> Command {
     Command::cargo_bin("persistency").unwrap()
 }
 
+/// The stdout of a command that must succeed.
+pub fn stdout_of(args: &[&str]) -> Vec<u8> {
+    cli()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone()
+}
+
 /// A new root directory.
 pub fn root() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
