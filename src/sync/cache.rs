@@ -54,8 +54,22 @@ impl Port<'_> {
     }
 
     pub(super) fn apply(&mut self, ops: &[Op]) -> Result<()> {
+        self.store()?.apply(ops)
+    }
+
+    /// Adds an element's row unless it is there; tells whether it was not.
+    pub(super) fn put_new(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
+        self.store()?.put_new(category, key, &[])
+    }
+
+    /// Deletes an element's row; tells whether it was there.
+    pub(super) fn delete_acked(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
+        self.store()?.delete_acked(category, key)
+    }
+
+    fn store(&mut self) -> Result<&mut dyn Backend> {
         match self {
-            Port::Worker(b) => b.apply(ops),
+            Port::Worker(b) => Ok(&mut **b),
             Port::Reader(_) => Err(Error::internal("a sync write on a read-only connection")),
         }
     }

@@ -411,6 +411,10 @@ impl Backend for SyncLayer {
         self.inner.delete_acked(category, key)
     }
 
+    fn put_new(&mut self, category: &[u8], key: &[u8], payload: &[u8]) -> Result<bool> {
+        self.inner.put_new(category, key, payload)
+    }
+
     fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.inner.get(category, key)
     }

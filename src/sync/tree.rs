@@ -370,11 +370,21 @@ impl Tree<'_> {
     /// Adds an element; false when it was there.
     pub(super) fn insert(&mut self, key: &IdKey) -> Result<bool> {
         let bucket = self.holding_bucket(key)?;
-        if self.contains_in(&bucket, key)? {
+        // Whether it is new: from memory when its bucket is there,
+        // otherwise from the store as it adds the row.
+        let new = if self.cache.whole.contains(&bucket) {
+            let new = !self.cache.elements.contains(key);
+            if new {
+                self.port
+                    .apply(&[Op::put(&self.elements, key.to_vec(), Vec::new())])?;
+            }
+            new
+        } else {
+            self.port.put_new(&self.elements, key)?
+        };
+        if !new {
             return Ok(false);
         }
-        self.port
-            .apply(&[Op::put(&self.elements, key.to_vec(), Vec::new())])?;
         let one = Summary::one(&hash_of(key));
         let own = level_of(key);
         for level in 1..=MAX_LEVEL {
@@ -414,7 +424,19 @@ impl Tree<'_> {
     /// Removes an element; false when it was not there.
     pub(super) fn remove(&mut self, key: &IdKey) -> Result<bool> {
         let bucket = self.holding_bucket(key)?;
-        if !self.contains_in(&bucket, key)? {
+        // Whether it was there: from memory when its bucket is, otherwise
+        // from the store as it deletes the row.
+        let present = if self.cache.whole.contains(&bucket) {
+            let present = self.cache.elements.contains(key);
+            if present {
+                self.port
+                    .apply(&[Op::delete(&self.elements, key.to_vec())])?;
+            }
+            present
+        } else {
+            self.port.delete_acked(&self.elements, key)?
+        };
+        if !present {
             return Ok(false);
         }
         let own = level_of(key);
@@ -427,8 +449,6 @@ impl Tree<'_> {
         } else {
             bucket
         };
-        self.port
-            .apply(&[Op::delete(&self.elements, key.to_vec())])?;
         let one = Summary::one(&hash_of(key));
         for level in 1..=MAX_LEVEL {
             let (holder, held) = self.before(level, key)?;
