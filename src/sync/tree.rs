@@ -261,9 +261,10 @@ impl Tree<'_> {
                 stop: end.map(|e| e.to_vec()),
             };
             let rows = self.port.scan(&range, false, 0)?;
-            for row in rows.iter() {
-                self.cache.elements.insert(id_key(row.key)?);
-            }
+            // All or nothing: memory holds the elements of whole buckets
+            // only.
+            let keys: Vec<IdKey> = rows.iter().map(|r| id_key(r.key)).collect::<Result<_>>()?;
+            self.cache.elements.extend(keys);
             self.cache.whole.insert(from);
         }
         let lower = from.map_or(Bound::Unbounded, Bound::Included);
