@@ -19,10 +19,15 @@
 //!   of that in quick mode) through `persistency_sync_summary_sync`: µs per
 //!   query, median and p99 of 1 000 queries per sample; the node's walk
 //!   over the same ranges;
+//! - the same fingerprints again (warm: the buckets they touch are in
+//!   memory), median;
 //! - an 8-way split of such a range through `persistency_sync_split_sync`
 //!   (µs, median of 200 per sample);
 //! - opening the existing set (instance, job and first query) in ms, and
-//!   the RSS it adds; the node's reload (every element read and sorted).
+//!   the RSS it adds, measured in a child process (this executable re-run
+//!   with `--child-open ROOT`, which opens the set, queries it once and
+//!   reports its `VmRSS` and `VmHWM` growth from /proc); the node's reload
+//!   (every element read and sorted).
 //!
 //! Goals (BENCHMARKS.md): fingerprint ≥ 100× the walk, p99 ≤ 100 µs; split
 //! ≤ 1 ms; inserts ≥ 100 000/s; open ≤ 50 ms and ≤ 64 MiB. Results are
@@ -99,14 +104,86 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
+/// A `/proc/self/status` figure, in KiB (0 where there is none).
+fn proc_status(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `--child-open ROOT`: opens the existing set through the C ABI, takes one
+/// fingerprint of every element, and prints the growth of `VmRSS` and
+/// `VmHWM` in KiB over the process's resident size before the open.
+fn child_open(root: &str) {
+    let before = proc_status("VmRSS");
+    let root_c = std::ffi::CString::new(root).unwrap();
+    let (mut instance, mut job) = (std::ptr::null_mut(), std::ptr::null_mut());
+    let all = SyncRange::all();
+    let c = |id: SyncId| persistency::ffi::CSyncId {
+        time: id.time,
+        hash: id.hash,
+    };
+    let mut out = persistency::ffi::CSyncSummary {
+        count: 0,
+        fingerprint: [0; 32],
+    };
+    let sets = [c"topic".as_ptr()];
+    // SAFETY: valid C strings and out-pointers; the handles are released
+    // once, after their last use.
+    unsafe {
+        assert_eq!(persistency_new(root_c.as_ptr(), &mut instance), 0);
+        assert_eq!(
+            persistency_open_job(instance, c"sync".as_ptr(), &mut job),
+            0
+        );
+        let rc = persistency_sync_summary_sync(
+            job,
+            sets.as_ptr(),
+            1,
+            &c(all.start),
+            &c(all.stop),
+            &mut out,
+        );
+        assert_eq!(rc, 0);
+    }
+    assert!(out.count > 0);
+    let (rss, hwm) = (proc_status("VmRSS"), proc_status("VmHWM"));
+    println!(
+        "RESULT rss_kib={} hwm_kib={}",
+        rss.saturating_sub(before),
+        hwm.saturating_sub(before)
+    );
+    // SAFETY: the handles from above, released once.
+    unsafe {
+        persistency::ffi::persistency_job_release(job);
+        persistency::ffi::persistency_close(instance);
+        persistency::ffi::persistency_release(instance);
+    }
+}
+
+/// Runs `child_open` in a child process: (RSS, peak RSS) growth in MiB.
+fn open_rss_in_child(root: &str) -> (f64, f64) {
+    let exe = std::env::current_exe().expect("current_exe");
+    let out = std::process::Command::new(exe)
+        .args(["--child-open", root])
+        .output()
+        .expect("run the child");
+    assert!(out.status.success(), "child failed: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .expect("a RESULT line");
+    let field = |name: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .expect("a figure")
+    };
+    (field("rss_kib") / 1024.0, field("hwm_kib") / 1024.0)
 }
 
 struct Figures(Vec<(String, String, Vec<f64>)>);
@@ -123,7 +200,11 @@ impl Figures {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--child-open") {
+        return child_open(&args[at + 1]);
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let n: usize = if quick { 100_000 } else { 1_000_000 };
     let span = n / 10;
     let reps = 5;
@@ -185,11 +266,14 @@ fn main() {
 
     // Opening the existing set, and the fingerprints through the C ABI.
     let mut open_ms = Vec::new();
-    let mut open_rss = Vec::new();
+    let (mut open_rss, mut open_hwm) = (Vec::new(), Vec::new());
     let (mut fp_median, mut fp_p99, mut split_us, mut walk_us) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut fp_warm = Vec::new();
     for _ in 0..reps {
-        let rss = rss_bytes();
+        let (rss, hwm) = open_rss_in_child(&root);
+        open_rss.push(rss);
+        open_hwm.push(hwm);
         let t = Instant::now();
         let root_c = std::ffi::CString::new(root.clone()).unwrap();
         let mut instance = std::ptr::null_mut();
@@ -222,7 +306,6 @@ fn main() {
         };
         summary(&ranges[0]);
         open_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        open_rss.push((rss_bytes().saturating_sub(rss)) as f64 / (1024.0 * 1024.0));
         let mut times = Vec::with_capacity(ranges.len());
         for range in &ranges {
             let t = Instant::now();
@@ -232,6 +315,14 @@ fn main() {
         }
         fp_median.push(percentile(times.clone(), 0.5));
         fp_p99.push(percentile(times, 0.99));
+        // The same ranges again: their buckets are in memory now.
+        let mut times = Vec::with_capacity(ranges.len());
+        for range in &ranges {
+            let t = Instant::now();
+            std::hint::black_box(summary(range));
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        fp_warm.push(percentile(times, 0.5));
         // The same ranges walked.
         let t = Instant::now();
         let mut check = 0u64;
@@ -284,13 +375,23 @@ fn main() {
         "ms",
         open_ms,
     );
-    f.add("RSS added by the open", "MiB", open_rss);
+    f.add("RSS added by the open (child process)", "MiB", open_rss);
+    f.add(
+        "peak RSS added by the open (child process)",
+        "MiB",
+        open_hwm,
+    );
     f.add(
         "fingerprint of a random range, median (C ABI)",
         "µs",
         fp_median,
     );
     f.add("fingerprint of a random range, p99 (C ABI)", "µs", fp_p99);
+    f.add(
+        "fingerprint of a random range, warm, median (C ABI)",
+        "µs",
+        fp_warm,
+    );
     f.add("node: fingerprint walk of the same ranges", "µs", walk_us);
     f.add(
         "8-way split of a random range, median (C ABI)",
@@ -311,15 +412,18 @@ fn main() {
     }
     f.add("node: reload of every element at start", "ms", reload);
 
-    let fp_ratio: Vec<f64> = {
+    let speed_up = |name: &str| -> Vec<f64> {
         let (_, _, w) =
             f.0.iter()
                 .find(|x| x.0.starts_with("node: fingerprint"))
                 .unwrap();
-        let (_, _, o) = f.0.iter().find(|x| x.0.contains("median (C ABI)")).unwrap();
+        let (_, _, o) = f.0.iter().find(|x| x.0 == name).unwrap();
         w.iter().zip(o).map(|(w, o)| w / o).collect()
     };
-    f.add("fingerprint speed-up over the walk", "×", fp_ratio);
+    let cold = speed_up("fingerprint of a random range, median (C ABI)");
+    let warm = speed_up("fingerprint of a random range, warm, median (C ABI)");
+    f.add("fingerprint speed-up over the walk", "×", cold);
+    f.add("fingerprint speed-up over the walk, warm", "×", warm);
 
     let goals: [(&str, &str, f64, bool); 6] = [
         ("fingerprint speed-up over the walk", "≥", 100.0, true),
@@ -347,7 +451,12 @@ fn main() {
             50.0,
             false,
         ),
-        ("RSS added by the open", "≤", 64.0, false),
+        (
+            "peak RSS added by the open (child process)",
+            "≤",
+            64.0,
+            false,
+        ),
     ];
     println!(
         "\nsync sets: {n} elements, ranges of {span}..{} elements, {reps} samples\n",

@@ -317,3 +317,150 @@ fn reserved_categories_are_refused() {
     assert!(job.sync_summary(&["a", "a"], SyncRange::all()).is_err());
     assert!(job.sync_split(&["a"], SyncRange::all(), 0).is_err());
 }
+
+/// Queries from other threads, interleaved with a stream of adds and
+/// removes (queued without waiting, so groups of sync writes are open while
+/// the queries run), see exactly the state after some whole number of
+/// writes: never a write half-applied or uncommitted, never older than the
+/// last write whose commit they had heard of before they started, nor
+/// older than a write the same thread queued just before. Writes
+/// are numbered; write k is in the state from k + 1 on. A query served on
+/// the caller's thread from stale memory, or from memory ahead of the
+/// committed rows, answers a state outside those bounds.
+#[test]
+fn queries_on_other_threads_see_whole_committed_writes() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    const WRITES: usize = 240;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Persistency::new(dir.path().to_str().unwrap()).unwrap();
+    let job = db.open_job("threads").unwrap();
+    // Each id's life: added by write `born`, removed by write `died` (or
+    // never), as (id, born, died).
+    let mut state = 0x0bad_5eed_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut lives: Vec<(SyncId, usize, usize)> = Vec::new();
+    let mut writes: Vec<(bool, Vec<SyncId>)> = Vec::new();
+    for k in 0..WRITES {
+        if k % 4 == 3 {
+            // Removes 20 ids still present.
+            let alive: Vec<usize> = (0..lives.len())
+                .filter(|&i| lives[i].2 == usize::MAX)
+                .collect();
+            let gone: Vec<usize> = (0..20)
+                .map(|_| alive[(next() as usize) % alive.len()])
+                .collect();
+            let mut ids = Vec::new();
+            for i in gone {
+                if lives[i].2 == usize::MAX {
+                    lives[i].2 = k;
+                    ids.push(lives[i].0);
+                }
+            }
+            writes.push((false, ids));
+        } else {
+            let ids: Vec<SyncId> = (0..60)
+                .map(|_| {
+                    let h = next();
+                    SyncId::new(
+                        (h % 100_000) as i64,
+                        std::array::from_fn(|b| (h >> (b % 8 * 8)) as u8 ^ b as u8),
+                    )
+                })
+                .collect();
+            lives.extend(ids.iter().map(|id| (*id, k, usize::MAX)));
+            writes.push((true, ids));
+        }
+    }
+    // The summary of `range` after `done` writes.
+    let lives = std::sync::Arc::new(lives);
+    let model = {
+        let lives = lives.clone();
+        move |done: usize, range: &SyncRange| {
+            let mut s = Summary::default();
+            for (id, born, died) in lives.iter() {
+                if *born < done && *died >= done && range.start <= *id && *id < range.stop {
+                    s.count += 1;
+                    s.fingerprint
+                        .iter_mut()
+                        .zip(id.hash)
+                        .for_each(|(a, b)| *a ^= b);
+                }
+            }
+            s
+        }
+    };
+    let committed = std::sync::Arc::new(AtomicUsize::new(0));
+    let submitted = std::sync::Arc::new(AtomicUsize::new(0));
+    let finished = std::sync::Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2u64)
+        .map(|r| {
+            let (job, model) = (job.clone(), model.clone());
+            let (committed, submitted, finished) =
+                (committed.clone(), submitted.clone(), finished.clone());
+            std::thread::spawn(move || {
+                let mut checks = 0u64;
+                let mut x = r + 1;
+                let mine = format!("reader {r}");
+                while !finished.load(Ordering::Acquire) || checks == 0 {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    let a = ((x >> 20) % 100_000) as i64;
+                    let b = ((x >> 40) % 100_000) as i64;
+                    let range = SyncRange::new(
+                        SyncId::new(a.min(b), [0; 32]),
+                        SyncId::new(a.max(b), [0; 32]),
+                    );
+                    let low = committed.load(Ordering::Acquire);
+                    let got = job.sync_summary(&["s"], range).unwrap();
+                    let high = submitted.load(Ordering::Acquire);
+                    assert!(
+                        (low..=high).any(|done| model(done, &range) == got),
+                        "a query saw no state after {low} to {high} writes"
+                    );
+                    checks += 1;
+                    // Read-your-writes: a query sees this thread's own
+                    // write, queued a moment before and perhaps not yet
+                    // applied.
+                    let own = SyncId::new(checks as i64, [r as u8; 32]);
+                    job.sync_add(&mine, &[own]).unwrap();
+                    assert_eq!(job.sync_len(&mine).unwrap(), checks);
+                }
+                checks
+            })
+        })
+        .collect();
+    for (k, (add, ids)) in writes.into_iter().enumerate() {
+        submitted.store(k + 1, Ordering::Release);
+        let committed = committed.clone();
+        let then = move |r: persistency::Result<u64>| {
+            r.unwrap();
+            committed.fetch_max(k + 1, Ordering::AcqRel);
+        };
+        if add {
+            job.sync_add_then("s", &ids, then).unwrap();
+        } else {
+            job.sync_remove_then("s", &ids, then).unwrap();
+        }
+        if k % 8 == 7 {
+            // A pause with nothing pending, when queries run on the
+            // callers' threads.
+            job.flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+    job.flush().unwrap();
+    finished.store(true, Ordering::Release);
+    let checks: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(checks > 0);
+    assert_eq!(
+        job.sync_summary(&["s"], SyncRange::all()).unwrap(),
+        model(WRITES, &SyncRange::all())
+    );
+    // Some queries were served on the callers' threads (they open readers).
+    assert!(job.stats().unwrap().readers > 0);
+}

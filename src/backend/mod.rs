@@ -56,6 +56,16 @@ pub(crate) trait Backend: Send {
     fn apply(&mut self, ops: &[Op]) -> Result<()>;
     /// Deletes one row; tells whether it existed.
     fn delete_acked(&mut self, category: &[u8], key: &[u8]) -> Result<bool>;
+    /// Stores one row unless its key is present (then nothing changes);
+    /// tells whether it stored it. Stores that can tell in one statement
+    /// override this.
+    fn put_new(&mut self, category: &[u8], key: &[u8], payload: &[u8]) -> Result<bool> {
+        if self.exists(category, key)? {
+            return Ok(false);
+        }
+        self.apply(&[Op::put(category, key.to_vec(), payload.to_vec())])?;
+        Ok(true)
+    }
     /// The payload stored under a key.
     fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// Whether a key is present.

@@ -23,6 +23,7 @@ use crate::progress::Progress;
 use crate::rows::Rows;
 
 const PUT: &str = "INSERT OR REPLACE INTO kv (category, key, payload) VALUES (?1, ?2, ?3)";
+const PUT_NEW: &str = "INSERT OR IGNORE INTO kv (category, key, payload) VALUES (?1, ?2, ?3)";
 const DELETE: &str = "DELETE FROM kv WHERE category = ?1 AND key = ?2";
 const DELETE_RANGE: &str = "DELETE FROM kv WHERE category = ?1 AND key >= ?2 AND key < ?3";
 const DELETE_FROM: &str = "DELETE FROM kv WHERE category = ?1 AND key >= ?2";
@@ -409,6 +410,16 @@ impl Backend for SqliteBackend {
             .conn
             .prepare_cached(DELETE)
             .and_then(|mut s| s.execute(params![category, key]))
+            .map_err(|e| self.explain_full(e.into(), false))?;
+        Ok(n > 0)
+    }
+
+    fn put_new(&mut self, category: &[u8], key: &[u8], payload: &[u8]) -> Result<bool> {
+        self.wrote = true;
+        let n = self
+            .conn
+            .prepare_cached(PUT_NEW)
+            .and_then(|mut s| s.execute(params![category, key, payload]))
             .map_err(|e| self.explain_full(e.into(), false))?;
         Ok(n > 0)
     }

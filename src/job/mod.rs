@@ -29,6 +29,7 @@ use crate::log::{log, Level};
 use crate::options::{FullPolicy, JobOptions};
 use crate::protocol::{Completion, Reply, Request};
 use crate::queue::{Queue, Refused};
+use crate::sync::SyncMemory;
 use crate::worker::{self, waits, Counters, WorkerTag};
 use pool::ReadPool;
 
@@ -77,6 +78,8 @@ pub(crate) struct JobShared {
     worker: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
     readers: Arc<ReadPool>,
+    /// The sync sets' memory, shared with the worker (see `sync.rs`).
+    sync: Arc<SyncMemory>,
 }
 
 /// A handle to an open job. Clones share the job; once the job is closed
@@ -146,11 +149,13 @@ impl Job {
             options.effective_queue_capacity(),
             options.effective_max_queue_bytes(),
         ));
+        let sync = Arc::new(SyncMemory::default());
         let handle = worker::spawn(
             id.clone(),
             tag,
             queue.clone(),
             counters.clone(),
+            sync.clone(),
             open,
             guard,
         )?;
@@ -163,6 +168,7 @@ impl Job {
                 worker: Mutex::new(Some(handle)),
                 counters,
                 readers: Arc::new(ReadPool::new()),
+                sync,
             }),
         })
     }

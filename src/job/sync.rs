@@ -1,7 +1,10 @@
 //! A job's sync sets (`docs/sync-index.md`): writes queue like every
-//! write, in the job's order, and commit in the worker's group; queries
-//! are served by the worker, which keeps the sets' upper aggregate levels
-//! in memory, after every write accepted before them.
+//! write, in the job's order, and commit in the worker's group. Queries
+//! see every write accepted before them: a blocking query runs on the
+//! caller's thread when nothing is pending (no accepted write uncommitted,
+//! as for the blocking reads of `fast.rs`, and the sets' memory equal to
+//! the committed rows), on the memory the worker keeps and a read-only
+//! connection; otherwise, and in the callback forms, the worker serves it.
 
 use super::{unexpected, Job};
 use crate::error::{Error, Result};
@@ -211,6 +214,21 @@ impl Job {
         read: SyncRead,
         extract: fn(Reply) -> Result<T>,
     ) -> Result<T> {
+        // The memory is locked first: while it is held and clean, the
+        // worker cannot change it or commit a sync change, so the memory
+        // and the connection's snapshot agree; a pending count of 0 then
+        // says that every write accepted before this query is in both.
+        if let Some(mut memory) = self.shared.sync.committed() {
+            match self.read_here(&[], |reader| memory.read(reader, &read)) {
+                Some(Ok(reply)) => return extract(Reply::Sync(reply)),
+                Some(Err(e)) => {
+                    // The query panicked half-way through the memory.
+                    memory.forget();
+                    return Err(e);
+                }
+                None => {}
+            }
+        }
         let read = Read::Sync(read);
         self.wait(|done| Request::Read { read, done }, extract)
     }

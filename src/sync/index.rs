@@ -1,60 +1,142 @@
 //! The sync layer over a job's store: it wraps the worker's [`Backend`],
 //! passing every call through, and keeps the sets' upper aggregate levels
-//! in memory between requests. Changed buckets are written inside the
-//! open transaction just before it commits, so elements and aggregates
-//! always commit together; a rollback (or a transaction the store ended)
-//! drops the memory, which is reloaded from the committed rows.
+//! (and some elements) in memory between requests, in a [`SyncMemory`] the
+//! job's callers share. Changed buckets are written inside the open
+//! transaction just before it commits, so elements and aggregates always
+//! commit together; a rollback (or a transaction the store ended) drops
+//! the memory, which is reloaded from the committed rows.
+//!
+//! Callers read the memory (and the committed rows, on a read-only
+//! connection) only while it holds no uncommitted change, under its lock:
+//! the worker changes it only under that lock, and commits its changes
+//! before releasing it, so what a caller sees in memory is what is
+//! committed (see [`Committed`]).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::tree::{SetCache, Tree};
+use parking_lot::{Mutex, MutexGuard};
+
+use super::cache::{Port, SetCache, MAX_CACHED_ELEMENTS};
+use super::tree::Tree;
 use super::{
     aggregates_category, elements_category, id_of, IdKey, SplitPart, Summary, SyncId, SyncRange,
     SyncRead, SyncReply, SyncWrite,
 };
-use crate::backend::{Backend, BackupCopy, Range};
+use crate::backend::{Backend, BackupCopy, Range, Reader};
 use crate::error::{Error, Result};
 use crate::ops::Op;
 use crate::progress::Progress;
 use crate::rows::Rows;
 
+/// The memory of a job's sync sets, shared by its worker and its callers.
+#[derive(Debug, Default)]
+pub(crate) struct SyncMemory(Mutex<Sets>);
+
+impl SyncMemory {
+    /// The memory, locked, when it holds no uncommitted change: the
+    /// worker can neither change it nor commit a sync change while the
+    /// lock is held. `None` when it holds changes not yet committed.
+    pub(crate) fn committed(&self) -> Option<Committed<'_>> {
+        let sets = self.0.lock();
+        (!sets.uncommitted).then_some(Committed(sets))
+    }
+}
+
+/// The sync memory, locked while it equals the committed rows.
+pub(crate) struct Committed<'a>(MutexGuard<'a, Sets>);
+
+impl Committed<'_> {
+    /// Answers a query from the memory and a read-only connection, which
+    /// must see the latest commit. On failure the memory is dropped (a
+    /// query interrupted half-way may have loaded part of a bucket).
+    pub(crate) fn read(&mut self, reader: &mut dyn Reader, read: &SyncRead) -> Result<SyncReply> {
+        let answer = self.0.read(&mut Port::Reader(reader), read);
+        if answer.is_err() {
+            self.0.forget();
+        } else {
+            self.0.trim();
+        }
+        answer
+    }
+
+    /// Drops the memory (after a query that panicked).
+    pub(crate) fn forget(&mut self) {
+        self.0.forget();
+    }
+}
+
 /// A job's store with its sync sets.
 pub(crate) struct SyncLayer {
     inner: Box<dyn Backend>,
+    memory: std::sync::Arc<SyncMemory>,
+}
+
+/// Every set's memory.
+#[derive(Debug, Default)]
+struct Sets {
     sets: HashMap<Vec<u8>, SetCache>,
     /// The memory holds changes the store has not committed.
     uncommitted: bool,
 }
 
 impl SyncLayer {
-    /// Wraps a store.
-    pub(crate) fn new(inner: Box<dyn Backend>) -> SyncLayer {
-        SyncLayer {
-            inner,
-            sets: HashMap::new(),
-            uncommitted: false,
-        }
+    /// Wraps a store; `memory` is shared with the job's callers.
+    pub(crate) fn new(inner: Box<dyn Backend>, memory: std::sync::Arc<SyncMemory>) -> SyncLayer {
+        SyncLayer { inner, memory }
     }
 
+    /// Applies a sync write inside the open transaction. On error the
+    /// whole transaction is rolled back (the worker applies the group's
+    /// earlier writes again), so a write never half-applies.
+    pub(crate) fn write(&mut self, write: &SyncWrite) -> Result<u64> {
+        let memory = self.memory.clone();
+        let mut sets = memory.0.lock();
+        if sets.uncommitted && !self.inner.in_transaction() {
+            sets.forget();
+        }
+        sets.uncommitted = true;
+        let result = sets.apply_write(&mut Port::Worker(self.inner.as_mut()), write);
+        sets.trim();
+        if result.is_err() {
+            self.inner.rollback();
+            sets.forget();
+        }
+        result
+    }
+
+    /// Answers a sync query.
+    pub(crate) fn read(&mut self, read: &SyncRead) -> Result<SyncReply> {
+        let memory = self.memory.clone();
+        let mut sets = memory.0.lock();
+        if sets.uncommitted && !self.inner.in_transaction() {
+            sets.forget();
+        }
+        let answer = sets.read(&mut Port::Worker(self.inner.as_mut()), read);
+        sets.trim();
+        answer
+    }
+}
+
+impl Sets {
     /// Forgets the memory of every set.
     fn forget(&mut self) {
         self.sets.clear();
         self.uncommitted = false;
     }
 
-    /// Drops memory whose changes the store lost (it ended the
-    /// transaction on its own).
-    fn check_memory(&mut self) {
-        if self.uncommitted && !self.inner.in_transaction() {
-            self.forget();
+    /// Keeps the elements in memory within [`MAX_CACHED_ELEMENTS`].
+    fn trim(&mut self) {
+        let total: usize = self.sets.values().map(|c| c.elements.len()).sum();
+        if total > MAX_CACHED_ELEMENTS {
+            self.sets.values_mut().for_each(SetCache::forget_elements);
         }
     }
 
-    fn tree(&mut self, set: &[u8]) -> Result<Tree<'_>> {
+    fn tree<'a>(&'a mut self, mut port: Port<'a>, set: &[u8]) -> Result<Tree<'a>> {
         let aggregates = aggregates_category(set);
         if !self.sets.contains_key(set) {
-            let cache = SetCache::load(self.inner.as_mut(), &aggregates)?;
+            let cache = SetCache::load(&mut port, &aggregates)?;
             self.sets.insert(set.to_vec(), cache);
         }
         let cache = self
@@ -62,27 +144,14 @@ impl SyncLayer {
             .get_mut(set)
             .ok_or_else(|| Error::internal("sync set memory vanished"))?;
         Ok(Tree {
-            backend: self.inner.as_mut(),
+            port,
             cache,
             elements: elements_category(set),
             aggregates,
         })
     }
 
-    /// Applies a sync write inside the open transaction. On error the
-    /// whole transaction is rolled back (the worker applies the group's
-    /// earlier writes again), so a write never half-applies.
-    pub(crate) fn write(&mut self, write: &SyncWrite) -> Result<u64> {
-        self.check_memory();
-        self.uncommitted = true;
-        let result = self.apply_write(write);
-        if result.is_err() {
-            self.rollback();
-        }
-        result
-    }
-
-    fn apply_write(&mut self, write: &SyncWrite) -> Result<u64> {
+    fn apply_write(&mut self, port: &mut Port<'_>, write: &SyncWrite) -> Result<u64> {
         match write {
             SyncWrite::Add { set, ids } | SyncWrite::Remove { set, ids } => {
                 let add = matches!(write, SyncWrite::Add { .. });
@@ -90,7 +159,7 @@ impl SyncLayer {
                 let mut keys: Vec<IdKey> = ids.iter().map(SyncId::key).collect();
                 keys.sort_unstable();
                 keys.dedup();
-                let mut tree = self.tree(set)?;
+                let mut tree = self.tree(port.reborrow(), set)?;
                 let mut changed = 0;
                 for key in &keys {
                     let done = if add {
@@ -104,51 +173,66 @@ impl SyncLayer {
             }
             SyncWrite::Prune { set, before } => {
                 let cut = SyncId::new(*before, [0; 32]).key();
-                self.tree(set)?.prune(&cut)
+                self.tree(port.reborrow(), set)?.prune(&cut)
             }
         }
     }
 
     /// Answers a sync query.
-    pub(crate) fn read(&mut self, read: &SyncRead) -> Result<SyncReply> {
-        self.check_memory();
+    fn read(&mut self, port: &mut Port<'_>, read: &SyncRead) -> Result<SyncReply> {
         Ok(match read {
-            SyncRead::Summary { sets, range } => SyncReply::Summary(self.summary(sets, range)?),
+            SyncRead::Summary { sets, range } => {
+                SyncReply::Summary(self.summary(port, sets, range)?)
+            }
             SyncRead::Split { sets, range, parts } => {
-                SyncReply::Parts(self.split(sets, range, *parts)?)
+                SyncReply::Parts(self.split(port, sets, range, *parts)?)
             }
             SyncRead::Items { sets, range, limit } => {
-                SyncReply::Ids(self.items(sets, range, *limit)?)
+                SyncReply::Ids(self.items(port, sets, range, *limit)?)
             }
-            SyncRead::Len { set } => SyncReply::Len(self.tree(set)?.len()),
+            SyncRead::Len { set } => SyncReply::Len(self.tree(port.reborrow(), set)?.len()),
         })
     }
 
     /// The summary of the elements before `key`, over the sets.
-    fn prefix(&mut self, sets: &[Vec<u8>], key: &IdKey) -> Result<Summary> {
+    fn prefix(&mut self, port: &mut Port<'_>, sets: &[Vec<u8>], key: &IdKey) -> Result<Summary> {
         let mut acc = Summary::default();
         for set in sets {
-            acc = acc.plus(&self.tree(set)?.prefix(key)?);
+            acc = acc.plus(&self.tree(port.reborrow(), set)?.prefix(key)?);
         }
         Ok(acc)
     }
 
-    fn summary(&mut self, sets: &[Vec<u8>], range: &SyncRange) -> Result<Summary> {
+    fn summary(
+        &mut self,
+        port: &mut Port<'_>,
+        sets: &[Vec<u8>],
+        range: &SyncRange,
+    ) -> Result<Summary> {
         if range.is_empty() {
             return Ok(Summary::default());
         }
-        let below = self.prefix(sets, &range.start.key())?;
-        self.prefix(sets, &range.stop.key())?.minus(&below)
+        let below = self.prefix(port, sets, &range.start.key())?;
+        self.prefix(port, sets, &range.stop.key())?.minus(&below)
     }
 
-    fn items(&mut self, sets: &[Vec<u8>], range: &SyncRange, limit: u32) -> Result<Vec<SyncId>> {
+    fn items(
+        &mut self,
+        port: &mut Port<'_>,
+        sets: &[Vec<u8>],
+        range: &SyncRange,
+        limit: u32,
+    ) -> Result<Vec<SyncId>> {
         if range.is_empty() {
             return Ok(Vec::new());
         }
         let (start, stop) = (range.start.key(), range.stop.key());
         let mut keys = Vec::new();
         for set in sets {
-            keys.extend(self.tree(set)?.items(&start, &stop, limit)?);
+            keys.extend(
+                self.tree(port.reborrow(), set)?
+                    .items(&start, &stop, limit)?,
+            );
         }
         keys.sort_unstable();
         if limit > 0 {
@@ -161,17 +245,23 @@ impl SyncLayer {
     /// of rank ⌊n·(i+1)/parts⌋ of the range (n elements in all), so part
     /// counts differ by at most one (for a union, elements present in
     /// several sets stay in one part).
-    fn split(&mut self, sets: &[Vec<u8>], range: &SyncRange, parts: u32) -> Result<Vec<SplitPart>> {
+    fn split(
+        &mut self,
+        port: &mut Port<'_>,
+        sets: &[Vec<u8>],
+        range: &SyncRange,
+        parts: u32,
+    ) -> Result<Vec<SplitPart>> {
         let parts = u64::from(parts);
         let (start, stop) = (range.start.key(), range.stop.key());
         let empty = range.is_empty();
         // Bounds (as keys) and the summary of everything before each.
         let mut bounds: Vec<(IdKey, Summary)> = Vec::with_capacity(parts as usize + 1);
-        let low = self.prefix(sets, &start)?;
+        let low = self.prefix(port, sets, &start)?;
         let high = if empty {
             low
         } else {
-            self.prefix(sets, &stop)?
+            self.prefix(port, sets, &stop)?
         };
         let n = high.count - low.count;
         bounds.push((start, low));
@@ -180,11 +270,11 @@ impl SyncLayer {
             let bound = if rank >= n {
                 None
             } else if let [set] = sets {
-                let mut tree = self.tree(set)?;
+                let mut tree = self.tree(port.reborrow(), set)?;
                 tree.select(low.count + rank)?
             } else {
-                let key = self.union_select(sets, &start, rank)?;
-                let before = self.prefix(sets, &key)?;
+                let key = self.union_select(port, sets, &start, rank)?;
+                let before = self.prefix(port, sets, &key)?;
                 Some((key, before))
             };
             bounds.push(bound.unwrap_or((if empty { start } else { stop }, high)));
@@ -206,11 +296,17 @@ impl SyncLayer {
     /// per set). Each step tests the middle of the widest set's window of
     /// candidate ranks, and narrows every window: O(sets · log n) steps,
     /// each a prefix per set.
-    fn union_select(&mut self, sets: &[Vec<u8>], start: &IdKey, rank: u64) -> Result<IdKey> {
+    fn union_select(
+        &mut self,
+        port: &mut Port<'_>,
+        sets: &[Vec<u8>],
+        start: &IdKey,
+        rank: u64,
+    ) -> Result<IdKey> {
         let mut base = Vec::with_capacity(sets.len());
         let mut windows = Vec::with_capacity(sets.len());
         for set in sets {
-            let mut tree = self.tree(set)?;
+            let mut tree = self.tree(port.reborrow(), set)?;
             let below = tree.prefix(start)?.count;
             base.push(below);
             windows.push((0u64, tree.len() - below));
@@ -227,14 +323,14 @@ impl SyncLayer {
             }
             let mid = lo + (hi - lo) / 2;
             let (key, _) = self
-                .tree(&sets[s])?
+                .tree(port.reborrow(), &sets[s])?
                 .select(base[s] + mid)?
                 .ok_or_else(|| Error::internal("sync union split: rank past the set"))?;
             // Elements of the union before `key`, and copies of `key`.
             let mut below = Vec::with_capacity(sets.len());
             let mut copies = Vec::with_capacity(sets.len());
             for (t, set) in sets.iter().enumerate() {
-                let mut tree = self.tree(set)?;
+                let mut tree = self.tree(port.reborrow(), set)?;
                 let count = if t == s {
                     base[t] + mid
                 } else {
@@ -258,16 +354,13 @@ impl SyncLayer {
         }
     }
 
-    /// Writes the changed buckets of every set into the open transaction.
-    fn write_back(&mut self) -> Result<()> {
+    /// The writes that store the changed buckets of every set.
+    fn changes(&mut self) -> Vec<Op> {
         let mut ops: Vec<Op> = Vec::new();
         for (set, cache) in self.sets.iter_mut() {
             ops.extend(cache.take_changes(&aggregates_category(set)));
         }
-        if ops.is_empty() {
-            return Ok(());
-        }
-        self.inner.apply(&ops)
+        ops
     }
 }
 
@@ -275,24 +368,35 @@ impl Backend for SyncLayer {
     fn begin(&mut self) -> Result<()> {
         // Changes still in memory at a new transaction were lost with the
         // last one.
-        if self.uncommitted {
-            self.forget();
+        let mut sets = self.memory.0.lock();
+        if sets.uncommitted {
+            sets.forget();
         }
+        drop(sets);
         self.inner.begin()
     }
 
     fn commit(&mut self) -> Result<()> {
-        if self.uncommitted && self.inner.in_transaction() {
-            self.write_back()?;
+        // Held until the commit is done: callers must not see the memory
+        // ahead of the committed rows.
+        let memory = self.memory.clone();
+        let mut sets = memory.0.lock();
+        if sets.uncommitted && self.inner.in_transaction() {
+            let ops = sets.changes();
+            if !ops.is_empty() {
+                self.inner.apply(&ops)?;
+            }
         }
         self.inner.commit()?;
-        self.uncommitted = false;
+        sets.uncommitted = false;
         Ok(())
     }
 
     fn rollback(&mut self) {
+        let memory = self.memory.clone();
+        let mut sets = memory.0.lock();
         self.inner.rollback();
-        self.forget();
+        sets.forget();
     }
 
     fn in_transaction(&self) -> bool {
@@ -305,6 +409,10 @@ impl Backend for SyncLayer {
 
     fn delete_acked(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
         self.inner.delete_acked(category, key)
+    }
+
+    fn put_new(&mut self, category: &[u8], key: &[u8], payload: &[u8]) -> Result<bool> {
+        self.inner.put_new(category, key, payload)
     }
 
     fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>> {

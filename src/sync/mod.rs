@@ -2,13 +2,15 @@
 //! 32-byte message hash) that answer range fingerprints, counts and splits
 //! without walking the range, for range-based set reconciliation (Waku
 //! Sync). The values here are shared by every layer; the index itself
-//! (`index.rs`, `tree.rs`) runs on the job's worker, above the storage
-//! port. `docs/sync-index.md` describes the design.
+//! (`index.rs`, `tree.rs`, `cache.rs`) runs above the storage port, on the
+//! job's worker and, for queries while nothing is pending, on the caller's
+//! thread. `docs/sync-index.md` describes the design.
 
+mod cache;
 mod index;
 mod tree;
 
-pub(crate) use index::SyncLayer;
+pub(crate) use index::{SyncLayer, SyncMemory};
 
 use crate::error::{Error, Result};
 use crate::keys::MAX_PART_LEN;

@@ -12,15 +12,16 @@
 //! level-(L−1) buckets, so a prefix aggregate descends the levels reading
 //! about 16 buckets at each: O(log n) rows. Levels from [`CACHED_FROM`]
 //! up live in memory too ([`SetCache`]), loaded from their rows (about
-//! n/256 of them) and written back at commit. Level 1 is read into memory
-//! one level-2 bucket (a *region*) at a time, when first used, and written
-//! through to its rows at once.
+//! n/256 of them). Level 1 is read into memory one level-2 bucket (a
+//! *region*) at a time, when first used; the elements of a level-1 bucket
+//! when a query first descends into it. Changed buckets of every level are
+//! written back at commit.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
+use super::cache::{Port, SetCache};
 use super::{IdKey, Summary, ID_KEY_LEN};
-use crate::backend::{Backend, Range};
+use crate::backend::Range;
 use crate::error::{Error, Result};
 use crate::ops::Op;
 
@@ -59,7 +60,7 @@ fn anchor_level(anchor: &Anchor) -> u8 {
     anchor.as_ref().map_or(MAX_LEVEL + 1, level_of)
 }
 
-fn inconsistent(what: &str) -> Error {
+pub(super) fn inconsistent(what: &str) -> Error {
     Error::internal(format!("sync index inconsistent: {what}"))
 }
 
@@ -69,7 +70,7 @@ fn id_key(bytes: &[u8]) -> Result<IdKey> {
         .map_err(|_| inconsistent("an element key has the wrong length"))
 }
 
-fn anchor_of(bytes: &[u8]) -> Result<Anchor> {
+pub(super) fn anchor_of(bytes: &[u8]) -> Result<Anchor> {
     if bytes.is_empty() {
         Ok(None)
     } else {
@@ -84,7 +85,7 @@ fn hash_of(key: &IdKey) -> [u8; 32] {
 }
 
 /// The stored key of a bucket.
-fn bucket_key(level: u8, anchor: &Anchor) -> Vec<u8> {
+pub(super) fn bucket_key(level: u8, anchor: &Anchor) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + ID_KEY_LEN);
     key.push(level);
     if let Some(a) = anchor {
@@ -93,97 +94,9 @@ fn bucket_key(level: u8, anchor: &Anchor) -> Vec<u8> {
     key
 }
 
-/// The levels of a set kept in memory, and which of their buckets changed
-/// since they were last written.
-#[derive(Debug, Default)]
-pub(super) struct SetCache {
-    /// Levels 1 to [`MAX_LEVEL`]; level 1 holds only some of its buckets
-    /// (each equal to its row), every one of those of the loaded regions.
-    levels: Vec<BTreeMap<Anchor, Summary>>,
-    /// Buckets of the cached levels changed since they were written.
-    changed: BTreeSet<(u8, Anchor)>,
-    /// Level-2 anchors whose level-1 buckets are all in memory.
-    loaded: BTreeSet<Anchor>,
-}
-
-impl SetCache {
-    /// Reads the cached levels' rows of a set (not its elements).
-    pub(super) fn load(backend: &mut dyn Backend, aggregates: &[u8]) -> Result<SetCache> {
-        let mut levels = vec![BTreeMap::new(); usize::from(MAX_LEVEL)];
-        let range = Range {
-            category: aggregates.to_vec(),
-            start: vec![CACHED_FROM],
-            stop: None,
-        };
-        for row in backend.scan(&range, false, 0)?.iter() {
-            let level = row.key[0];
-            let map = levels
-                .get_mut(usize::from(level.wrapping_sub(1)))
-                .filter(|_| level >= CACHED_FROM)
-                .ok_or_else(|| inconsistent("an aggregate row of an unknown level"))?;
-            map.insert(anchor_of(&row.key[1..])?, Summary::decode(row.payload)?);
-        }
-        Ok(SetCache {
-            levels,
-            changed: BTreeSet::new(),
-            loaded: BTreeSet::new(),
-        })
-    }
-
-    /// The writes that store the changed buckets; forgets the changes.
-    pub(super) fn take_changes(&mut self, aggregates: &[u8]) -> Vec<Op> {
-        let changed = std::mem::take(&mut self.changed);
-        changed
-            .into_iter()
-            .map(|(level, anchor)| {
-                let key = bucket_key(level, &anchor);
-                match self.map(level).get(&anchor) {
-                    Some(summary) => Op::put(aggregates, key, summary.encode()),
-                    None => Op::delete(aggregates, key),
-                }
-            })
-            .collect()
-    }
-
-    fn map(&self, level: u8) -> &BTreeMap<Anchor, Summary> {
-        &self.levels[usize::from(level - 1)]
-    }
-
-    fn map_mut(&mut self, level: u8) -> &mut BTreeMap<Anchor, Summary> {
-        &mut self.levels[usize::from(level - 1)]
-    }
-
-    /// The region (level-2 bucket) holding `key`: the last level-2 anchor
-    /// before it (or at it, when `inclusive`).
-    fn region_of(&self, key: &IdKey, inclusive: bool) -> Anchor {
-        let upper = if inclusive {
-            Bound::Included(Some(*key))
-        } else {
-            Bound::Excluded(Some(*key))
-        };
-        let map = self.map(CACHED_FROM);
-        map.range((Bound::Unbounded, upper))
-            .next_back()
-            .and_then(|(a, _)| *a)
-    }
-
-    /// Where a region ends: the next level-2 anchor.
-    fn region_end(&self, region: &Anchor) -> Option<IdKey> {
-        let map = self.map(CACHED_FROM);
-        map.range((Bound::Excluded(*region), Bound::Unbounded))
-            .next()
-            .and_then(|(a, _)| *a)
-    }
-
-    /// Elements of the set: the sum of the top level.
-    pub(super) fn len(&self) -> u64 {
-        self.map(MAX_LEVEL).values().map(|s| s.count).sum()
-    }
-}
-
 /// One set's tree over a backend.
 pub(super) struct Tree<'a> {
-    pub(super) backend: &'a mut dyn Backend,
+    pub(super) port: Port<'a>,
     pub(super) cache: &'a mut SetCache,
     pub(super) elements: Vec<u8>,
     pub(super) aggregates: Vec<u8>,
@@ -217,7 +130,7 @@ impl Tree<'_> {
             stop: stop.map(|s| s.to_vec()),
         };
         loop {
-            let rows = self.backend.scan(&range, false, CHUNK)?;
+            let rows = self.port.scan(&range, false, CHUNK)?;
             for row in rows.iter() {
                 let key = id_key(row.key)?;
                 if !visit(Some(key), &Summary::one(&hash_of(&key))) {
@@ -278,10 +191,15 @@ impl Tree<'_> {
             start: bucket_key(1, &region),
             stop: Some(end.map_or_else(|| vec![2], |e| bucket_key(1, &Some(e)))),
         };
-        let rows = self.backend.scan(&range, false, 0)?;
-        let map = self.cache.map_mut(1);
+        let rows = self.port.scan(&range, false, 0)?;
         for row in rows.iter() {
-            map.insert(anchor_of(&row.key[1..])?, Summary::decode(row.payload)?);
+            let anchor = anchor_of(&row.key[1..])?;
+            // A bucket changed since its row was written is newer in
+            // memory (a removed one is absent there).
+            if !self.cache.changed.contains(&(1, anchor)) {
+                let summary = Summary::decode(row.payload)?;
+                self.cache.map_mut(1).insert(anchor, summary);
+            }
         }
         self.cache.loaded.insert(region);
         Ok(())
@@ -310,28 +228,57 @@ impl Tree<'_> {
 
     /// Stores a bucket of `level` (≥ 1); an empty head is removed. `None`
     /// removes the bucket.
-    fn store(&mut self, level: u8, anchor: Anchor, summary: Option<Summary>) -> Result<()> {
+    /// The change is written at commit (`SetCache::take_changes`), once
+    /// per bucket however often it changed.
+    fn store(&mut self, level: u8, anchor: Anchor, summary: Option<Summary>) {
         let summary = summary.filter(|s| anchor.is_some() || s.count > 0);
-        if level >= CACHED_FROM {
-            match summary {
-                Some(s) => self.cache.map_mut(level).insert(anchor, s),
-                None => self.cache.map_mut(level).remove(&anchor),
-            };
-            self.cache.changed.insert((level, anchor));
-            return Ok(());
-        }
-        // Level 1: written through, and kept in memory (every bucket in
-        // memory equals its row).
-        let key = bucket_key(level, &anchor);
-        let op = match summary {
-            Some(s) => Op::put(&self.aggregates, key, s.encode()),
-            None => Op::delete(&self.aggregates, key),
-        };
-        self.backend.apply(std::slice::from_ref(&op))?;
         match summary {
-            Some(s) => self.cache.map_mut(1).insert(anchor, s),
-            None => self.cache.map_mut(1).remove(&anchor),
+            Some(s) => self.cache.map_mut(level).insert(anchor, s),
+            None => self.cache.map_mut(level).remove(&anchor),
         };
+        self.cache.changed.insert((level, anchor));
+    }
+
+    /// Visits the elements of the level-1 bucket at `from` (an anchor of
+    /// level 1 or the head) before `stop`, in order, while `visit` returns
+    /// true; the bucket's elements are read into memory the first time.
+    fn walk_bucket(
+        &mut self,
+        from: Anchor,
+        stop: Option<&IdKey>,
+        mut visit: impl FnMut(Anchor, &Summary) -> bool,
+    ) -> Result<()> {
+        let region = match &from {
+            Some(k) => self.cache.region_of(k, true),
+            None => None,
+        };
+        self.load_region(region)?;
+        let end = self.cache.bucket_end(&from);
+        if !self.cache.whole.contains(&from) {
+            let range = Range {
+                category: self.elements.clone(),
+                start: from.map_or_else(Vec::new, |k| k.to_vec()),
+                stop: end.map(|e| e.to_vec()),
+            };
+            let rows = self.port.scan(&range, false, 0)?;
+            // All or nothing: memory holds the elements of whole buckets
+            // only.
+            let keys: Vec<IdKey> = rows.iter().map(|r| id_key(r.key)).collect::<Result<_>>()?;
+            self.cache.elements.extend(keys);
+            self.cache.whole.insert(from);
+        }
+        let lower = from.map_or(Bound::Unbounded, Bound::Included);
+        let upper = match (stop, end) {
+            (Some(s), Some(e)) => Bound::Excluded(*s.min(&e)),
+            (Some(s), None) => Bound::Excluded(*s),
+            (None, Some(e)) => Bound::Excluded(e),
+            (None, None) => Bound::Unbounded,
+        };
+        for key in self.cache.elements.range((lower, upper)) {
+            if !visit(Some(*key), &Summary::one(&hash_of(key))) {
+                break;
+            }
+        }
         Ok(())
     }
 
@@ -351,7 +298,7 @@ impl Tree<'_> {
                 from = anchor;
             }
         }
-        self.walk(0, from, Some(key), |_, summary| {
+        self.walk_bucket(from, Some(key), |_, summary| {
             acc = acc.plus(summary);
             true
         })?;
@@ -385,7 +332,7 @@ impl Tree<'_> {
             from = chosen.ok_or_else(|| inconsistent("a rank is past the buckets"))?;
         }
         let mut found = None;
-        self.walk(0, from, None, |anchor, summary| {
+        self.walk_bucket(from, None, |anchor, summary| {
             if acc.count == rank {
                 found = anchor;
                 false
@@ -400,16 +347,45 @@ impl Tree<'_> {
 
     /// Whether the set holds `key`.
     pub(super) fn contains(&mut self, key: &IdKey) -> Result<bool> {
-        self.backend.exists(&self.elements, key)
+        let bucket = self.holding_bucket(key)?;
+        self.contains_in(&bucket, key)
+    }
+
+    /// Whether the set holds `key`, which would be in the level-1 bucket
+    /// at `bucket`: from memory when that bucket's elements are there.
+    fn contains_in(&mut self, bucket: &Anchor, key: &IdKey) -> Result<bool> {
+        if self.cache.whole.contains(bucket) {
+            return Ok(self.cache.elements.contains(key));
+        }
+        self.port.exists(&self.elements, key)
+    }
+
+    /// The level-1 bucket that holds (or would hold) `key`: the last
+    /// level-1 anchor at or before it, or the head.
+    fn holding_bucket(&mut self, key: &IdKey) -> Result<Anchor> {
+        self.load_region(self.cache.region_of(key, true))?;
+        let found = self.cache.map(1).range(..=Some(*key)).next_back();
+        Ok(found.and_then(|(a, _)| *a))
     }
 
     /// Adds an element; false when it was there.
     pub(super) fn insert(&mut self, key: &IdKey) -> Result<bool> {
-        if self.contains(key)? {
+        let bucket = self.holding_bucket(key)?;
+        // Whether it is new: from memory when its bucket is there,
+        // otherwise from the store as it adds the row.
+        let new = if self.cache.whole.contains(&bucket) {
+            let new = !self.cache.elements.contains(key);
+            if new {
+                self.port
+                    .apply(&[Op::put(&self.elements, key.to_vec(), Vec::new())])?;
+            }
+            new
+        } else {
+            self.port.put_new(&self.elements, key)?
+        };
+        if !new {
             return Ok(false);
         }
-        self.backend
-            .apply(&[Op::put(&self.elements, key.to_vec(), Vec::new())])?;
         let one = Summary::one(&hash_of(key));
         let own = level_of(key);
         for level in 1..=MAX_LEVEL {
@@ -425,14 +401,22 @@ impl Tree<'_> {
                     split = split.plus(summary);
                     true
                 })?;
-                self.store(level, holder, Some(held.plus(&one).minus(&split)?))?;
-                self.store(level, Some(*key), Some(split))?;
+                self.store(level, holder, Some(held.plus(&one).minus(&split)?));
+                self.store(level, Some(*key), Some(split));
                 if level == CACHED_FROM && self.cache.loaded.contains(&holder) {
                     // The region splits; both halves stay in memory.
                     self.cache.loaded.insert(Some(*key));
                 }
             } else {
-                self.store(level, holder, Some(held.plus(&one)))?;
+                self.store(level, holder, Some(held.plus(&one)));
+            }
+        }
+        if self.cache.whole.contains(&bucket) {
+            // Its bucket's elements are in memory; when it is an anchor,
+            // so are those of the bucket it starts (part of that one).
+            self.cache.elements.insert(*key);
+            if own >= 1 {
+                self.cache.whole.insert(Some(*key));
             }
         }
         Ok(true)
@@ -440,29 +424,59 @@ impl Tree<'_> {
 
     /// Removes an element; false when it was not there.
     pub(super) fn remove(&mut self, key: &IdKey) -> Result<bool> {
-        if !self.contains(key)? {
+        let bucket = self.holding_bucket(key)?;
+        // Whether it was there: from memory when its bucket is, otherwise
+        // from the store as it deletes the row.
+        let present = if self.cache.whole.contains(&bucket) {
+            let present = self.cache.elements.contains(key);
+            if present {
+                self.port
+                    .apply(&[Op::delete(&self.elements, key.to_vec())])?;
+            }
+            present
+        } else {
+            self.port.delete_acked(&self.elements, key)?
+        };
+        if !present {
             return Ok(false);
         }
-        self.backend
-            .apply(&[Op::delete(&self.elements, key.to_vec())])?;
-        let one = Summary::one(&hash_of(key));
         let own = level_of(key);
+        // Before the buckets change: where the key's level-1 bucket ends,
+        // and the bucket before it (the same one unless the key anchors
+        // its own).
+        let end = self.cache.bucket_end(&bucket);
+        let previous = if own >= 1 {
+            self.before(1, key)?.0
+        } else {
+            bucket
+        };
+        let one = Summary::one(&hash_of(key));
         for level in 1..=MAX_LEVEL {
             let (holder, held) = self.before(level, key)?;
             if level <= own {
                 // Its bucket joins the one before it.
                 let merged = self.bucket(level, key)?.minus(&one)?;
-                self.store(level, holder, Some(held.plus(&merged)))?;
-                self.store(level, Some(*key), None)?;
+                self.store(level, holder, Some(held.plus(&merged)));
+                self.store(level, Some(*key), None);
                 if level == CACHED_FROM && !self.cache.loaded.remove(&Some(*key)) {
                     // The region joins the one before: in memory only if
                     // both were.
                     self.cache.loaded.remove(&holder);
                 }
             } else {
-                self.store(level, holder, Some(held.minus(&one)?))?;
+                self.store(level, holder, Some(held.minus(&one)?));
             }
         }
+        if own >= 1 {
+            // Its bucket joins the previous one: whole in memory only if
+            // both were.
+            let both = self.cache.whole.contains(&previous) && self.cache.whole.remove(&Some(*key));
+            if !both {
+                self.cache.drop_elements(&Some(*key), end);
+                self.cache.drop_elements(&previous, end);
+            }
+        }
+        self.cache.elements.remove(key);
         Ok(true)
     }
 
@@ -492,7 +506,8 @@ impl Tree<'_> {
             .cache
             .loaded
             .contains(&self.cache.region_of(cut, false));
-        self.backend.apply(&[
+        self.cache.forget_elements();
+        self.port.apply(&[
             Op::delete_range(&self.elements, Vec::new(), cut.to_vec()),
             Op::delete_range(&self.aggregates, vec![1], bucket_key(1, &Some(*cut))),
         ])?;
@@ -514,10 +529,10 @@ impl Tree<'_> {
                     .map(|(a, _)| *a)
                     .collect();
                 for anchor in gone {
-                    self.store(level, anchor, None)?;
+                    self.store(level, anchor, None);
                 }
             }
-            self.store(level, None, Some(head))?;
+            self.store(level, None, Some(head));
         }
         Ok(removed.count)
     }

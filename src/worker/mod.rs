@@ -20,7 +20,7 @@ use crate::log::{log, Level};
 use crate::progress::{Progress, ProgressFn};
 use crate::protocol::{Completion, Read, Reply, Request};
 use crate::queue::Queue;
-use crate::sync::SyncLayer;
+use crate::sync::{SyncLayer, SyncMemory};
 
 /// Most operations taken from the queue for one round; the writes among
 /// them commit together.
@@ -152,11 +152,13 @@ struct Worker {
 /// Starts a worker thread for a job: `open` runs on the new thread and its
 /// outcome is handed back before this returns (a blocking handshake, no
 /// polling). `guard` lives until the thread ends, after the backend closed.
+/// `sync` is the sync sets' memory, shared with the job's callers.
 pub(crate) fn spawn<F, G>(
     job_id: Arc<str>,
     tag: WorkerTag,
     queue: Arc<Queue<Request>>,
     counters: Arc<Counters>,
+    sync: Arc<SyncMemory>,
     open: F,
     guard: G,
 ) -> Result<JoinHandle<()>>
@@ -185,7 +187,7 @@ where
                 }
             };
             let mut worker = Worker {
-                backend: SyncLayer::new(backend),
+                backend: SyncLayer::new(backend, sync),
                 job_id: id,
                 counters,
                 group: Vec::new(),

@@ -33,6 +33,22 @@ fn batch_is_atomic_inside_a_transaction() -> Result<()> {
     Ok(())
 }
 
+/// `put_new` stores a row only when its key is absent, says which, and
+/// agrees with the trait's default (an `exists`, then a put).
+#[test]
+fn put_new_tells_whether_it_stored() -> Result<()> {
+    let mut b = mem()?;
+    b.begin()?;
+    b.apply(&[Op::put("c", b"old".to_vec(), b"kept".to_vec())])?;
+    assert!(b.put_new(b"c", b"new", b"1")?);
+    assert!(!b.put_new(b"c", b"new", b"2")?);
+    assert!(!b.put_new(b"c", b"old", b"3")?);
+    b.commit()?;
+    assert_eq!(b.get(b"c", b"new")?, Some(b"1".to_vec()));
+    assert_eq!(b.get(b"c", b"old")?, Some(b"kept".to_vec()));
+    Ok(())
+}
+
 /// `.cargo/config.toml` compiles the bundled SQLite without
 /// SQLITE_ENABLE_MEMORY_MANAGEMENT, which would pool the page caches of
 /// all connections (every job's cache evicted by any other's reads).
