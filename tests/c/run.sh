@@ -159,14 +159,28 @@ for prog in "${PROGRAMS[@]}"; do
     fi
 done
 
+# As many programs at once as there are cores (each writes only its own
+# files: a mkdtemp scratch directory and its own run directory), then the
+# results in order.
 RUNDIR=$SCRATCH/run
-mkdir -p "$RUNDIR"
+parallel=$(nproc 2>/dev/null || echo 2)
+for prog in ${built[@]+"${built[@]}"}; do
+    while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do
+        wait -n || true
+    done
+    mkdir -p "$RUNDIR/$prog"
+    (
+        cd "$RUNDIR/$prog" && TMPDIR=$SCRATCH timeout 600 "${VALGRIND[@]}" \
+            --log-file="$BUILD/$prog.valgrind.log" \
+            "$BUILD/$prog" >"$BUILD/$prog.out" 2>"$BUILD/$prog.stderr"
+        echo $? >"$BUILD/$prog.rc"
+    ) &
+done
+wait
 for prog in ${built[@]+"${built[@]}"}; do
     vlog=$BUILD/$prog.valgrind.log
     out=$BUILD/$prog.out
-    (cd "$RUNDIR" && TMPDIR=$SCRATCH timeout 600 "${VALGRIND[@]}" --log-file="$vlog" \
-        "$BUILD/$prog" >"$out" 2>"$BUILD/$prog.stderr")
-    rc=$?
+    rc=$(cat "$BUILD/$prog.rc" 2>/dev/null || echo 125)
     plan=0
     reported=0
     while IFS= read -r line; do
