@@ -117,15 +117,19 @@ fn proc_status(field: &str) -> u64 {
 /// `--child-open ROOT`: opens the existing set through the C ABI, takes one
 /// fingerprint of every element, and prints the growth of `VmRSS` and
 /// `VmHWM` in KiB over the process's resident size before the open.
+/// An id as the C ABI takes it.
+fn c_id(id: SyncId) -> persistency::ffi::CSyncId {
+    persistency::ffi::CSyncId {
+        time: id.time,
+        hash: id.hash,
+    }
+}
+
 fn child_open(root: &str) {
     let before = proc_status("VmRSS");
     let root_c = std::ffi::CString::new(root).unwrap();
     let (mut instance, mut job) = (std::ptr::null_mut(), std::ptr::null_mut());
     let all = SyncRange::all();
-    let c = |id: SyncId| persistency::ffi::CSyncId {
-        time: id.time,
-        hash: id.hash,
-    };
     let mut out = persistency::ffi::CSyncSummary {
         count: 0,
         fingerprint: [0; 32],
@@ -143,8 +147,8 @@ fn child_open(root: &str) {
             job,
             sets.as_ptr(),
             1,
-            &c(all.start),
-            &c(all.stop),
+            &c_id(all.start),
+            &c_id(all.stop),
             &mut out,
         );
         assert_eq!(rc, 0);
@@ -289,17 +293,20 @@ fn main() {
         let sets = [c"topic".as_ptr()];
         let summary = |range: &SyncRange| {
             let (start, stop) = (range.start, range.stop);
-            let c = |id: SyncId| persistency::ffi::CSyncId {
-                time: id.time,
-                hash: id.hash,
-            };
             let mut out = persistency::ffi::CSyncSummary {
                 count: 0,
                 fingerprint: [0; 32],
             };
             // SAFETY: live job handle, one set name, ids and out on the stack.
             let rc = unsafe {
-                persistency_sync_summary_sync(job, sets.as_ptr(), 1, &c(start), &c(stop), &mut out)
+                persistency_sync_summary_sync(
+                    job,
+                    sets.as_ptr(),
+                    1,
+                    &c_id(start),
+                    &c_id(stop),
+                    &mut out,
+                )
             };
             assert_eq!(rc, 0);
             (out.count, out.fingerprint)
@@ -335,13 +342,9 @@ fn main() {
         // Splits through the C ABI.
         let mut times = Vec::new();
         for range in ranges.iter().take(200) {
-            let c = |id: SyncId| persistency::ffi::CSyncId {
-                time: id.time,
-                hash: id.hash,
-            };
             let mut parts = [persistency::ffi::CSyncPart {
-                start: c(SyncId::MIN),
-                stop: c(SyncId::MIN),
+                start: c_id(SyncId::MIN),
+                stop: c_id(SyncId::MIN),
                 count: 0,
                 fingerprint: [0; 32],
             }; 8];
@@ -352,8 +355,8 @@ fn main() {
                     job,
                     sets.as_ptr(),
                     1,
-                    &c(range.start),
-                    &c(range.stop),
+                    &c_id(range.start),
+                    &c_id(range.stop),
                     8,
                     parts.as_mut_ptr(),
                     8,
