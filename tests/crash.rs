@@ -32,7 +32,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use persistency::{JobOptions, Op, Persistency, ScanOptions, Synchronous};
@@ -166,16 +166,7 @@ struct Life {
 }
 
 fn run_child(root: &Path, kill_after: Duration) -> Life {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "crash_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
+    let mut child = common::child_test("crash_child")
         .env(CHILD_ENV, root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

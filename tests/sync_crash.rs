@@ -19,7 +19,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use persistency::{Persistency, SyncId, SyncRange};
@@ -87,16 +87,7 @@ fn sync_crash_child() {
 
 /// Runs one child life; returns its acknowledged batches.
 fn run_child(root: &Path, life: u64, kill_after: Duration) -> Vec<u64> {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "sync_crash_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
+    let mut child = common::child_test("sync_crash_child")
         .env(CHILD_ENV, root)
         .env(LIFE_ENV, life.to_string())
         .stdin(Stdio::null())

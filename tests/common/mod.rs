@@ -105,6 +105,21 @@ pub fn hold_worker(job: &Job) -> mpsc::Sender<()> {
 
 /// Kills a child process with SIGKILL (what `Child::kill` sends on Unix)
 /// and reaps it; panics if it had already ended by itself.
+/// This test binary re-run to execute only the ignored test `name` (a
+/// child process's body), quietly and on one thread.
+pub fn child_test(name: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(std::env::current_exe().expect("current_exe"));
+    command.args([
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ]);
+    command
+}
+
 pub fn sigkill(child: &mut std::process::Child) {
     child.kill().expect("SIGKILL the child");
     let status = child.wait().expect("wait child");
