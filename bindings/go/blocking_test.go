@@ -2,11 +2,14 @@ package persistency
 
 // This file holds the tests of the blocking reads: a write accepted on one
 // goroutine is seen by reads on others, whichever path the read takes, and
-// the callback path Get used before still answers the same.
+// the callback path Get used before still answers the same; Get returns
+// every value length and error whichever of its two paths it takes.
 
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,5 +88,48 @@ func TestCallbackGetAgreesWithGet(t *testing.T) {
 	//nolint:staticcheck // a nil context is what is tested
 	if _, err := job.Exists(nil, cat, []byte("k")); err == nil { //lint:ignore SA1012 tested
 		t.Fatal("a nil context was accepted")
+	}
+}
+
+// Get with a context that cannot end copies the value in the same cgo call
+// when it fits the pooled buffer and through the reply when it does not;
+// both must return every byte, as the cancellable path does, and C's
+// error message must survive the copy.
+func TestGetEveryValueLength(t *testing.T) {
+	_, job := newJob(t, nil)
+	lengths := []int{0, 1, getScratchLen - 1, getScratchLen, getScratchLen + 1, 100000}
+	for _, n := range lengths {
+		v := make([]byte, n)
+		for i := range v {
+			v[i] = byte(i*7 + n)
+		}
+		if err := job.Put(cat, []byte(fmt.Sprint(n)), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, ctx := range []context.Context{context.Background(), cancellable} {
+		for _, n := range lengths {
+			got, found, err := job.Get(ctx, cat, []byte(fmt.Sprint(n)))
+			if err != nil || !found || got == nil || len(got) != n {
+				t.Fatalf("length %d: got %d bytes, found %v, err %v", n, len(got), found, err)
+			}
+			for i := range got {
+				if got[i] != byte(i*7+n) {
+					t.Fatalf("length %d: byte %d is %d", n, i, got[i])
+				}
+			}
+		}
+		if v, found, err := job.Get(ctx, cat, []byte("missing")); err != nil || found || v != nil {
+			t.Fatalf("missing key: %v %v %v", v, found, err)
+		}
+		// A category over 65535 bytes is refused by the library itself,
+		// with a message.
+		_, _, err := job.Get(ctx, strings.Repeat("c", 65536), []byte("k"))
+		wantCode(t, err, ErrInvalidArgument, StatusInvalidArgument)
+		if e := err.(*Error); e.Message == "" {
+			t.Fatal("the library's error message was lost")
+		}
 	}
 }

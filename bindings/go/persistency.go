@@ -30,6 +30,7 @@ package persistency
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
 #cgo LDFLAGS: -L${SRCDIR}/../../target/release -lpersistency -Wl,-rpath,${SRCDIR}/../../target/release
+#include <stdlib.h>
 #include "pgo.h"
 */
 import "C"
@@ -60,6 +61,17 @@ func call(f func() int32) error {
 	e := &Error{Code: Status(s)}
 	if msg := C.persistency_last_error(); msg != nil {
 		e.Message = C.GoString(msg)
+	}
+	return e
+}
+
+// statusError is the error of a failed C helper that copied the thread's
+// last error into msg (malloc'ed, or NULL); it frees msg.
+func statusError(s int32, msg *C.char) error {
+	e := &Error{Code: Status(s)}
+	if msg != nil {
+		e.Message = C.GoString(msg)
+		C.free(unsafe.Pointer(msg))
 	}
 	return e
 }

@@ -9,7 +9,44 @@ package persistency
 
 /*
 #include <stdlib.h>
+#include <string.h>
 #include "pgo.h"
+
+// What pgo_get_into tells Go, returned by value (no Go allocation).
+typedef struct pgo_get_out {
+	int32_t status;
+	bool found;
+	size_t len;                      // the value's length
+	const persistency_result *reply; // the reply, when the value did not fit
+	char *msg;                       // on an error: malloc'ed last error, or NULL
+} pgo_get_out;
+
+// Get in one cgo call: persistency_get_sync, then, when the value fits in
+// buf (Go memory, not kept), the copy and the reply's free; a longer value
+// comes back as the reply itself, for Go to copy and free. On an error the
+// thread's last error is copied here, so Go need not stay on this thread.
+static pgo_get_out pgo_get_into(persistency_job *job, const char *cat, const uint8_t *key,
+                                size_t key_len, uint8_t *buf, size_t cap) {
+	pgo_get_out out = {0};
+	const persistency_result *reply = NULL;
+	out.status = persistency_get_sync(job, cat, key, key_len, &reply);
+	if (out.status != PERSISTENCY_OK) {
+		const char *m = persistency_last_error();
+		out.msg = m != NULL ? strdup(m) : NULL;
+		return out;
+	}
+	out.found = reply->found;
+	out.len = reply->value_len;
+	if (out.found && out.len > cap) {
+		out.reply = reply;
+		return out;
+	}
+	if (out.found && out.len > 0) {
+		memcpy(buf, reply->value, out.len);
+	}
+	persistency_reply_free(reply);
+	return out;
+}
 
 // The keys of a get_many arrive as one Go buffer of concatenated keys plus
 // their lengths; the persistency_bytes array pointing into it is built
@@ -36,7 +73,12 @@ static int32_t pgo_get_many_sync(persistency_job *job, const char *cat, const ui
 */
 import "C"
 
-import "context"
+import (
+	"context"
+	"runtime"
+	"sync"
+	"unsafe"
+)
 
 // Row is one key and its value, copied into Go memory.
 type Row struct {
@@ -46,6 +88,10 @@ type Row struct {
 
 // Get returns the value stored under key, and whether there is one.
 func (j *Job) Get(ctx context.Context, category string, key []byte) (value []byte, found bool, err error) {
+	if ctx != nil && ctx.Done() == nil {
+		// A context that never ends: nothing to watch, one plain call.
+		return j.getNow(category, key)
+	}
 	res, err := j.replyRead(ctx, category, func(ptr *C.persistency_job, cat *C.char, reply **C.persistency_result) int32 {
 		k, kl := bytesPtr(key)
 		return int32(C.persistency_get_sync(ptr, cat, k, kl, reply))
@@ -54,6 +100,49 @@ func (j *Job) Get(ctx context.Context, category string, key []byte) (value []byt
 		return nil, false, err
 	}
 	return res.value, true, nil
+}
+
+// getScratchLen is the size of the buffers getNow lends to C: values up to
+// this long are copied there and freed in the same cgo call.
+const getScratchLen = 4096
+
+var getScratch = sync.Pool{New: func() any {
+	b := make([]byte, getScratchLen)
+	return &b
+}}
+
+// getNow is Get for a context that cannot end: a single cgo call, which
+// copies the value into a pooled Go buffer and frees the reply (a value
+// longer than the buffer takes a second call to free it).
+func (j *Job) getNow(category string, key []byte) ([]byte, bool, error) {
+	cat, err := cstr("category", category)
+	if err != nil {
+		return nil, false, err
+	}
+	ptr, err := j.handle()
+	if err != nil {
+		return nil, false, err
+	}
+	bufp := getScratch.Get().(*[]byte)
+	defer getScratch.Put(bufp)
+	buf := *bufp
+	k, kl := bytesPtr(key)
+	out := C.pgo_get_into(ptr, charPtr(cat), k, kl, (*C.uint8_t)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	runtime.KeepAlive(j)
+	if out.status != C.PERSISTENCY_OK {
+		return nil, false, statusError(int32(out.status), out.msg)
+	}
+	if !out.found {
+		return nil, false, nil
+	}
+	if out.reply != nil {
+		value := copyBytes(unsafe.Pointer(out.reply.value), out.len)
+		C.persistency_reply_free(out.reply)
+		return value, true, nil
+	}
+	value := make([]byte, int(out.len))
+	copy(value, buf)
+	return value, true, nil
 }
 
 // Exists reports whether key is present.

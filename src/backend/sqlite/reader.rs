@@ -1,7 +1,7 @@
 //! Read-only connections to a job file: what a job's read pool holds.
 //!
-//! A reader is a [`SqliteBackend`] opened read-only, with a small page
-//! cache; each statement runs in its own WAL snapshot, except `get_many`,
+//! A reader is a [`SqliteBackend`] opened read-only, with the worker's
+//! page cache size; each statement runs in its own WAL snapshot, except `get_many`,
 //! which reads every key in one.
 
 use std::path::Path;
@@ -14,10 +14,13 @@ use crate::backend::{Backend, Range, Reader};
 use crate::error::Result;
 use crate::rows::Rows;
 
-/// The page cache of a reader, in KiB: SQLite's default (allocated as
-/// used; a WAL reader drops it whenever another connection committed, and
-/// an idle reader is closed).
-const READER_CACHE_KIB: u32 = 2_000;
+/// The page cache of a reader, in KiB: as large as the worker's, so that a
+/// hot read set that fits the worker's cache fits a reader's too (with
+/// SQLite's default of 2 000 KiB, a blocking get of a 10,000-row job took
+/// 5.3–6.2 µs on one VM, 3.7–4.8 µs with this size). Pages are allocated as they are read, a WAL
+/// reader drops them whenever another connection committed, and an idle
+/// reader is closed, so an idle job holds none of it.
+const READER_CACHE_KIB: u32 = super::CACHE_KIB;
 
 /// A read-only connection to a job file.
 pub(in crate::backend) struct SqliteReader(SqliteBackend);
