@@ -135,14 +135,12 @@ func (j *Job) getNow(category string, key []byte) ([]byte, bool, error) {
 	if !out.found {
 		return nil, false, nil
 	}
+	src := unsafe.Pointer(&buf[0])
 	if out.reply != nil {
-		value := copyBytes(unsafe.Pointer(out.reply.value), out.len)
-		C.persistency_reply_free(out.reply)
-		return value, true, nil
+		src = unsafe.Pointer(out.reply.value)
+		defer C.persistency_reply_free(out.reply)
 	}
-	value := make([]byte, int(out.len))
-	copy(value, buf)
-	return value, true, nil
+	return copyBytes(src, out.len), true, nil
 }
 
 // Exists reports whether key is present.
