@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Crash soak: runs N SIGKILL cycles of tests/crash.rs (default 1000) and
-# prints the totals: batches acknowledged, batches found committed,
-# acknowledged batches lost (always 0, or the run fails), integrity checks.
+# Crash soak: runs N SIGKILL cycles of tests/child_process/crash.rs (default
+# 1000) and prints the totals: batches acknowledged, batches found
+# committed, acknowledged batches lost (always 0, or the run fails),
+# integrity checks.
 #
 #   scripts/soak.sh [N] [SEED]
 #
@@ -18,7 +19,7 @@ trap 'rm -f "$summary"' EXIT
 echo "soak: $cycles kill cycles, seed $seed"
 start=$(date +%s)
 CRASH_CYCLES="$cycles" CRASH_SEED="$seed" CRASH_SUMMARY="$summary" \
-    cargo test --release --features fault-injection --test crash -- \
-    --test-threads=1 acknowledged_batches_survive_sigkill
+    cargo test --release --features fault-injection --test child_process -- \
+    --test-threads=1 crash::acknowledged_batches_survive_sigkill
 echo "soak: $(cat "$summary")"
 echo "soak: wall time $(( $(date +%s) - start )) s (including the build)"

@@ -29,7 +29,7 @@ step "unit tests of the adapter"
 cargo test --release "${features[@]}" --lib postgres
 
 step "behavioural tests against PostgreSQL (guarantees, lifecycle)"
-cargo test --release "${features[@]}" --test guarantees --test lifecycle
+cargo test --release "${features[@]}" --test integration -- guarantees:: lifecycle::
 
 step "the model-based test against PostgreSQL: 2,000 sequences in 4 processes"
 # Every step is a round trip to the server, and every sequence opens two

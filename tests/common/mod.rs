@@ -103,10 +103,9 @@ pub fn hold_worker(job: &Job) -> mpsc::Sender<()> {
     go_tx
 }
 
-/// Kills a child process with SIGKILL (what `Child::kill` sends on Unix)
-/// and reaps it; panics if it had already ended by itself.
 /// This test binary re-run to execute only the ignored test `name` (a
-/// child process's body), quietly and on one thread.
+/// child process's body), quietly and on one thread. `name` is the test's
+/// full name in its binary, module path included (`crash::crash_child`).
 pub fn child_test(name: &str) -> std::process::Command {
     let mut command = std::process::Command::new(std::env::current_exe().expect("current_exe"));
     command.args([
@@ -120,6 +119,8 @@ pub fn child_test(name: &str) -> std::process::Command {
     command
 }
 
+/// Kills a child process with SIGKILL (what `Child::kill` sends on Unix)
+/// and reaps it; panics if it had already ended by itself.
 pub fn sigkill(child: &mut std::process::Child) {
     child.kill().expect("SIGKILL the child");
     let status = child.wait().expect("wait child");

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/data/sync_vectors.json: fingerprints, counts and 8-way
 splits of known sync sets, computed here by brute force, independently of
-the library (tests/sync_vectors.rs checks the library against them).
+the library (tests/integration/sync_vectors.rs checks the library against them).
 
 An element is (timestamp in ns, 32-byte hash), ordered by time, then hash;
 the fingerprint of a range is the XOR of the hashes of its elements; a

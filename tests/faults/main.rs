@@ -13,14 +13,21 @@
 //! One module per kind of fault: [`quota`], [`bad_files`] (refused at open),
 //! [`changed_files`] (changed under an open job), [`unwritable`] (roots),
 //! [`callbacks`] (host callbacks that misbehave), [`injected_panics`]
-//! (requests that panic in the worker) and [`c_abi`] (entry points that
-//! panic).
+//! (requests that panic in the worker), [`c_abi`] (entry points that
+//! panic), [`disk_faults`] (I/O errors from the fault VFS) and
+//! [`power_cut`] (simulated power cuts).
+//!
+//! The fault VFS's plan is process-wide, but its rules match files by a
+//! substring of their path: each test uses its own temporary directory as
+//! that substring, so the tests of this binary run side by side.
 
 mod bad_files;
 mod c_abi;
 mod callbacks;
 mod changed_files;
+mod disk_faults;
 mod injected_panics;
+mod power_cut;
 mod quota;
 mod unwritable;
 

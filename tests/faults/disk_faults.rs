@@ -10,11 +10,10 @@
 use std::path::Path;
 use std::sync::mpsc;
 
-mod common;
-use common::hold_worker;
-
 use persistency::fault::{self, Errno, Fault, IoOp, Target};
 use persistency::{ErrorKind, Job, JobOptions, Op, Persistency, Synchronous};
+
+use crate::common::hold_worker;
 
 fn full_sync() -> JobOptions {
     JobOptions::default().synchronous(Synchronous::Full)

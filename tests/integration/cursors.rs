@@ -1,7 +1,7 @@
 //! Cursors (issue 13): pages in order both ways, the read-ahead page, the
 //! snapshot rule, early drops.
 
-mod common;
+use crate::common;
 
 use persistency::{Op, Persistency, Result, ScanOptions, DEFAULT_PAGE_ROWS};
 

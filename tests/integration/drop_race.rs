@@ -4,12 +4,11 @@
 //! drop, which the drop then closes, or a fresh file after the drop; an
 //! acknowledged write to a job that stayed open is never lost.
 
-mod watchdog;
-
 use std::sync::{Arc, Barrier};
 
 use persistency::{ErrorKind, Op, Persistency, Result};
-use watchdog::watchdog;
+
+use crate::watchdog::watchdog;
 
 /// Rounds of the race; each one drops an open job with data while another
 /// thread opens it and writes.

@@ -13,10 +13,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-mod common;
-use common::hold_worker;
-
 use persistency::{ErrorKind, FullPolicy, Job, JobOptions, Persistency, Synchronous};
+
+use crate::common::hold_worker;
 
 /// The `max_queue_bytes` of the child's jobs.
 const LIMIT: u64 = 16 << 20;
@@ -138,7 +137,12 @@ fn memory_child() {
 fn queued_bytes_stay_bounded() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(std::env::current_exe().expect("current exe"))
-        .args(["--exact", "memory_child", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "memory_bound::memory_child",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("MEMORY_CHILD_DIR", dir.path().join("root"))
         .output()
         .expect("run the child");

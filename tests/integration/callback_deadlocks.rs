@@ -4,13 +4,12 @@
 //! `InvalidArgument` or does not wait; none hangs. Every test runs under a
 //! watchdog, so a regression fails instead of hanging.
 
-mod watchdog;
-
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 
 use persistency::{ErrorKind, Persistency, Result};
-use watchdog::watchdog;
+
+use crate::watchdog::watchdog;
 
 /// The outcome of a call made inside a callback: `Ok` or the error kind.
 type Outcome = std::result::Result<(), ErrorKind>;

@@ -7,8 +7,7 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use persistency::{ErrorKind, FullPolicy, JobOptions, Op, Persistency, Result, ScanOptions};
 
-mod common;
-use common::{root_in, scratch_root};
+use crate::common::{root_in, scratch_root};
 
 /// Holds the job's worker inside a callback until the returned sender sends
 /// (or is dropped), so the requests queued meanwhile wait together.

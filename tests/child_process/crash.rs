@@ -37,14 +37,12 @@ use std::time::{Duration, Instant};
 
 use persistency::{JobOptions, Op, Persistency, ScanOptions, Synchronous};
 
+use crate::common::{self, env_or, integrity_check_with, rng::Rng};
+
 const CHILD_ENV: &str = "CRASH_CHILD_DIR";
 const JOB: &str = "crash";
 /// Kill cycles on one file before a long run starts a fresh one.
 const EPOCH: u64 = 50;
-
-mod common;
-use common::rng::Rng;
-use common::{env_or, integrity_check_with};
 
 fn batch_rows(id: u64) -> u64 {
     1 + id % 5
@@ -166,7 +164,7 @@ struct Life {
 }
 
 fn run_child(root: &Path, kill_after: Duration) -> Life {
-    let mut child = common::child_test("crash_child")
+    let mut child = common::child_test("crash::crash_child")
         .env(CHILD_ENV, root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

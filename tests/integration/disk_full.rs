@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 
-mod common;
-use common::hold_worker;
+use crate::common::hold_worker;
 
 use persistency::{ErrorKind, Job, JobOptions, Op, Persistency, Synchronous};
 

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use persistency::{ErrorKind, JobOptions, Persistency, Result};
 
-mod common;
-use common::{postgres, root_in, scratch_root, skip_on_postgres};
+use crate::common::{postgres, root_in, scratch_root, skip_on_postgres};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")

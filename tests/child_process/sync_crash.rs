@@ -24,9 +24,7 @@ use std::time::Duration;
 
 use persistency::{Persistency, SyncId, SyncRange};
 
-mod common;
-use common::env_or;
-use common::rng::Rng;
+use crate::common::{self, env_or, rng::Rng};
 
 const CHILD_ENV: &str = "SYNC_CRASH_CHILD_DIR";
 const LIFE_ENV: &str = "SYNC_CRASH_LIFE";
@@ -87,7 +85,7 @@ fn sync_crash_child() {
 
 /// Runs one child life; returns its acknowledged batches.
 fn run_child(root: &Path, life: u64, kill_after: Duration) -> Vec<u64> {
-    let mut child = common::child_test("sync_crash_child")
+    let mut child = common::child_test("sync_crash::sync_crash_child")
         .env(CHILD_ENV, root)
         .env(LIFE_ENV, life.to_string())
         .stdin(Stdio::null())

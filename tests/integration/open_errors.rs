@@ -4,13 +4,12 @@
 //! a database, an I/O error (EIO) from the file. Under a watchdog: the
 //! FIFO used to hang the open.
 
-mod watchdog;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use persistency::{Error, ErrorKind, Persistency};
-use watchdog::watchdog;
+
+use crate::watchdog::watchdog;
 
 fn root() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
