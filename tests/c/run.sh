@@ -280,11 +280,28 @@ raw_interposes() {
 check "control: cargo's raw archive before libsqlite3.so hijacks the host's sqlite3_* calls" raw_interposes
 
 # Panics still unwind to the boundary inside the link-safe archive (whose
-# Rust runtime symbols are local): a fault-injection build, in a target
-# directory of its own so the release artifacts stay untouched.
+# Rust runtime symbols are local): a fault-injection build. It is built in
+# target/ itself, where cargo already holds SQLite and every other
+# dependency, so only this crate is compiled again (a target directory of
+# its own compiled everything). Its archive is copied out at once, and
+# scripts/build.sh then rebuilds the release artifacts it replaced: the
+# later checks, and the steps of scripts/test.sh after this script, use
+# them. The checksums prove they are back.
+release_sums() {
+    sha256sum "$LIBDIR/libpersistency.so" "$LIBDIR/libpersistency.a" "$ARCHIVE"
+}
 archive_panic() {
-    local dir=target/fault-injection/release
-    cargo build --release --quiet --features fault-injection --target-dir target/fault-injection &&
+    local dir=$SCRATCH/fault-injection before rc=0
+    before=$(release_sums) || return 1
+    mkdir -p "$dir"
+    cargo build --release --quiet --features fault-injection &&
+        cp "$LIBDIR/libpersistency.a" "$dir/libpersistency.a" || rc=1
+    if ! scripts/build.sh --quiet || [ "$(release_sums)" != "$before" ]; then
+        echo "the release artifacts were not restored after the fault-injection build"
+        release_sums
+        return 1
+    fi
+    [ "$rc" -eq 0 ] &&
         scripts/link-safe-archive.sh "$dir/libpersistency.a" "$dir/link-safe/libpersistency.a" &&
         cc "${CFLAGS[@]}" -I include -I "$SRC" "$SRC/test_archive_panic.c" "$SRC/harness.c" \
             "$dir/link-safe/libpersistency.a" -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic \
