@@ -13,8 +13,10 @@ source scripts/pg-cluster.sh
 
 step() { printf '\n=== postgres: %s ===\n' "$*"; }
 
-# The features of scripts/test.sh's test build, so this reuses it.
-features=(--features fault-injection,postgres)
+# The packages and features of scripts/test.sh's test build, so this reuses
+# it: another set resolves other features, which rebuilds the library and
+# every test binary.
+features=(--workspace --features persistency/fault-injection,persistency/postgres)
 
 step "throw-away cluster"
 # fsync off: these tests check results, not the disk; a restart with
@@ -65,12 +67,21 @@ step "a server restart under a write load (alone: it cuts every session)"
 cargo test --release "${features[@]}" --test postgres -- restart
 
 step "the C suite's operation tests against PostgreSQL"
-cargo build --release "${features[@]}" --lib
+# The shared library of this build, as cargo reports it (the tests' build
+# of it: `cargo build --lib` would resolve other features and build it
+# again, over target/release's).
+lib=$(cargo test --release "${features[@]}" --test postgres --no-run --message-format=json |
+  python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "persistency" and "cdylib" in m["target"]["kind"]:
+        print(*[f for f in m["filenames"] if f.endswith(".so")])')
+[ -f "$lib" ] || { echo "no libpersistency.so reported by cargo: $lib" >&2; exit 1; }
 # Inside the cluster's directory: removed with it, also on failure.
 build=$PG_DIR/c
 mkdir "$build"
 # A copy of this build of the library under its SONAME, beside the test.
-cp target/release/libpersistency.so "$build/libpersistency.so.0"
+cp "$lib" "$build/libpersistency.so.0"
 ln -s libpersistency.so.0 "$build/libpersistency.so"
 cc -std=c99 -Wall -Wextra -Wpedantic -Werror -pthread -I include \
   tests/c/test_ops.c tests/c/harness.c -L "$build" -lpersistency \

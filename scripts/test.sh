@@ -48,8 +48,18 @@ python3 -c 'import prometheus_client' 2>/dev/null ||
   python3 -m pip install -q prometheus_client ||
   { echo "cannot install prometheus_client (pip)" >&2; exit 1; }
 # With the postgres feature too (its tests skip themselves without a
-# server): scripts/test-postgres.sh then reuses this build.
+# server): scripts/valgrind_stress.sh and scripts/test-postgres.sh then
+# reuse this build, as long as no cargo build of other packages or
+# features runs in between (the library's file names carry no hash, so
+# another build of it replaces this one, and cargo then rebuilds it and
+# every test binary). Hence their steps come next.
 cargo test --workspace --release --features persistency/fault-injection,persistency/postgres
+
+step "stress test under valgrind (small size)"
+scripts/valgrind_stress.sh
+
+step "PostgreSQL: a throw-away cluster, the behavioural tests against it, fencing, faults"
+scripts/test-postgres.sh
 
 step "sync sets: the Python vectors are current, the reconciliation example"
 python3 tests/data/sync_vectors.py | diff -q - tests/data/sync_vectors.json
@@ -72,12 +82,6 @@ tests/c/run.sh
 
 step "Nim binding (Nim 2.2 from pip, chronos, refc and orc, upstream's tests, cross-language)"
 bash bindings/nim/run_tests.sh
-
-step "stress test under valgrind (small size)"
-scripts/valgrind_stress.sh
-
-step "PostgreSQL: a throw-away cluster, the behavioural tests against it, fencing, faults"
-scripts/test-postgres.sh
 
 step "benchmark, quick mode (figures only, no timing assertions)"
 cargo bench --bench throughput -- --quick

@@ -8,7 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || (apt-get update && apt-get install -y valgrind)
-bin="$(cargo test --release --features fault-injection --test stress --no-run 2>&1 \
+# The packages and features of scripts/test.sh's test build, so this reuses
+# its binary: another set resolves other features, which rebuilds the
+# library and the test.
+features=(--workspace --features persistency/fault-injection,persistency/postgres)
+bin="$(cargo test --release "${features[@]}" --test stress --no-run 2>&1 \
     | sed -n 's/.*Executable tests\/stress.rs (\(.*\))/\1/p' | tail -1)"
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then
     echo "valgrind_stress: could not find the stress test binary" >&2
