@@ -8,6 +8,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
+use super::sorted::{sortable, unsort};
 use super::{inject_fault, Pending, Worker};
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind};
@@ -16,17 +17,21 @@ use crate::protocol::{Reply, Request};
 use crate::sync::SyncReply;
 
 impl Worker {
-    /// Applies a write inside the open transaction (opening one if needed);
-    /// its reply waits in the group until the commit.
+    /// Takes a write: applies it inside the open transaction (opening one
+    /// if needed), its reply waiting in the group until the commit; a
+    /// fire-and-forget put or delete waits in the sorted run (`sorted.rs`)
+    /// instead, applied before any other request.
     pub(super) fn write(&mut self, request: Request) {
+        let sortable = sortable(&request);
+        if !sortable {
+            self.apply_run();
+        }
         if let Request::Flush(done) = request {
             if self.group.is_empty() {
                 done.complete(Ok(Reply::Done));
             } else {
-                self.group.push(Pending {
-                    request: Request::Flush(done),
-                    result: Ok(Reply::Done),
-                });
+                self.group
+                    .push(Pending::new(Request::Flush(done), Ok(Reply::Done)));
             }
             return;
         }
@@ -34,6 +39,15 @@ impl Worker {
             // Writes never upgrade a read transaction: commit it first.
             self.end_transaction();
         }
+        if sortable && self.backend.in_transaction() {
+            self.defer(request);
+        } else {
+            self.write_now(request);
+        }
+    }
+
+    /// Applies a write inside the open transaction, opening one if needed.
+    pub(super) fn write_now(&mut self, request: Request) {
         if !self.backend.in_transaction() {
             if let Err(e) = self.backend.begin() {
                 self.fail(request, e);
@@ -44,10 +58,7 @@ impl Worker {
             Ok(reply) => {
                 self.group_ops += request.op_count();
                 self.group_bytes += request.retained_bytes();
-                self.group.push(Pending {
-                    request,
-                    result: Ok(reply),
-                });
+                self.group.push(Pending::new(request, Ok(reply)));
             }
             Err((e, panicked)) => {
                 if panicked {
@@ -64,7 +75,7 @@ impl Worker {
     }
 
     /// Applies one write request; the flag tells whether it panicked.
-    fn apply(&mut self, request: &Request) -> std::result::Result<Reply, (Error, bool)> {
+    pub(super) fn apply(&mut self, request: &Request) -> std::result::Result<Reply, (Error, bool)> {
         let backend = &mut self.backend;
         let outcome = catch_unwind(AssertUnwindSafe(|| match request {
             Request::Op(op) => {
@@ -97,8 +108,8 @@ impl Worker {
 
     /// Opens a new transaction and applies again every write of the group
     /// that had succeeded.
-    fn replay(&mut self) {
-        let group = std::mem::take(&mut self.group);
+    pub(super) fn replay(&mut self) {
+        let group = unsort(std::mem::take(&mut self.group));
         self.group_ops = 0;
         self.group_bytes = 0;
         let began = self.backend.begin();
@@ -140,10 +151,7 @@ impl Worker {
             });
             return;
         }
-        self.group.push(Pending {
-            request,
-            result: Err(error),
-        });
+        self.group.push(Pending::new(request, Err(error)));
     }
 
     /// Write requests of the group still to be committed.
@@ -242,6 +250,7 @@ impl Worker {
 
     /// Commits the open transaction, then completes the group in order.
     pub(super) fn end_transaction(&mut self) {
+        self.apply_run();
         let mut commit_error = None;
         let mut committed_writes = false;
         if self.backend.in_transaction() {
@@ -267,7 +276,7 @@ impl Worker {
                             self.job_id, self.group_ops
                         )
                     });
-                    let mut group = std::mem::take(&mut self.group);
+                    let mut group = unsort(std::mem::take(&mut self.group));
                     self.settle(&mut group);
                     self.group = group;
                 }

@@ -4,6 +4,7 @@
 
 mod group;
 mod maintenance;
+mod sorted;
 pub(crate) mod waits;
 
 use std::cell::Cell;
@@ -114,6 +115,8 @@ fn inject_fault(_category: &[u8]) {}
 struct Pending {
     request: Request,
     result: Result<Reply>,
+    /// For a sorted run (`sorted.rs`), the arrival index of each write.
+    arrival: Option<Vec<u32>>,
 }
 
 struct Worker {
@@ -122,7 +125,10 @@ struct Worker {
     job_id: Arc<str>,
     counters: Arc<Counters>,
     group: Vec<Pending>,
-    /// Write operations applied in the open transaction.
+    /// Fire-and-forget puts and deletes waiting to be applied in key order.
+    run: sorted::Run,
+    /// Write operations applied in the open transaction, or waiting in
+    /// `run`.
     group_ops: u64,
     /// Bytes the requests in `group` hold.
     group_bytes: usize,
@@ -191,6 +197,7 @@ where
                 job_id: id,
                 counters,
                 group: Vec::new(),
+                run: sorted::Run::default(),
                 group_ops: 0,
                 group_bytes: 0,
                 read_txn: false,
@@ -263,6 +270,11 @@ impl Worker {
                 }
             }
             drop(requests);
+            if queue.len() == 0 {
+                // Applying the sorted run takes a while, in which more
+                // writes may arrive to join the group.
+                self.apply_run();
+            }
             self.keep_going(queue);
             // Across rounds, while more requests are already waiting, keep
             // the transaction open (group commit for writes, one snapshot for
@@ -290,7 +302,7 @@ impl Worker {
         let Request::Read { read, done } = request else {
             return;
         };
-        if !self.group.is_empty() {
+        if !self.group.is_empty() || !self.run.is_empty() {
             self.end_transaction();
         }
         let many = matches!(&read, Read::GetMany { keys, .. } if keys.len() > 1);

@@ -138,3 +138,40 @@ fn quota_applies_to_memory_jobs_too() {
     assert_eq!(job.count("q", b"", b"").expect("count"), 0);
     assert!(fill(&job, 0) > 0);
 }
+
+/// Fire-and-forget puts queued together go to the store in key order
+/// (`src/worker/sorted.rs`); past the quota, the ones kept must still be
+/// those that came first, as if each had been applied alone in arrival
+/// order.
+#[test]
+fn puts_past_the_quota_keep_the_first_arrived() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Persistency::new(&root_in(dir.path())).expect("instance");
+    let job = db
+        .open_job_with("arrival", &fast().max_db_bytes(128 * 1024))
+        .expect("open");
+    const PUTS: u32 = 64;
+    let go = crate::common::hold_worker(&job);
+    // Keys in descending order: key order is the reverse of arrival order.
+    for i in (0..PUTS).rev() {
+        job.put("q", &key(i), &vec![i as u8; 4_000]).expect("put");
+    }
+    drop(go);
+    job.flush().expect("flush");
+    let kept: Vec<u32> = (0..PUTS)
+        .filter(|&i| job.exists("q", &key(i)).expect("exists"))
+        .collect();
+    let n = kept.len() as u32;
+    assert!(n > 0 && n < PUTS, "{n} of {PUTS} puts of 4 KB kept");
+    assert_eq!(
+        kept,
+        (PUTS - n..PUTS).collect::<Vec<u32>>(),
+        "the puts kept are not the first {n} to arrive"
+    );
+    assert_eq!(
+        job.stats().expect("stats").ops_failed,
+        u64::from(PUTS - n),
+        "failed puts"
+    );
+    db.close().expect("close");
+}
