@@ -8,6 +8,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
+use super::adds;
 use super::sorted::{sortable, unsort};
 use super::{inject_fault, Pending, Worker};
 use crate::backend::Backend;
@@ -19,12 +20,18 @@ use crate::sync::SyncReply;
 impl Worker {
     /// Takes a write: applies it inside the open transaction (opening one
     /// if needed), its reply waiting in the group until the commit; a
-    /// fire-and-forget put or delete waits in the sorted run (`sorted.rs`)
-    /// instead, applied before any other request.
+    /// fire-and-forget put or delete waits in the sorted run (`sorted.rs`),
+    /// and a fire-and-forget sync add with the adds to its set
+    /// (`adds.rs`), instead, applied before any other request.
     pub(super) fn write(&mut self, request: Request) {
         let sortable = sortable(&request);
+        // For a mergeable sync add: whether it joins the waiting adds.
+        let joins = adds::mergeable(&request).map(|set| self.adds.joins(set));
         if !sortable {
             self.apply_run();
+        }
+        if joins != Some(true) {
+            self.apply_adds();
         }
         if let Request::Flush(done) = request {
             if self.group.is_empty() {
@@ -41,6 +48,8 @@ impl Worker {
         }
         if sortable && self.backend.in_transaction() {
             self.defer(request);
+        } else if joins.is_some() && self.backend.in_transaction() {
+            self.defer_add(request);
         } else {
             self.write_now(request);
         }
@@ -251,6 +260,7 @@ impl Worker {
     /// Commits the open transaction, then completes the group in order.
     pub(super) fn end_transaction(&mut self) {
         self.apply_run();
+        self.apply_adds();
         let mut commit_error = None;
         let mut committed_writes = false;
         if self.backend.in_transaction() {

@@ -2,6 +2,7 @@
 //! hands writes to the group commit (`group.rs`), completing every request
 //! exactly once.
 
+mod adds;
 mod group;
 mod maintenance;
 mod sorted;
@@ -115,8 +116,16 @@ fn inject_fault(_category: &[u8]) {}
 struct Pending {
     request: Request,
     result: Result<Reply>,
-    /// For a sorted run (`sorted.rs`), the arrival index of each write.
-    arrival: Option<Vec<u32>>,
+    /// How this request merged several (`sorted.rs`, `adds.rs`).
+    merged: Option<Merged>,
+}
+
+/// A request of the group made of several that arrived one by one.
+enum Merged {
+    /// A sorted run: the arrival index of each write, in key order.
+    Sorted(Vec<u32>),
+    /// Merged sync adds: how many ids each add had, in arrival order.
+    Adds(Vec<usize>),
 }
 
 struct Worker {
@@ -127,6 +136,8 @@ struct Worker {
     group: Vec<Pending>,
     /// Fire-and-forget puts and deletes waiting to be applied in key order.
     run: sorted::Run,
+    /// Fire-and-forget adds to one sync set waiting to be applied as one.
+    adds: adds::Adds,
     /// Write operations applied in the open transaction, or waiting in
     /// `run`.
     group_ops: u64,
@@ -198,6 +209,7 @@ where
                 counters,
                 group: Vec::new(),
                 run: sorted::Run::default(),
+                adds: adds::Adds::default(),
                 group_ops: 0,
                 group_bytes: 0,
                 read_txn: false,
@@ -271,9 +283,10 @@ impl Worker {
             }
             drop(requests);
             if queue.len() == 0 {
-                // Applying the sorted run takes a while, in which more
-                // writes may arrive to join the group.
+                // Applying the waiting writes takes a while, in which
+                // more may arrive to join the group.
                 self.apply_run();
+                self.apply_adds();
             }
             self.keep_going(queue);
             // Across rounds, while more requests are already waiting, keep
@@ -302,7 +315,7 @@ impl Worker {
         let Request::Read { read, done } = request else {
             return;
         };
-        if !self.group.is_empty() || !self.run.is_empty() {
+        if !self.group.is_empty() || !self.run.is_empty() || !self.adds.is_empty() {
             self.end_transaction();
         }
         let many = matches!(&read, Read::GetMany { keys, .. } if keys.len() > 1);

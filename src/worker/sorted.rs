@@ -18,10 +18,12 @@
 //! transaction, committing it in parts on a full disk), a sorted run is
 //! first split back into its writes, in arrival order.
 
-use super::{Pending, Worker};
+use super::adds::split;
+use super::{Merged, Pending, Worker};
 use crate::backend::Backend;
 use crate::ops::Op;
 use crate::protocol::{Reply, Request};
+use crate::sync::SyncWrite;
 
 /// The writes waiting to be applied in key order, in arrival order.
 #[derive(Default)]
@@ -103,8 +105,8 @@ fn same(result: &crate::error::Result<Reply>) -> crate::error::Result<Reply> {
     }
 }
 
-/// `group` with each sorted run split back into its writes, in arrival
-/// order, each with the result the run had.
+/// `group` with each sorted run and each merged sync add split back into
+/// its requests, in arrival order, each with the result the whole had.
 pub(super) fn unsort(group: Vec<Pending>) -> Vec<Pending> {
     let mut out = Vec::with_capacity(group.len());
     for pending in group {
@@ -112,11 +114,24 @@ pub(super) fn unsort(group: Vec<Pending>) -> Vec<Pending> {
             Pending {
                 request: Request::Batch { ops, done: None },
                 result,
-                arrival: Some(arrival),
+                merged: Some(Merged::Sorted(arrival)),
             } => out.extend(
                 into_arrival_order(&arrival, ops)
                     .into_iter()
                     .map(|op| Pending::new(Request::Op(op), same(&result))),
+            ),
+            Pending {
+                request:
+                    Request::Sync {
+                        write: SyncWrite::Add { set, ids },
+                        done: None,
+                    },
+                result,
+                merged: Some(Merged::Adds(lens)),
+            } => out.extend(
+                split(&set, ids, &lens)
+                    .into_iter()
+                    .map(|add| Pending::new(add, same(&result))),
             ),
             pending => out.push(pending),
         }
@@ -156,7 +171,7 @@ impl Worker {
                 self.group.push(Pending {
                     request,
                     result: Ok(reply),
-                    arrival: Some(arrival),
+                    merged: Some(Merged::Sorted(arrival)),
                 });
             }
             Err((_, panicked)) => {
@@ -182,7 +197,7 @@ impl Pending {
         Pending {
             request,
             result,
-            arrival: None,
+            merged: None,
         }
     }
 }
@@ -248,7 +263,7 @@ mod tests {
                     done: None,
                 },
                 result: Ok(Reply::Done),
-                arrival: Some(arrival),
+                merged: Some(Merged::Sorted(arrival)),
             },
         ];
         let out = unsort(group);
@@ -262,6 +277,6 @@ mod tests {
             })
             .collect();
         assert_eq!(back, ops);
-        assert!(out.iter().all(|p| p.result.is_ok() && p.arrival.is_none()));
+        assert!(out.iter().all(|p| p.result.is_ok() && p.merged.is_none()));
     }
 }
