@@ -15,8 +15,7 @@
 //! time in arrival order; on the group's own error paths a merged add is
 //! first split back into its requests (`sorted::unsort`).
 
-use super::{Merged, Pending, Worker};
-use crate::backend::Backend;
+use super::{Merged, Worker};
 use crate::protocol::Request;
 use crate::sync::{SyncId, SyncWrite};
 
@@ -111,34 +110,7 @@ impl Worker {
             },
             done: None,
         };
-        match self.apply(&request) {
-            Ok(reply) => {
-                self.group_ops += n;
-                self.group_bytes += adds.bytes;
-                self.group.push(Pending {
-                    request,
-                    result: Ok(reply),
-                    merged: Some(Merged::Adds(adds.lens)),
-                });
-            }
-            Err((_, panicked)) => {
-                if panicked {
-                    self.backend.rollback();
-                }
-                if !self.backend.in_transaction() {
-                    self.replay();
-                }
-                if let Request::Sync {
-                    write: SyncWrite::Add { set, ids },
-                    ..
-                } = request
-                {
-                    for add in split(&set, ids, &adds.lens) {
-                        self.write_now(add);
-                    }
-                }
-            }
-        }
+        self.apply_merged(request, Merged::Adds(adds.lens), n, adds.bytes);
     }
 }
 

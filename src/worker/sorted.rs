@@ -110,33 +110,42 @@ fn same(result: &crate::error::Result<Reply>) -> crate::error::Result<Reply> {
 pub(super) fn unsort(group: Vec<Pending>) -> Vec<Pending> {
     let mut out = Vec::with_capacity(group.len());
     for pending in group {
-        match pending {
-            Pending {
-                request: Request::Batch { ops, done: None },
-                result,
-                merged: Some(Merged::Sorted(arrival)),
-            } => out.extend(
-                into_arrival_order(&arrival, ops)
-                    .into_iter()
-                    .map(|op| Pending::new(Request::Op(op), same(&result))),
-            ),
-            Pending {
-                request:
-                    Request::Sync {
-                        write: SyncWrite::Add { set, ids },
-                        done: None,
-                    },
-                result,
-                merged: Some(Merged::Adds(lens)),
-            } => out.extend(
-                split(&set, ids, &lens)
-                    .into_iter()
-                    .map(|add| Pending::new(add, same(&result))),
-            ),
-            pending => out.push(pending),
+        match pending.merged {
+            Some(merged) => {
+                let result = pending.result;
+                out.extend(
+                    merged
+                        .split(pending.request)
+                        .into_iter()
+                        .map(|request| Pending::new(request, same(&result))),
+                );
+            }
+            None => out.push(pending),
         }
     }
     out
+}
+
+impl Merged {
+    /// The requests `request` was merged from, in arrival order.
+    fn split(self, request: Request) -> Vec<Request> {
+        match (self, request) {
+            (Merged::Sorted(arrival), Request::Batch { ops, .. }) => {
+                into_arrival_order(&arrival, ops)
+                    .into_iter()
+                    .map(Request::Op)
+                    .collect()
+            }
+            (
+                Merged::Adds(lens),
+                Request::Sync {
+                    write: SyncWrite::Add { set, ids },
+                    ..
+                },
+            ) => split(&set, ids, &lens),
+            (_, request) => vec![request],
+        }
+    }
 }
 
 impl Worker {
@@ -164,14 +173,28 @@ impl Worker {
         self.group_ops -= n as u64;
         let (arrival, ops) = into_key_order(run.ops);
         let request = Request::Batch { ops, done: None };
+        self.apply_merged(request, Merged::Sorted(arrival), n as u64, run.bytes);
+    }
+
+    /// Applies a request merged from several (a sorted run, merged sync
+    /// adds) as one step, its `ops` and `bytes` counted in the group; if
+    /// it fails, nothing of it stays, and its requests are applied again
+    /// one at a time in arrival order.
+    pub(super) fn apply_merged(
+        &mut self,
+        request: Request,
+        merged: Merged,
+        ops: u64,
+        bytes: usize,
+    ) {
         match self.apply(&request) {
             Ok(reply) => {
-                self.group_ops += n as u64;
-                self.group_bytes += run.bytes;
+                self.group_ops += ops;
+                self.group_bytes += bytes;
                 self.group.push(Pending {
                     request,
                     result: Ok(reply),
-                    merged: Some(Merged::Sorted(arrival)),
+                    merged: Some(merged),
                 });
             }
             Err((_, panicked)) => {
@@ -181,10 +204,8 @@ impl Worker {
                 if !self.backend.in_transaction() {
                     self.replay();
                 }
-                if let Request::Batch { ops, .. } = request {
-                    for op in into_arrival_order(&arrival, ops) {
-                        self.write_now(Request::Op(op));
-                    }
+                for request in merged.split(request) {
+                    self.write_now(request);
                 }
             }
         }
