@@ -159,6 +159,11 @@ pub(crate) enum Request {
     /// Queued by the worker itself: copy the next part of the backup in
     /// progress, after the requests queued before this marker.
     Resume,
+    /// Queued (at most one at a time) by a sync query or by the worker:
+    /// read the next regions of the sync sets into memory
+    /// (`docs/sync-index.md`, "Filling the memory"). Not counted as a
+    /// pending write.
+    SyncFill,
 }
 
 impl Request {
@@ -195,7 +200,8 @@ impl Request {
             Request::Flush(_)
             | Request::Read { .. }
             | Request::Maintain { .. }
-            | Request::Resume => 0,
+            | Request::Resume
+            | Request::SyncFill => 0,
         }
     }
 
@@ -227,7 +233,8 @@ impl Request {
             Request::Flush(_)
             | Request::Read { .. }
             | Request::Maintain { .. }
-            | Request::Resume => OVERHEAD,
+            | Request::Resume
+            | Request::SyncFill => OVERHEAD,
         }
     }
 
@@ -237,7 +244,8 @@ impl Request {
             Request::Op(_)
             | Request::Batch { done: None, .. }
             | Request::Sync { done: None, .. }
-            | Request::Resume => {}
+            | Request::Resume
+            | Request::SyncFill => {}
             Request::Batch { done: Some(d), .. }
             | Request::Sync { done: Some(d), .. }
             | Request::DeleteAcked { done: d, .. }

@@ -144,8 +144,9 @@ pub unsafe extern "C" fn persistency_job_check(
 /// `_ops_failed_total`, `_transactions_total`, `_written_bytes_total`,
 /// `_reads_total`, `_errors_total` (label `kind`); gauges:
 /// `persistency_queue_depth_operations`, `_file_size_bytes`,
-/// `_live_bytes`. Every series has a `job` label. The values are those of
-/// `persistency_job_stats`.
+/// `_live_bytes`, `_read_connections`, `_sync_memory_elements`. Every
+/// series has a `job` label. The values are those of
+/// `persistency_job_stats`, and of the Rust `Stats` for the last two.
 ///
 /// # Safety
 /// `instance` is NULL or a live instance handle.

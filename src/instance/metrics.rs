@@ -70,6 +70,12 @@ const FAMILIES: &[Family] = &[
         help: "Read-only connections open in the job's read pool (idle ones close after 2 to 3 s).",
         value: |s| s.readers,
     },
+    Family {
+        name: "persistency_sync_memory_elements",
+        kind: "gauge",
+        help: "Elements of the job's sync sets held in memory (at most 2^20 per job).",
+        value: |s| s.sync_elements_in_memory,
+    },
 ];
 
 /// The label value of an error kind: its name in snake case.

@@ -59,6 +59,9 @@ pub struct Stats {
     /// Bytes of the database pages in use (page count minus free pages,
     /// times the page size), as of the last commit or compaction.
     pub live_bytes: u64,
+    /// Elements of the job's sync sets held in memory (at most 2^20; see
+    /// `docs/sync-index.md`); 0 for a job with no sync set.
+    pub sync_elements_in_memory: u64,
     errors: [u64; worker::ERROR_KINDS],
 }
 
@@ -343,6 +346,7 @@ impl Job {
             readers: self.shared.readers.open_count() as u64,
             bytes_written: c.bytes_written.load(Ordering::Relaxed),
             live_bytes: c.live_bytes.load(Ordering::Relaxed),
+            sync_elements_in_memory: self.shared.sync.elements_in_memory(),
             errors: std::array::from_fn(|i| c.errors[i].load(Ordering::Relaxed)),
         })
     }

@@ -13,6 +13,7 @@ use crate::sync::{
     check_set, check_sets, SplitPart, Summary, SyncId, SyncRange, SyncRead, SyncReply, SyncWrite,
     MAX_SPLIT_PARTS,
 };
+use crate::worker::queue_fill_of;
 
 fn changed(reply: Reply) -> Result<u64> {
     match reply {
@@ -220,7 +221,16 @@ impl Job {
         // says that every write accepted before this query is in both.
         if let Some(mut memory) = self.shared.sync.committed() {
             match self.read_here(&[], |reader| memory.read(reader, &read)) {
-                Some(Ok(reply)) => return extract(Reply::Sync(reply)),
+                Some(Ok(reply)) => {
+                    let fill = memory.wants_fill();
+                    drop(memory);
+                    if fill {
+                        // The worker reads the rest of the set into memory
+                        // while it has nothing else to do.
+                        queue_fill_of(&self.shared.sync, &self.shared.queue);
+                    }
+                    return extract(Reply::Sync(reply));
+                }
                 Some(Err(e)) => {
                     // The query panicked half-way through the memory.
                     memory.forget();

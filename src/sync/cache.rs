@@ -4,10 +4,13 @@
 //!
 //! Levels from [`CACHED_FROM`] up are loaded whole from their rows. Level
 //! 1 is loaded one region (level-2 bucket) at a time. The elements of a
-//! level-1 bucket are loaded when a query first descends into it; the
-//! elements of all sets of a job are bounded by [`MAX_CACHED_ELEMENTS`].
+//! level-1 bucket are loaded when a query first descends into it, and kept
+//! as one sorted array in the bucket (`kept.rs`: the query that reaches
+//! the bucket has them, where a B-tree of every kept element cost a
+//! fingerprint several cache misses); the elements of all sets of a job
+//! are bounded by [`MAX_CACHED_ELEMENTS`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Bound;
 
 use super::tree::{anchor_of, bucket_key, inconsistent, Anchor, CACHED_FROM, MAX_LEVEL};
@@ -17,10 +20,11 @@ use crate::error::{Error, Result};
 use crate::ops::Op;
 use crate::rows::Rows;
 
-/// Most elements a job keeps in memory over all its sets (about 16 MiB at
-/// about 64 bytes each); past it, every set forgets its elements (the
-/// levels stay).
-pub(super) const MAX_CACHED_ELEMENTS: usize = 1 << 18;
+/// Most elements a job keeps in memory over all its sets (2^20: about
+/// 54 MiB at about 54 bytes each, the size of a node's in-memory array of
+/// the same ids); past it, every set forgets its elements (the levels
+/// stay), and the sets are filled only while all of them fit.
+pub(super) const MAX_CACHED_ELEMENTS: usize = 1 << 20;
 
 /// Where a tree reads (and, on the worker, writes) its rows.
 pub(super) enum Port<'a> {
@@ -75,6 +79,17 @@ impl Port<'_> {
     }
 }
 
+/// A bucket in memory.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Bucket {
+    /// Its count and XOR.
+    pub(super) summary: Summary,
+    /// Level 1 only: its elements, sorted, when all of them are in memory
+    /// (`kept.rs`). Kept next to the summary, so the query that reaches
+    /// the bucket finds them without another lookup.
+    pub(super) elements: Option<Box<[IdKey]>>,
+}
+
 /// The levels of a set kept in memory, which of their buckets changed
 /// since they were last written, and the elements of some level-1
 /// buckets.
@@ -82,16 +97,17 @@ impl Port<'_> {
 pub(super) struct SetCache {
     /// Levels 1 to [`MAX_LEVEL`]; level 1 holds only some of its buckets
     /// (those of the loaded regions, and changed ones).
-    levels: Vec<BTreeMap<Anchor, Summary>>,
+    pub(super) levels: Vec<BTreeMap<Anchor, Bucket>>,
     /// Buckets changed since they were written (level 1 included: its
     /// changes are written at commit too).
     pub(super) changed: BTreeSet<(u8, Anchor)>,
     /// Level-2 anchors whose level-1 buckets are all in memory.
-    pub(super) loaded: BTreeSet<Anchor>,
-    /// The elements of the level-1 buckets in `whole`, and no others.
-    pub(super) elements: BTreeSet<IdKey>,
-    /// Level-1 anchors whose elements are all in `elements`.
-    pub(super) whole: BTreeSet<Anchor>,
+    pub(super) loaded: HashSet<Anchor>,
+    /// How many elements the level-1 buckets hold in memory.
+    pub(super) kept: usize,
+    /// The next region the idle fill reads (`fill.rs`); `None` once every
+    /// region was read, or when the set is not to be filled.
+    pub(super) fill: Option<Anchor>,
 }
 
 impl SetCache {
@@ -109,10 +125,18 @@ impl SetCache {
                 .get_mut(usize::from(level.wrapping_sub(1)))
                 .filter(|_| level >= CACHED_FROM)
                 .ok_or_else(|| inconsistent("an aggregate row of an unknown level"))?;
-            map.insert(anchor_of(&row.key[1..])?, Summary::decode(row.payload)?);
+            let summary = Summary::decode(row.payload)?;
+            map.insert(
+                anchor_of(&row.key[1..])?,
+                Bucket {
+                    summary,
+                    elements: None,
+                },
+            );
         }
         Ok(SetCache {
             levels,
+            fill: Some(None),
             ..SetCache::default()
         })
     }
@@ -125,18 +149,18 @@ impl SetCache {
             .map(|(level, anchor)| {
                 let key = bucket_key(level, &anchor);
                 match self.map(level).get(&anchor) {
-                    Some(summary) => Op::put(aggregates, key, summary.encode()),
+                    Some(bucket) => Op::put(aggregates, key, bucket.summary.encode()),
                     None => Op::delete(aggregates, key),
                 }
             })
             .collect()
     }
 
-    pub(super) fn map(&self, level: u8) -> &BTreeMap<Anchor, Summary> {
+    pub(super) fn map(&self, level: u8) -> &BTreeMap<Anchor, Bucket> {
         &self.levels[usize::from(level - 1)]
     }
 
-    pub(super) fn map_mut(&mut self, level: u8) -> &mut BTreeMap<Anchor, Summary> {
+    pub(super) fn map_mut(&mut self, level: u8) -> &mut BTreeMap<Anchor, Bucket> {
         &mut self.levels[usize::from(level - 1)]
     }
 
@@ -180,28 +204,8 @@ impl SetCache {
         }
     }
 
-    /// Forgets the elements of the level-1 bucket at `anchor`, which ends
-    /// at `end`.
-    pub(super) fn drop_elements(&mut self, anchor: &Anchor, end: Option<IdKey>) {
-        if !self.whole.remove(anchor) {
-            return;
-        }
-        let lower = anchor.map_or(Bound::Unbounded, Bound::Included);
-        let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
-        let gone: Vec<IdKey> = self.elements.range((lower, upper)).copied().collect();
-        for key in &gone {
-            self.elements.remove(key);
-        }
-    }
-
-    /// Forgets every element in memory.
-    pub(super) fn forget_elements(&mut self) {
-        self.elements.clear();
-        self.whole.clear();
-    }
-
     /// Elements of the set: the sum of the top level.
     pub(super) fn len(&self) -> u64 {
-        self.map(MAX_LEVEL).values().map(|s| s.count).sum()
+        self.map(MAX_LEVEL).values().map(|b| b.summary.count).sum()
     }
 }

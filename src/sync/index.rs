@@ -15,6 +15,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
 use parking_lot::{Mutex, MutexGuard};
 
 use super::cache::{Port, SetCache, MAX_CACHED_ELEMENTS};
@@ -30,16 +33,55 @@ use crate::progress::Progress;
 use crate::rows::Rows;
 
 /// The memory of a job's sync sets, shared by its worker and its callers.
-#[derive(Debug, Default)]
-pub(crate) struct SyncMemory(Mutex<Sets>);
+#[derive(Debug)]
+pub(crate) struct SyncMemory {
+    sets: Mutex<Sets>,
+    /// A `Request::SyncFill` waits in the job's queue.
+    fill_queued: AtomicBool,
+    /// `Sets::kept`, read without the lock.
+    kept: Arc<AtomicU64>,
+}
+
+impl Default for SyncMemory {
+    fn default() -> SyncMemory {
+        let kept = Arc::new(AtomicU64::new(0));
+        SyncMemory {
+            sets: Mutex::new(Sets {
+                kept: kept.clone(),
+                ..Sets::default()
+            }),
+            fill_queued: AtomicBool::new(false),
+            kept,
+        }
+    }
+}
 
 impl SyncMemory {
+    /// Elements of the job's sync sets held in memory, as of the last
+    /// request that changed them (`Stats::sync_elements_in_memory`); read
+    /// without waiting for the memory's lock.
+    pub(crate) fn elements_in_memory(&self) -> u64 {
+        self.kept.load(Ordering::Relaxed)
+    }
+
     /// The memory, locked, when it holds no uncommitted change: the
     /// worker can neither change it nor commit a sync change while the
     /// lock is held. `None` when it holds changes not yet committed.
     pub(crate) fn committed(&self) -> Option<Committed<'_>> {
-        let sets = self.0.lock();
+        let sets = self.sets.lock();
         (!sets.uncommitted).then_some(Committed(sets))
+    }
+
+    /// Whether the caller is the one to queue a fill step: false while one
+    /// is queued already. A caller that then fails to queue it calls
+    /// [`SyncMemory::fill_dequeued`].
+    pub(crate) fn claim_fill(&self) -> bool {
+        !self.fill_queued.swap(true, Ordering::AcqRel)
+    }
+
+    /// The queued fill step was taken off the queue (or never got there).
+    pub(crate) fn fill_dequeued(&self) {
+        self.fill_queued.store(false, Ordering::Release);
     }
 }
 
@@ -64,25 +106,41 @@ impl Committed<'_> {
     pub(crate) fn forget(&mut self) {
         self.0.forget();
     }
+
+    /// Whether a set's memory is still to be filled.
+    pub(crate) fn wants_fill(&self) -> bool {
+        self.0.wants_fill()
+    }
 }
 
 /// A job's store with its sync sets.
 pub(crate) struct SyncLayer {
     inner: Box<dyn Backend>,
-    memory: std::sync::Arc<SyncMemory>,
+    memory: Arc<SyncMemory>,
+}
+
+/// What one set keeps in memory, and its two categories.
+#[derive(Debug)]
+pub(super) struct SetMemory {
+    elements: Vec<u8>,
+    aggregates: Vec<u8>,
+    pub(super) cache: SetCache,
 }
 
 /// Every set's memory.
 #[derive(Debug, Default)]
-struct Sets {
-    sets: HashMap<Vec<u8>, SetCache>,
+pub(super) struct Sets {
+    pub(super) sets: HashMap<Vec<u8>, SetMemory>,
+    /// Elements in memory over every set, as of the last `trim` (shared
+    /// with `SyncMemory::kept`).
+    kept: Arc<AtomicU64>,
     /// The memory holds changes the store has not committed.
     uncommitted: bool,
 }
 
 impl SyncLayer {
     /// Wraps a store; `memory` is shared with the job's callers.
-    pub(crate) fn new(inner: Box<dyn Backend>, memory: std::sync::Arc<SyncMemory>) -> SyncLayer {
+    pub(crate) fn new(inner: Box<dyn Backend>, memory: Arc<SyncMemory>) -> SyncLayer {
         SyncLayer { inner, memory }
     }
 
@@ -91,7 +149,7 @@ impl SyncLayer {
     /// earlier writes again), so a write never half-applies.
     pub(crate) fn write(&mut self, write: &SyncWrite) -> Result<u64> {
         let memory = self.memory.clone();
-        let mut sets = memory.0.lock();
+        let mut sets = memory.sets.lock();
         if sets.uncommitted && !self.inner.in_transaction() {
             sets.forget();
         }
@@ -105,10 +163,43 @@ impl SyncLayer {
         result
     }
 
+    /// Whether a set's memory is still to be filled.
+    pub(crate) fn wants_fill(&self) -> bool {
+        self.memory.sets.lock().wants_fill()
+    }
+
+    /// The job's sync memory.
+    pub(crate) fn memory(&self) -> &SyncMemory {
+        &self.memory
+    }
+
+    /// Reads the next regions of a set into memory (`fill.rs`); tells
+    /// whether more remain. A failure drops the memory (it is reloaded,
+    /// and the fill starts again, on the next query).
+    pub(crate) fn fill(&mut self) -> bool {
+        let memory = self.memory.clone();
+        let mut sets = memory.sets.lock();
+        if sets.uncommitted && !self.inner.in_transaction() {
+            sets.forget();
+        }
+        if sets
+            .fill_step(&mut Port::Worker(self.inner.as_mut()))
+            .is_err()
+        {
+            sets.forget();
+        }
+        sets.trim();
+        let more = sets.wants_fill();
+        // Straight to a caller waiting for the memory, if any: the next
+        // step would otherwise often take the lock back first.
+        MutexGuard::unlock_fair(sets);
+        more
+    }
+
     /// Answers a sync query.
     pub(crate) fn read(&mut self, read: &SyncRead) -> Result<SyncReply> {
         let memory = self.memory.clone();
-        let mut sets = memory.0.lock();
+        let mut sets = memory.sets.lock();
         if sets.uncommitted && !self.inner.in_transaction() {
             sets.forget();
         }
@@ -123,31 +214,43 @@ impl Sets {
     fn forget(&mut self) {
         self.sets.clear();
         self.uncommitted = false;
+        self.kept.store(0, Ordering::Relaxed);
     }
 
-    /// Keeps the elements in memory within [`MAX_CACHED_ELEMENTS`].
+    /// Keeps the elements in memory within [`MAX_CACHED_ELEMENTS`]; past
+    /// it, no set is filled any more (queries still keep what they read).
     fn trim(&mut self) {
-        let total: usize = self.sets.values().map(|c| c.elements.len()).sum();
+        let mut total: usize = self.sets.values().map(|s| s.cache.kept_len()).sum();
         if total > MAX_CACHED_ELEMENTS {
-            self.sets.values_mut().for_each(SetCache::forget_elements);
+            for memory in self.sets.values_mut() {
+                memory.cache.forget_elements();
+                memory.cache.fill = None;
+            }
+            total = 0;
         }
+        self.kept.store(total as u64, Ordering::Relaxed);
     }
 
-    fn tree<'a>(&'a mut self, mut port: Port<'a>, set: &[u8]) -> Result<Tree<'a>> {
-        let aggregates = aggregates_category(set);
+    pub(super) fn tree<'a>(&'a mut self, mut port: Port<'a>, set: &[u8]) -> Result<Tree<'a>> {
         if !self.sets.contains_key(set) {
-            let cache = SetCache::load(&mut port, &aggregates)?;
-            self.sets.insert(set.to_vec(), cache);
+            let memory = SetMemory {
+                elements: elements_category(set),
+                aggregates: aggregates_category(set),
+                cache: SetCache::default(),
+            };
+            let cache = SetCache::load(&mut port, &memory.aggregates)?;
+            self.sets
+                .insert(set.to_vec(), SetMemory { cache, ..memory });
         }
-        let cache = self
+        let memory = self
             .sets
             .get_mut(set)
             .ok_or_else(|| Error::internal("sync set memory vanished"))?;
         Ok(Tree {
             port,
-            cache,
-            elements: elements_category(set),
-            aggregates,
+            cache: &mut memory.cache,
+            elements: &memory.elements,
+            aggregates: &memory.aggregates,
         })
     }
 
@@ -238,7 +341,7 @@ impl Sets {
         if limit > 0 {
             keys.truncate(limit as usize);
         }
-        Ok(keys.iter().map(id_of).collect())
+        Ok(keys.iter().map(|k| id_of(k)).collect())
     }
 
     /// Splits a range into `parts` parts: part i ends before the element
@@ -357,8 +460,8 @@ impl Sets {
     /// The writes that store the changed buckets of every set.
     fn changes(&mut self) -> Vec<Op> {
         let mut ops: Vec<Op> = Vec::new();
-        for (set, cache) in self.sets.iter_mut() {
-            ops.extend(cache.take_changes(&aggregates_category(set)));
+        for memory in self.sets.values_mut() {
+            ops.extend(memory.cache.take_changes(&memory.aggregates));
         }
         ops
     }
@@ -368,7 +471,7 @@ impl Backend for SyncLayer {
     fn begin(&mut self) -> Result<()> {
         // Changes still in memory at a new transaction were lost with the
         // last one.
-        let mut sets = self.memory.0.lock();
+        let mut sets = self.memory.sets.lock();
         if sets.uncommitted {
             sets.forget();
         }
@@ -380,7 +483,7 @@ impl Backend for SyncLayer {
         // Held until the commit is done: callers must not see the memory
         // ahead of the committed rows.
         let memory = self.memory.clone();
-        let mut sets = memory.0.lock();
+        let mut sets = memory.sets.lock();
         if sets.uncommitted && self.inner.in_transaction() {
             let ops = sets.changes();
             if !ops.is_empty() {
@@ -394,7 +497,7 @@ impl Backend for SyncLayer {
 
     fn rollback(&mut self) {
         let memory = self.memory.clone();
-        let mut sets = memory.0.lock();
+        let mut sets = memory.sets.lock();
         self.inner.rollback();
         sets.forget();
     }

@@ -19,7 +19,7 @@
 
 use std::ops::Bound;
 
-use super::cache::{Port, SetCache};
+use super::cache::{Bucket, Port, SetCache};
 use super::{IdKey, Summary, ID_KEY_LEN};
 use crate::backend::Range;
 use crate::error::{Error, Result};
@@ -64,9 +64,10 @@ pub(super) fn inconsistent(what: &str) -> Error {
     Error::internal(format!("sync index inconsistent: {what}"))
 }
 
-fn id_key(bytes: &[u8]) -> Result<IdKey> {
+pub(super) fn id_key(bytes: &[u8]) -> Result<IdKey> {
     bytes
         .try_into()
+        .map(IdKey)
         .map_err(|_| inconsistent("an element key has the wrong length"))
 }
 
@@ -89,7 +90,7 @@ pub(super) fn bucket_key(level: u8, anchor: &Anchor) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + ID_KEY_LEN);
     key.push(level);
     if let Some(a) = anchor {
-        key.extend_from_slice(a);
+        key.extend_from_slice(&a.0);
     }
     key
 }
@@ -98,8 +99,8 @@ pub(super) fn bucket_key(level: u8, anchor: &Anchor) -> Vec<u8> {
 pub(super) struct Tree<'a> {
     pub(super) port: Port<'a>,
     pub(super) cache: &'a mut SetCache,
-    pub(super) elements: Vec<u8>,
-    pub(super) aggregates: Vec<u8>,
+    pub(super) elements: &'a [u8],
+    pub(super) aggregates: &'a [u8],
 }
 
 impl Tree<'_> {
@@ -117,15 +118,15 @@ impl Tree<'_> {
         }
         if level >= CACHED_FROM {
             let upper = stop.map_or(Bound::Unbounded, |s| Bound::Excluded(Some(*s)));
-            for (anchor, summary) in self.cache.map(level).range((Bound::Included(from), upper)) {
-                if !visit(*anchor, summary) {
+            for (anchor, bucket) in self.cache.map(level).range((Bound::Included(from), upper)) {
+                if !visit(*anchor, &bucket.summary) {
                     break;
                 }
             }
             return Ok(());
         }
         let mut range = Range {
-            category: self.elements.clone(),
+            category: self.elements.to_vec(),
             start: from.map_or_else(Vec::new, |k| k.to_vec()),
             stop: stop.map(|s| s.to_vec()),
         };
@@ -168,8 +169,8 @@ impl Tree<'_> {
                 (None, Some(e)) => Bound::Excluded(Some(e)),
                 (None, None) => Bound::Unbounded,
             };
-            for (anchor, summary) in self.cache.map(1).range((lower, upper)) {
-                if !visit(*anchor, summary) {
+            for (anchor, bucket) in self.cache.map(1).range((lower, upper)) {
+                if !visit(*anchor, &bucket.summary) {
                     return Ok(());
                 }
             }
@@ -181,13 +182,13 @@ impl Tree<'_> {
     }
 
     /// Reads the level-1 buckets of a region into memory, once.
-    fn load_region(&mut self, region: Anchor) -> Result<()> {
+    pub(super) fn load_region(&mut self, region: Anchor) -> Result<()> {
         if self.cache.loaded.contains(&region) {
             return Ok(());
         }
         let end = self.cache.region_end(&region);
         let range = Range {
-            category: self.aggregates.clone(),
+            category: self.aggregates.to_vec(),
             start: bucket_key(1, &region),
             stop: Some(end.map_or_else(|| vec![2], |e| bucket_key(1, &Some(e)))),
         };
@@ -198,7 +199,8 @@ impl Tree<'_> {
             // memory (a removed one is absent there).
             if !self.cache.changed.contains(&(1, anchor)) {
                 let summary = Summary::decode(row.payload)?;
-                self.cache.map_mut(1).insert(anchor, summary);
+                // A bucket already in memory keeps its elements.
+                self.cache.map_mut(1).entry(anchor).or_default().summary = summary;
             }
         }
         self.cache.loaded.insert(region);
@@ -214,7 +216,7 @@ impl Tree<'_> {
             self.load_region(self.cache.region_of(key, false))?;
         }
         let found = self.cache.map(level).range(..Some(*key)).next_back();
-        Ok(found.map_or((None, Summary::default()), |(a, s)| (*a, *s)))
+        Ok(found.map_or((None, Summary::default()), |(a, b)| (*a, b.summary)))
     }
 
     /// The bucket of `level` (≥ 1) anchored at `key`.
@@ -222,7 +224,7 @@ impl Tree<'_> {
         if level == 1 {
             self.load_region(self.cache.region_of(key, true))?;
         }
-        let found = self.cache.map(level).get(&Some(*key)).copied();
+        let found = self.cache.map(level).get(&Some(*key)).map(|b| b.summary);
         found.ok_or_else(|| inconsistent("an anchor has no bucket"))
     }
 
@@ -233,30 +235,24 @@ impl Tree<'_> {
     fn store(&mut self, level: u8, anchor: Anchor, summary: Option<Summary>) {
         let summary = summary.filter(|s| anchor.is_some() || s.count > 0);
         match summary {
-            Some(s) => self.cache.map_mut(level).insert(anchor, s),
-            None => self.cache.map_mut(level).remove(&anchor),
-        };
+            Some(s) => self.cache.map_mut(level).entry(anchor).or_default().summary = s,
+            None => self.cache.remove_bucket(level, &anchor),
+        }
         self.cache.changed.insert((level, anchor));
     }
 
-    /// Visits the elements of the level-1 bucket at `from` (an anchor of
-    /// level 1 or the head) before `stop`, in order, while `visit` returns
-    /// true; the bucket's elements are read into memory the first time.
-    fn walk_bucket(
-        &mut self,
-        from: Anchor,
-        stop: Option<&IdKey>,
-        mut visit: impl FnMut(Anchor, &Summary) -> bool,
-    ) -> Result<()> {
-        let region = match &from {
+    /// Reads the elements of the level-1 bucket at `from` (an anchor of
+    /// level 1 or the head) into memory, once.
+    fn load_bucket(&mut self, from: &Anchor) -> Result<()> {
+        let region = match from {
             Some(k) => self.cache.region_of(k, true),
             None => None,
         };
         self.load_region(region)?;
-        let end = self.cache.bucket_end(&from);
-        if !self.cache.whole.contains(&from) {
+        let end = self.cache.bucket_end(from);
+        if self.cache.kept_bucket(from).is_none() {
             let range = Range {
-                category: self.elements.clone(),
+                category: self.elements.to_vec(),
                 start: from.map_or_else(Vec::new, |k| k.to_vec()),
                 stop: end.map(|e| e.to_vec()),
             };
@@ -264,17 +260,22 @@ impl Tree<'_> {
             // All or nothing: memory holds the elements of whole buckets
             // only.
             let keys: Vec<IdKey> = rows.iter().map(|r| id_key(r.key)).collect::<Result<_>>()?;
-            self.cache.elements.extend(keys);
-            self.cache.whole.insert(from);
+            self.cache.keep_bucket(*from, keys);
         }
-        let lower = from.map_or(Bound::Unbounded, Bound::Included);
-        let upper = match (stop, end) {
-            (Some(s), Some(e)) => Bound::Excluded(*s.min(&e)),
-            (Some(s), None) => Bound::Excluded(*s),
-            (None, Some(e)) => Bound::Excluded(e),
-            (None, None) => Bound::Unbounded,
-        };
-        for key in self.cache.elements.range((lower, upper)) {
+        Ok(())
+    }
+
+    /// Visits the elements of the level-1 bucket at `from` (an anchor of
+    /// level 1 or the head), in order, while `visit` returns true; the
+    /// bucket's elements are read into memory the first time.
+    fn walk_bucket(
+        &mut self,
+        from: Anchor,
+        mut visit: impl FnMut(Anchor, &Summary) -> bool,
+    ) -> Result<()> {
+        self.load_bucket(&from)?;
+        let elements = self.cache.kept_bucket(&from).unwrap_or_default();
+        for key in elements {
             if !visit(Some(*key), &Summary::one(&hash_of(key))) {
                 break;
             }
@@ -283,26 +284,44 @@ impl Tree<'_> {
     }
 
     /// The summary of every element before `key`.
+    ///
+    /// The hot path of every fingerprint, so it searches each in-memory
+    /// map once (from the anchor the level above chose, stopping at
+    /// `key`) rather than through [`Tree::walk`]: at each level the
+    /// buckets anchored from `from` up to `key` are all but the last
+    /// added, and the last is descended into. The level-2 bucket chosen
+    /// is the region that holds `key`, so level 1 is read from that one
+    /// region, and the level-1 bucket chosen holds `key`.
     pub(super) fn prefix(&mut self, key: &IdKey) -> Result<Summary> {
         let mut acc = Summary::default();
         let mut from: Anchor = None;
         for level in (1..=MAX_LEVEL).rev() {
-            let mut last: Option<(Anchor, Summary)> = None;
-            self.walk(level, from, Some(key), |anchor, summary| {
-                if let Some((_, full)) = last.replace((anchor, *summary)) {
-                    acc = acc.plus(&full);
+            if level == 1 {
+                self.load_region(from)?;
+            }
+            let lower = from.map_or(Bound::Unbounded, |a| Bound::Included(Some(a)));
+            let mut last: Option<(&Anchor, &Bucket)> = None;
+            for (anchor, bucket) in self.cache.map(level).range((lower, Bound::Unbounded)) {
+                if anchor.as_ref().is_some_and(|a| a >= key) {
+                    break;
                 }
-                true
-            })?;
-            if let Some((anchor, _)) = last {
-                from = anchor;
+                if let Some((_, full)) = last.replace((anchor, bucket)) {
+                    acc = acc.plus(&full.summary);
+                }
+            }
+            if let Some((anchor, bucket)) = last {
+                from = *anchor;
+                if let Some(elements) = bucket.elements.as_deref() {
+                    // Level 1, its elements in memory: the common case.
+                    return Ok(plus_before(acc, elements, key));
+                }
             }
         }
-        self.walk_bucket(from, Some(key), |_, summary| {
-            acc = acc.plus(summary);
-            true
-        })?;
-        Ok(acc)
+        if self.cache.kept_bucket(&from).is_none() {
+            self.load_bucket(&from)?;
+        }
+        let elements = self.cache.kept_bucket(&from).unwrap_or_default();
+        Ok(plus_before(acc, elements, key))
     }
 
     /// Elements of the set.
@@ -332,7 +351,7 @@ impl Tree<'_> {
             from = chosen.ok_or_else(|| inconsistent("a rank is past the buckets"))?;
         }
         let mut found = None;
-        self.walk_bucket(from, None, |anchor, summary| {
+        self.walk_bucket(from, |anchor, summary| {
             if acc.count == rank {
                 found = anchor;
                 false
@@ -354,10 +373,10 @@ impl Tree<'_> {
     /// Whether the set holds `key`, which would be in the level-1 bucket
     /// at `bucket`: from memory when that bucket's elements are there.
     fn contains_in(&mut self, bucket: &Anchor, key: &IdKey) -> Result<bool> {
-        if self.cache.whole.contains(bucket) {
-            return Ok(self.cache.elements.contains(key));
+        if let Some(elements) = self.cache.kept_bucket(bucket) {
+            return Ok(elements.binary_search(key).is_ok());
         }
-        self.port.exists(&self.elements, key)
+        self.port.exists(self.elements, &key.0)
     }
 
     /// The level-1 bucket that holds (or would hold) `key`: the last
@@ -373,15 +392,18 @@ impl Tree<'_> {
         let bucket = self.holding_bucket(key)?;
         // Whether it is new: from memory when its bucket is there,
         // otherwise from the store as it adds the row.
-        let new = if self.cache.whole.contains(&bucket) {
-            let new = !self.cache.elements.contains(key);
+        let known = self
+            .cache
+            .kept_bucket(&bucket)
+            .map(|elements| elements.binary_search(key).is_err());
+        let new = if let Some(new) = known {
             if new {
                 self.port
-                    .apply(&[Op::put(&self.elements, key.to_vec(), Vec::new())])?;
+                    .apply(&[Op::put(self.elements, key.to_vec(), Vec::new())])?;
             }
             new
         } else {
-            self.port.put_new(&self.elements, key)?
+            self.port.put_new(self.elements, &key.0)?
         };
         if !new {
             return Ok(false);
@@ -411,14 +433,10 @@ impl Tree<'_> {
                 self.store(level, holder, Some(held.plus(&one)));
             }
         }
-        if self.cache.whole.contains(&bucket) {
-            // Its bucket's elements are in memory; when it is an anchor,
-            // so are those of the bucket it starts (part of that one).
-            self.cache.elements.insert(*key);
-            if own >= 1 {
-                self.cache.whole.insert(Some(*key));
-            }
-        }
+        // When its bucket's elements are in memory, it joins them; when it
+        // is an anchor, so are those of the bucket it starts (part of that
+        // one).
+        self.cache.kept_insert(&bucket, *key, own >= 1);
         Ok(true)
     }
 
@@ -427,29 +445,32 @@ impl Tree<'_> {
         let bucket = self.holding_bucket(key)?;
         // Whether it was there: from memory when its bucket is, otherwise
         // from the store as it deletes the row.
-        let present = if self.cache.whole.contains(&bucket) {
-            let present = self.cache.elements.contains(key);
+        let known = self
+            .cache
+            .kept_bucket(&bucket)
+            .map(|elements| elements.binary_search(key).is_ok());
+        let present = if let Some(present) = known {
             if present {
                 self.port
-                    .apply(&[Op::delete(&self.elements, key.to_vec())])?;
+                    .apply(&[Op::delete(self.elements, key.to_vec())])?;
             }
             present
         } else {
-            self.port.delete_acked(&self.elements, key)?
+            self.port.delete_acked(self.elements, &key.0)?
         };
         if !present {
             return Ok(false);
         }
         let own = level_of(key);
-        // Before the buckets change: where the key's level-1 bucket ends,
-        // and the bucket before it (the same one unless the key anchors
-        // its own).
-        let end = self.cache.bucket_end(&bucket);
+        // Before the buckets change: the bucket before the key's level-1
+        // bucket (the same one unless the key anchors its own).
         let previous = if own >= 1 {
             self.before(1, key)?.0
         } else {
             bucket
         };
+        // Its own bucket's kept elements, taken before the bucket goes.
+        let own_kept = (own >= 1).then(|| self.cache.take_kept(&bucket));
         let one = Summary::one(&hash_of(key));
         for level in 1..=MAX_LEVEL {
             let (holder, held) = self.before(level, key)?;
@@ -467,16 +488,12 @@ impl Tree<'_> {
                 self.store(level, holder, Some(held.minus(&one)?));
             }
         }
-        if own >= 1 {
-            // Its bucket joins the previous one: whole in memory only if
-            // both were.
-            let both = self.cache.whole.contains(&previous) && self.cache.whole.remove(&Some(*key));
-            if !both {
-                self.cache.drop_elements(&Some(*key), end);
-                self.cache.drop_elements(&previous, end);
-            }
+        match own_kept {
+            // It anchored its bucket, which joined the previous one: kept
+            // in memory only if both were.
+            Some(own_kept) => self.cache.kept_merge(&previous, own_kept, key),
+            None => self.cache.kept_remove(&bucket, key),
         }
-        self.cache.elements.remove(key);
         Ok(true)
     }
 
@@ -508,15 +525,14 @@ impl Tree<'_> {
             .contains(&self.cache.region_of(cut, false));
         self.cache.forget_elements();
         self.port.apply(&[
-            Op::delete_range(&self.elements, Vec::new(), cut.to_vec()),
-            Op::delete_range(&self.aggregates, vec![1], bucket_key(1, &Some(*cut))),
+            Op::delete_range(self.elements, Vec::new(), cut.to_vec()),
+            Op::delete_range(self.aggregates, vec![1], bucket_key(1, &Some(*cut))),
         ])?;
         // The level-1 buckets before `cut` are gone with their rows; the
         // new head region is the rest of the region holding `cut`.
         let kept = self.cache.map_mut(1).split_off(&Some(*cut));
         *self.cache.map_mut(1) = kept;
-        let kept = self.cache.loaded.split_off(&Some(*cut));
-        self.cache.loaded = kept;
+        self.cache.loaded.retain(|region| *region >= Some(*cut));
         if head_loaded {
             self.cache.loaded.insert(None);
         }
@@ -546,4 +562,16 @@ impl Tree<'_> {
         })?;
         Ok(out)
     }
+}
+
+/// `acc` plus the elements before `key` of a bucket's sorted `elements`.
+fn plus_before(mut acc: Summary, elements: &[IdKey], key: &IdKey) -> Summary {
+    for element in elements.iter().take_while(|e| *e < key) {
+        acc.count += 1;
+        acc.fingerprint
+            .iter_mut()
+            .zip(&element.0[8..])
+            .for_each(|(a, b)| *a ^= b);
+    }
+    acc
 }

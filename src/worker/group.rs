@@ -107,7 +107,8 @@ impl Worker {
             Request::Flush(_)
             | Request::Read { .. }
             | Request::Maintain { .. }
-            | Request::Resume => Ok(Reply::Done),
+            | Request::Resume
+            | Request::SyncFill => Ok(Reply::Done),
         }));
         match outcome {
             Ok(result) => result.map_err(|e| (e, false)),

@@ -164,6 +164,9 @@ struct Worker {
     resume_queued: bool,
     /// How long the last backup or compaction step took.
     last_step: std::time::Duration,
+    /// A sync query was served this round (the sets' memory may want
+    /// filling).
+    synced_read: bool,
 }
 
 /// Starts a worker thread for a job: `open` runs on the new thread and its
@@ -221,6 +224,7 @@ where
                 compact_steps_left: 0,
                 resume_queued: false,
                 last_step: std::time::Duration::ZERO,
+                synced_read: false,
             };
             worker.update_size();
             let _ = ready_tx.send(Ok(()));
@@ -263,6 +267,8 @@ impl Worker {
                 if request.is_read() {
                     let more = requests.peek().is_some() || queue.len() > 0;
                     self.read(request, more);
+                } else if matches!(request, Request::SyncFill) {
+                    self.fill_sync(queue);
                 } else if request.is_maintenance() {
                     // A request the job counted as pending (not the
                     // worker's own `Resume` markers) settles like a write.
@@ -282,6 +288,9 @@ impl Worker {
                 }
             }
             drop(requests);
+            if std::mem::take(&mut self.synced_read) && self.backend.wants_fill() {
+                queue_fill(&self.backend, queue);
+            }
             if queue.len() == 0 {
                 // Applying the waiting writes takes a while, in which
                 // more may arrive to join the group.
@@ -318,6 +327,7 @@ impl Worker {
         if !self.group.is_empty() || !self.run.is_empty() || !self.adds.is_empty() {
             self.end_transaction();
         }
+        self.synced_read |= matches!(read, Read::Sync(_));
         let many = matches!(&read, Read::GetMany { keys, .. } if keys.len() > 1);
         if (more || many) && !self.backend.in_transaction() && self.backend.begin().is_ok() {
             self.read_txn = true;
@@ -339,11 +349,41 @@ impl Worker {
         done.complete(result);
     }
 
+    /// Serves a `Request::SyncFill`: commits the writes before it (a fill
+    /// step must not hold their commit back), reads the next regions of
+    /// the sync sets into memory, and queues the next step behind the
+    /// requests waiting, if any remain.
+    fn fill_sync(&mut self, queue: &Arc<Queue<Request>>) {
+        self.backend.memory().fill_dequeued();
+        self.end_transaction();
+        if self.backend.fill() {
+            queue_fill(&self.backend, queue);
+        }
+    }
+
     fn update_size(&mut self) {
         let size = self.backend.size();
         self.counters.db_bytes.store(size, Ordering::Relaxed);
         let live = self.backend.live_bytes();
         self.counters.live_bytes.store(live, Ordering::Relaxed);
+    }
+}
+
+/// Queues a fill step of the sync sets' memory unless one is queued. A
+/// full or closed queue drops it: the next sync query queues another.
+pub(crate) fn queue_fill(backend: &SyncLayer, queue: &Queue<Request>) {
+    queue_fill_of(backend.memory(), queue);
+}
+
+/// [`queue_fill`] for a job's caller, which holds the memory, not the
+/// worker's layer.
+pub(crate) fn queue_fill_of(memory: &SyncMemory, queue: &Queue<Request>) {
+    if memory.claim_fill() {
+        let marker = Request::SyncFill;
+        let bytes = marker.retained_bytes();
+        if queue.push(marker, 1, bytes, false).is_err() {
+            memory.fill_dequeued();
+        }
     }
 }
 

@@ -35,5 +35,6 @@ mod lifecycle;
 mod notation;
 mod open_errors;
 mod same_file;
+mod sync_fill;
 mod sync_model;
 mod sync_vectors;

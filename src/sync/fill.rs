@@ -1,0 +1,94 @@
+//! Filling a set's memory while the worker has nothing else to do: region
+//! by region (a level-2 bucket, about 256 elements), its level-1 buckets
+//! and the elements of each, so that a long-running job answers every
+//! fingerprint from memory, as the node's in-memory array does, without
+//! reading the whole set when it opens. Each step reads one region's
+//! elements in one statement; the worker queues its steps behind the
+//! requests already waiting (`Request::SyncFill`), so they never hold a
+//! request up by more than one step.
+
+use std::ops::Bound;
+
+use super::cache::{Port, MAX_CACHED_ELEMENTS};
+use super::index::Sets;
+use super::tree::{Anchor, Tree};
+use super::IdKey;
+use crate::backend::Range;
+use crate::error::Result;
+
+/// Regions (about 256 elements each) one fill step reads: one, so a
+/// caller waiting for the memory waits for one region's read at most.
+const FILL_REGIONS: usize = 1;
+
+impl Sets {
+    /// Whether a set's memory is still to be filled: one is not whole yet,
+    /// and every set in memory fits within [`MAX_CACHED_ELEMENTS`].
+    pub(super) fn wants_fill(&self) -> bool {
+        self.sets.values().any(|s| s.cache.fill.is_some()) && {
+            let total: u64 = self.sets.values().map(|s| s.cache.len()).sum();
+            total <= MAX_CACHED_ELEMENTS as u64
+        }
+    }
+
+    /// Reads the next [`FILL_REGIONS`] regions of a set still to be
+    /// filled.
+    pub(super) fn fill_step(&mut self, port: &mut Port<'_>) -> Result<()> {
+        if !self.wants_fill() {
+            return Ok(());
+        }
+        let next = self.sets.iter().find(|(_, s)| s.cache.fill.is_some());
+        let Some(set) = next.map(|(name, _)| name.clone()) else {
+            return Ok(());
+        };
+        let mut tree = self.tree(port.reborrow(), &set)?;
+        for _ in 0..FILL_REGIONS {
+            let Some(region) = tree.cache.fill else {
+                break;
+            };
+            tree.cache.fill = tree.fill_region(region)?;
+        }
+        Ok(())
+    }
+}
+
+impl Tree<'_> {
+    /// Reads the level-1 buckets of `region` and the elements of those not
+    /// yet in memory; returns the next region, `None` after the last.
+    pub(super) fn fill_region(&mut self, region: Anchor) -> Result<Option<Anchor>> {
+        self.load_region(region)?;
+        let end = self.cache.region_end(&region);
+        let upper = end.map_or(Bound::Unbounded, |e| Bound::Excluded(Some(e)));
+        let anchors: Vec<Anchor> = self
+            .cache
+            .map(1)
+            .range((Bound::Included(region), upper))
+            .map(|(anchor, _)| *anchor)
+            .collect();
+        if anchors.iter().any(|a| self.cache.kept_bucket(a).is_none()) {
+            let range = Range {
+                category: self.elements.to_vec(),
+                start: region.map_or_else(Vec::new, |k| k.to_vec()),
+                stop: end.map(|e| e.to_vec()),
+            };
+            let rows = self.port.scan(&range, false, 0)?;
+            let keys: Vec<IdKey> = rows
+                .iter()
+                .map(|r| super::tree::id_key(r.key))
+                .collect::<Result<_>>()?;
+            // The region's elements, cut at its level-1 anchors (in key
+            // order, as the rows are).
+            let starts: Vec<usize> = anchors
+                .iter()
+                .map(|a| a.map_or(0, |k| keys.partition_point(|x| *x < k)))
+                .collect();
+            for (i, anchor) in anchors.iter().enumerate() {
+                let to = starts.get(i + 1).copied().unwrap_or(keys.len());
+                if self.cache.kept_bucket(anchor).is_none() {
+                    self.cache
+                        .keep_bucket(*anchor, keys[starts[i]..to].to_vec());
+                }
+            }
+        }
+        Ok(end.map(Some))
+    }
+}
