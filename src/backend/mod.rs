@@ -101,6 +101,13 @@ pub(crate) trait Backend: Send {
     /// Applies size-capped retention after a commit (a no-op without it);
     /// tells whether anything changed. Runs outside any transaction.
     fn enforce_retention(&mut self) -> Result<bool>;
+    /// While `once` is true, the reads that follow read pages nothing will
+    /// read again soon (the sync sets' fill, `sync/fill.rs`): a store may
+    /// keep them out of its page cache, so they neither take memory nor
+    /// push out the pages that are read often. A no-op by default.
+    fn read_once(&mut self, once: bool) {
+        let _ = once;
+    }
 }
 
 /// A backup in progress. It reads a snapshot of the data taken when it

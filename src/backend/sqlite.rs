@@ -358,6 +358,10 @@ impl SqliteBackend {
 /// writes to one page within a transaction into one.
 const CACHE_KIB: u32 = 8_192;
 
+/// The page cache while reading pages once (`Backend::read_once`): enough
+/// for a B-tree's path from the root.
+const READ_ONCE_CACHE_KIB: u32 = 256;
+
 /// Pages of WAL after which a commit checkpoints. Larger than SQLite's 1000
 /// so large group commits are not each followed by a checkpoint.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
@@ -552,6 +556,16 @@ impl Backend for SqliteBackend {
 
     fn enforce_retention(&mut self) -> Result<bool> {
         self.retain()
+    }
+
+    fn read_once(&mut self, once: bool) {
+        // A page cache of a few pages while reading once (SQLite drops the
+        // pages past the new size), the usual one after. Best effort: a
+        // failure only leaves the cache as it was.
+        let kib = if once { READ_ONCE_CACHE_KIB } else { CACHE_KIB };
+        let _ = self
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = -{kib}"));
     }
 }
 

@@ -21,9 +21,10 @@ use crate::ops::Op;
 use crate::rows::Rows;
 
 /// Most elements a job keeps in memory over all its sets (2^20: about
-/// 54 MiB at about 54 bytes each, the size of a node's in-memory array of
-/// the same ids); past it, every set forgets its elements (the levels
-/// stay), and the sets are filled only while all of them fit.
+/// 56 MiB at about 56 bytes each with their level-1 buckets; a node's
+/// in-memory array of 10^6 ids takes 38 MiB); past it, every set forgets
+/// its elements (the levels stay), and the sets are filled only while all
+/// of them fit.
 pub(super) const MAX_CACHED_ELEMENTS: usize = 1 << 20;
 
 /// Where a tree reads (and, on the worker, writes) its rows.
@@ -88,6 +89,10 @@ pub(super) struct Bucket {
     /// (`kept.rs`). Kept next to the summary, so the query that reaches
     /// the bucket finds them without another lookup.
     pub(super) elements: Option<Box<[IdKey]>>,
+    /// Level 1 only: the summary of the level-1 buckets of its region
+    /// before it, while the region is in [`SetCache::summed`]; a prefix
+    /// then adds one value instead of walking the region's buckets.
+    pub(super) before: Summary,
 }
 
 /// The levels of a set kept in memory, which of their buckets changed
@@ -103,6 +108,10 @@ pub(super) struct SetCache {
     pub(super) changed: BTreeSet<(u8, Anchor)>,
     /// Level-2 anchors whose level-1 buckets are all in memory.
     pub(super) loaded: HashSet<Anchor>,
+    /// Loaded regions whose level-1 buckets' `before` sums are up to date
+    /// (any change to a level-1 bucket of the region, or to the region's
+    /// bounds, takes it out; the next prefix in it sums it again).
+    pub(super) summed: HashSet<Anchor>,
     /// How many elements the level-1 buckets hold in memory.
     pub(super) kept: usize,
     /// The next region the idle fill reads (`fill.rs`); `None` once every
@@ -130,7 +139,7 @@ impl SetCache {
                 anchor_of(&row.key[1..])?,
                 Bucket {
                     summary,
-                    elements: None,
+                    ..Bucket::default()
                 },
             );
         }
@@ -201,6 +210,41 @@ impl SetCache {
         match (next, self.region_end(&region)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// Sums the level-1 buckets of the loaded `region` into their
+    /// `before` fields.
+    pub(super) fn sum_region(&mut self, region: Anchor) {
+        let end = self.region_end(&region);
+        let upper = end.map_or(Bound::Unbounded, |e| Bound::Excluded(Some(e)));
+        let mut running = Summary::default();
+        for bucket in self
+            .map_mut(1)
+            .range_mut((Bound::Included(region), upper))
+            .map(|(_, b)| b)
+        {
+            bucket.before = running;
+            running = running.plus(&bucket.summary);
+        }
+        self.summed.insert(region);
+    }
+
+    /// A bucket of `level` at `anchor` changes: the sums of the region it
+    /// is in (level 1) or that it bounds (level 2) are out of date.
+    pub(super) fn unsum(&mut self, level: u8, anchor: &Anchor) {
+        match level {
+            1 => {
+                let region = match anchor {
+                    Some(k) => self.region_of(k, true),
+                    None => None,
+                };
+                self.summed.remove(&region);
+            }
+            2 => {
+                self.summed.remove(anchor);
+            }
+            _ => {}
         }
     }
 

@@ -89,6 +89,9 @@ impl Tree<'_> {
                 }
             }
         }
+        if !self.cache.summed.contains(&region) {
+            self.cache.sum_region(region);
+        }
         Ok(end.map(Some))
     }
 }

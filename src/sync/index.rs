@@ -182,10 +182,12 @@ impl SyncLayer {
         if sets.uncommitted && !self.inner.in_transaction() {
             sets.forget();
         }
-        if sets
-            .fill_step(&mut Port::Worker(self.inner.as_mut()))
-            .is_err()
-        {
+        // The fill reads each page once: not through the page cache the
+        // worker's other reads use.
+        self.inner.read_once(true);
+        let filled = sets.fill_step(&mut Port::Worker(self.inner.as_mut()));
+        self.inner.read_once(false);
+        if filled.is_err() {
             sets.forget();
         }
         sets.trim();
@@ -564,5 +566,9 @@ impl Backend for SyncLayer {
 
     fn enforce_retention(&mut self) -> Result<bool> {
         self.inner.enforce_retention()
+    }
+
+    fn read_once(&mut self, once: bool) {
+        self.inner.read_once(once)
     }
 }

@@ -204,6 +204,7 @@ impl Tree<'_> {
             }
         }
         self.cache.loaded.insert(region);
+        self.cache.summed.remove(&region);
         Ok(())
     }
 
@@ -233,6 +234,7 @@ impl Tree<'_> {
     /// The change is written at commit (`SetCache::take_changes`), once
     /// per bucket however often it changed.
     fn store(&mut self, level: u8, anchor: Anchor, summary: Option<Summary>) {
+        self.cache.unsum(level, &anchor);
         let summary = summary.filter(|s| anchor.is_some() || s.count > 0);
         match summary {
             Some(s) => self.cache.map_mut(level).entry(anchor).or_default().summary = s,
@@ -295,10 +297,7 @@ impl Tree<'_> {
     pub(super) fn prefix(&mut self, key: &IdKey) -> Result<Summary> {
         let mut acc = Summary::default();
         let mut from: Anchor = None;
-        for level in (1..=MAX_LEVEL).rev() {
-            if level == 1 {
-                self.load_region(from)?;
-            }
+        for level in (CACHED_FROM..=MAX_LEVEL).rev() {
             let lower = from.map_or(Bound::Unbounded, |a| Bound::Included(Some(a)));
             let mut last: Option<(&Anchor, &Bucket)> = None;
             for (anchor, bucket) in self.cache.map(level).range((lower, Bound::Unbounded)) {
@@ -309,12 +308,23 @@ impl Tree<'_> {
                     acc = acc.plus(&full.summary);
                 }
             }
-            if let Some((anchor, bucket)) = last {
+            if let Some((anchor, _)) = last {
                 from = *anchor;
-                if let Some(elements) = bucket.elements.as_deref() {
-                    // Level 1, its elements in memory: the common case.
-                    return Ok(plus_before(acc, elements, key));
-                }
+            }
+        }
+        // Level 1: `from` is the region holding `key`. The last level-1
+        // bucket before `key` is in it, and its `before` sum stands for
+        // the region's buckets ahead of it.
+        self.load_region(from)?;
+        if !self.cache.summed.contains(&from) {
+            self.cache.sum_region(from);
+        }
+        if let Some((anchor, bucket)) = self.cache.map(1).range(..Some(*key)).next_back() {
+            acc = acc.plus(&bucket.before);
+            from = *anchor;
+            if let Some(elements) = bucket.elements.as_deref() {
+                // Its elements in memory: the common case.
+                return Ok(plus_before(acc, elements, key));
             }
         }
         if self.cache.kept_bucket(&from).is_none() {
@@ -532,6 +542,7 @@ impl Tree<'_> {
         // new head region is the rest of the region holding `cut`.
         let kept = self.cache.map_mut(1).split_off(&Some(*cut));
         *self.cache.map_mut(1) = kept;
+        self.cache.summed.clear();
         self.cache.loaded.retain(|region| *region >= Some(*cut));
         if head_loaded {
             self.cache.loaded.insert(None);
