@@ -51,7 +51,8 @@ use serde_json::{json, Value};
 #[path = "sync/support.rs"]
 mod support;
 use support::{
-    c_id, child_open, open_rss_in_child, percentile, stats, wait_filled, Figures, NodeSet, Rng,
+    c_id, child_open, open_rss_in_child, percentile, random_id, stats, wait_filled, Figures,
+    NodeSet, Rng,
 };
 
 fn main() {
@@ -65,7 +66,7 @@ fn main() {
     let reps = 5;
     let started = Instant::now();
     let mut rng = Rng(18);
-    let ids: Vec<SyncId> = (0..n).map(|_| rng.id()).collect();
+    let ids: Vec<SyncId> = (0..n).map(|_| random_id(&mut rng)).collect();
     let mut sorted = ids.clone();
     sorted.sort();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
@@ -96,7 +97,7 @@ fn main() {
     let mut node = NodeSet(sorted.clone());
     let mut node_rates = Vec::new();
     for _ in 0..reps {
-        let extra: Vec<SyncId> = (0..2000).map(|_| rng.id()).collect();
+        let extra: Vec<SyncId> = (0..2000).map(|_| random_id(&mut rng)).collect();
         let t = Instant::now();
         for id in &extra {
             node.insert(*id);

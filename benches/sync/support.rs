@@ -9,32 +9,19 @@ use persistency::ffi::{
 };
 use persistency::{SyncId, SyncRange};
 
-pub struct Rng(pub u64);
+#[path = "../../tests/common/rng.rs"]
+mod rng;
+pub use rng::Rng;
 
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    pub fn id(&mut self) -> SyncId {
-        let mut hash = [0u8; 32];
-        for chunk in hash.chunks_mut(8) {
-            chunk.copy_from_slice(&self.next().to_le_bytes());
-        }
-        // One hour of nanoseconds.
-        SyncId::new(
-            1_700_000_000_000_000_000 + self.below(3_600_000_000_000) as i64,
-            hash,
-        )
-    }
+/// A random id: a random hash, at a random time within one hour.
+pub fn random_id(rng: &mut Rng) -> SyncId {
+    let mut hash = [0u8; 32];
+    rng.fill(&mut hash);
+    // One hour of nanoseconds.
+    SyncId::new(
+        1_700_000_000_000_000_000 + rng.below(3_600_000_000_000) as i64,
+        hash,
+    )
 }
 
 /// The node's design: a sorted array.
