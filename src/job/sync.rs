@@ -13,7 +13,7 @@ use crate::sync::{
     check_set, check_sets, SplitPart, Summary, SyncId, SyncRange, SyncRead, SyncReply, SyncWrite,
     MAX_SPLIT_PARTS,
 };
-use crate::worker::queue_fill_of;
+use crate::worker::queue_fill;
 
 fn changed(reply: Reply) -> Result<u64> {
     match reply {
@@ -227,7 +227,7 @@ impl Job {
                     if fill {
                         // The worker reads the rest of the set into memory
                         // while it has nothing else to do.
-                        queue_fill_of(&self.shared.sync, &self.shared.queue);
+                        queue_fill(&self.shared.sync, &self.shared.queue);
                     }
                     return extract(Reply::Sync(reply));
                 }

@@ -235,14 +235,14 @@ impl Sets {
 
     pub(super) fn tree<'a>(&'a mut self, mut port: Port<'a>, set: &[u8]) -> Result<Tree<'a>> {
         if !self.sets.contains_key(set) {
+            let aggregates = aggregates_category(set);
+            let cache = SetCache::load(&mut port, &aggregates)?;
             let memory = SetMemory {
                 elements: elements_category(set),
-                aggregates: aggregates_category(set),
-                cache: SetCache::default(),
+                aggregates,
+                cache,
             };
-            let cache = SetCache::load(&mut port, &memory.aggregates)?;
-            self.sets
-                .insert(set.to_vec(), SetMemory { cache, ..memory });
+            self.sets.insert(set.to_vec(), memory);
         }
         let memory = self
             .sets

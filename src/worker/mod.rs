@@ -289,7 +289,7 @@ impl Worker {
             }
             drop(requests);
             if std::mem::take(&mut self.synced_read) && self.backend.wants_fill() {
-                queue_fill(&self.backend, queue);
+                queue_fill(self.backend.memory(), queue);
             }
             if queue.len() == 0 {
                 // Applying the waiting writes takes a while, in which
@@ -357,7 +357,7 @@ impl Worker {
         self.backend.memory().fill_dequeued();
         self.end_transaction();
         if self.backend.fill() {
-            queue_fill(&self.backend, queue);
+            queue_fill(self.backend.memory(), queue);
         }
     }
 
@@ -371,13 +371,7 @@ impl Worker {
 
 /// Queues a fill step of the sync sets' memory unless one is queued. A
 /// full or closed queue drops it: the next sync query queues another.
-pub(crate) fn queue_fill(backend: &SyncLayer, queue: &Queue<Request>) {
-    queue_fill_of(backend.memory(), queue);
-}
-
-/// [`queue_fill`] for a job's caller, which holds the memory, not the
-/// worker's layer.
-pub(crate) fn queue_fill_of(memory: &SyncMemory, queue: &Queue<Request>) {
+pub(crate) fn queue_fill(memory: &SyncMemory, queue: &Queue<Request>) {
     if memory.claim_fill() {
         let marker = Request::SyncFill;
         let bytes = marker.retained_bytes();

@@ -8,19 +8,16 @@ use std::time::{Duration, Instant};
 
 use persistency::{Job, Persistency, SyncId, SyncRange};
 
+use crate::common::rng::Rng;
+
 /// A deterministic stream of ids over 10,000 ns of time.
-struct Ids(u64);
+struct Ids(Rng);
 
 impl Ids {
     fn next(&mut self) -> SyncId {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        let h = self.0;
-        SyncId::new(
-            (h % 10_000) as i64,
-            std::array::from_fn(|k| (h >> (k % 8 * 8)) as u8 ^ (k as u8).wrapping_mul(37)),
-        )
+        let mut hash = [0u8; 32];
+        self.0.fill(&mut hash);
+        SyncId::new(self.0.below(10_000) as i64, hash)
     }
 }
 
@@ -70,7 +67,7 @@ fn the_memory_fills_and_follows_every_write() {
     let root = dir.path().to_str().unwrap();
     let db = Persistency::new(root).unwrap();
     let job = db.open_job("fill").unwrap();
-    let mut ids = Ids(0x9e37_79b9_7f4a_7c15);
+    let mut ids = Ids(Rng(0x9e37_79b9_7f4a_7c15));
     let mut all = BTreeSet::new();
     for _ in 0..20 {
         let batch: Vec<SyncId> = (0..1000).map(|_| ids.next()).collect();
