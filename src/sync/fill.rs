@@ -7,8 +7,6 @@
 //! requests already waiting (`Request::SyncFill`), so they never hold a
 //! request up by more than one step.
 
-use std::ops::Bound;
-
 use super::cache::{Port, MAX_CACHED_ELEMENTS};
 use super::index::Sets;
 use super::tree::{Anchor, Tree};
@@ -57,11 +55,11 @@ impl Tree<'_> {
     pub(super) fn fill_region(&mut self, region: Anchor) -> Result<Option<Anchor>> {
         self.load_region(region)?;
         let end = self.cache.region_end(&region);
-        let upper = end.map_or(Bound::Unbounded, |e| Bound::Excluded(Some(e)));
         let anchors: Vec<Anchor> = self
             .cache
-            .map(1)
-            .range((Bound::Included(region), upper))
+            .region(&region)
+            .map_or(&[][..], |r| &r.leaves)
+            .iter()
             .map(|(anchor, _)| *anchor)
             .collect();
         if anchors.iter().any(|a| self.cache.kept_bucket(a).is_none()) {
@@ -89,8 +87,8 @@ impl Tree<'_> {
                 }
             }
         }
-        if !self.cache.summed.contains(&region) {
-            self.cache.sum_region(region);
+        if self.cache.region(&region).is_some_and(|r| !r.summed) {
+            self.cache.region_mut(&region)?.sum();
         }
         Ok(end.map(Some))
     }

@@ -1,9 +1,9 @@
 //! The elements a set keeps in memory: for some level-1 buckets, all of
-//! their elements, sorted, in the bucket itself ([`Bucket::elements`]).
+//! their elements, sorted, in the bucket itself ([`Leaf::elements`](super::region::Leaf::elements)).
 //! Adds and removes keep them exact; [`SetCache::kept`] counts them for
 //! the job's bound.
 
-use super::cache::{Bucket, SetCache};
+use super::cache::SetCache;
 use super::tree::Anchor;
 use super::IdKey;
 
@@ -12,9 +12,9 @@ impl SetCache {
     /// are in memory. An empty head has no bucket: once its region is
     /// loaded, it is known to hold nothing.
     pub(super) fn kept_bucket(&self, anchor: &Anchor) -> Option<&[IdKey]> {
-        match self.map(1).get(anchor) {
-            Some(bucket) => bucket.elements.as_deref(),
-            None if anchor.is_none() && self.loaded.contains(&None) => Some(&[]),
+        match self.leaf(anchor) {
+            Some(leaf) => leaf.elements.as_deref(),
+            None if anchor.is_none() && self.region(&None).is_some() => Some(&[]),
             None => None,
         }
     }
@@ -24,7 +24,7 @@ impl SetCache {
     /// keep).
     pub(super) fn keep_bucket(&mut self, anchor: Anchor, elements: Vec<IdKey>) {
         let added = elements.len();
-        if let Some(bucket) = self.map_mut(1).get_mut(&anchor) {
+        if let Some(bucket) = self.leaf_mut(&anchor) {
             let old = bucket.elements.replace(elements.into_boxed_slice());
             let removed = old.map_or(0, |o| o.len());
             self.kept = self.kept + added - removed;
@@ -36,7 +36,7 @@ impl SetCache {
     /// bucket of its own (already in memory), the kept elements from it on
     /// become that bucket's.
     pub(super) fn kept_insert(&mut self, bucket: &Anchor, key: IdKey, anchors: bool) {
-        let Some(holder) = self.map_mut(1).get_mut(bucket) else {
+        let Some(holder) = self.leaf_mut(bucket) else {
             return;
         };
         let Some(elements) = holder.elements.take() else {
@@ -57,7 +57,7 @@ impl SetCache {
         self.kept += usize::from(new);
         if !own.is_empty() {
             let moved = own.len();
-            match self.map_mut(1).get_mut(&Some(key)) {
+            match self.leaf_mut(&Some(key)) {
                 Some(started) => started.elements = Some(own.into_boxed_slice()),
                 None => self.kept -= moved,
             }
@@ -67,7 +67,7 @@ impl SetCache {
     /// Takes the kept elements of the level-1 bucket at `anchor` out of
     /// memory (before the bucket goes).
     pub(super) fn take_kept(&mut self, anchor: &Anchor) -> Option<Box<[IdKey]>> {
-        let taken = self.map_mut(1).get_mut(anchor)?.elements.take()?;
+        let taken = self.leaf_mut(anchor)?.elements.take()?;
         self.kept -= taken.len();
         Some(taken)
     }
@@ -77,7 +77,7 @@ impl SetCache {
     /// that bucket has joined the one at `previous`, which stays kept only
     /// if both were.
     pub(super) fn kept_merge(&mut self, previous: &Anchor, own: Option<Box<[IdKey]>>, key: &IdKey) {
-        let Some(before) = self.map_mut(1).get_mut(previous) else {
+        let Some(before) = self.leaf_mut(previous) else {
             return;
         };
         let Some(kept) = before.elements.take() else {
@@ -101,7 +101,7 @@ impl SetCache {
     /// Records the removal of `key` from the level-1 bucket at `bucket`
     /// (which it did not anchor).
     pub(super) fn kept_remove(&mut self, bucket: &Anchor, key: &IdKey) {
-        let Some(holder) = self.map_mut(1).get_mut(bucket) else {
+        let Some(holder) = self.leaf_mut(bucket) else {
             return;
         };
         let Some(elements) = holder.elements.take() else {
@@ -119,22 +119,11 @@ impl SetCache {
         self.kept -= usize::from(removed);
     }
 
-    /// Removes the bucket of `level` at `anchor`, and its kept elements.
-    pub(super) fn remove_bucket(&mut self, level: u8, anchor: &Anchor) {
-        if let Some(Bucket {
-            elements: Some(gone),
-            ..
-        }) = self.map_mut(level).remove(anchor)
-        {
-            self.kept -= gone.len();
-        }
-    }
-
     /// Forgets every element in memory; the fill starts again from the
     /// first region.
     pub(super) fn forget_elements(&mut self) {
-        for bucket in self.map_mut(1).values_mut() {
-            bucket.elements = None;
+        for leaf in self.leaves_mut() {
+            leaf.elements = None;
         }
         self.kept = 0;
         self.fill = Some(None);

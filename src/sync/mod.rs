@@ -10,6 +10,7 @@ mod cache;
 mod fill;
 mod index;
 mod kept;
+mod region;
 mod tree;
 
 pub(crate) use index::{SyncLayer, SyncMemory};

@@ -13,7 +13,8 @@
 //! about 16 buckets at each: O(log n) rows. Levels from [`CACHED_FROM`]
 //! up live in memory too ([`SetCache`]), loaded from their rows (about
 //! n/256 of them). Level 1 is read into memory one level-2 bucket (a
-//! *region*) at a time, when first used; the elements of a level-1 bucket
+//! *region*) at a time, when first used, into that bucket (`region.rs`);
+//! the elements of a level-1 bucket
 //! when a query first descends into it. Changed buckets of every level are
 //! written back at commit.
 
@@ -147,74 +148,19 @@ impl Tree<'_> {
         }
     }
 
-    /// [`Tree::walk`] at level 1: region by region, each read into memory
-    /// when first used.
-    fn walk_regions(
-        &mut self,
-        from: Anchor,
-        stop: Option<&IdKey>,
-        mut visit: impl FnMut(Anchor, &Summary) -> bool,
-    ) -> Result<()> {
-        let mut region = match &from {
-            Some(k) => self.cache.region_of(k, true),
-            None => None,
-        };
-        loop {
-            self.load_region(region)?;
-            let end = self.cache.region_end(&region);
-            let lower = Bound::Included(from.max(region));
-            let upper = match (stop, end) {
-                (Some(s), Some(e)) => Bound::Excluded(Some(*s.min(&e))),
-                (Some(s), None) => Bound::Excluded(Some(*s)),
-                (None, Some(e)) => Bound::Excluded(Some(e)),
-                (None, None) => Bound::Unbounded,
-            };
-            for (anchor, bucket) in self.cache.map(1).range((lower, upper)) {
-                if !visit(*anchor, &bucket.summary) {
-                    return Ok(());
-                }
-            }
-            match end {
-                Some(e) if stop.is_none_or(|s| e < *s) => region = Some(e),
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    /// Reads the level-1 buckets of a region into memory, once.
-    pub(super) fn load_region(&mut self, region: Anchor) -> Result<()> {
-        if self.cache.loaded.contains(&region) {
-            return Ok(());
-        }
-        let end = self.cache.region_end(&region);
-        let range = Range {
-            category: self.aggregates.to_vec(),
-            start: bucket_key(1, &region),
-            stop: Some(end.map_or_else(|| vec![2], |e| bucket_key(1, &Some(e)))),
-        };
-        let rows = self.port.scan(&range, false, 0)?;
-        for row in rows.iter() {
-            let anchor = anchor_of(&row.key[1..])?;
-            // A bucket changed since its row was written is newer in
-            // memory (a removed one is absent there).
-            if !self.cache.changed.contains(&(1, anchor)) {
-                let summary = Summary::decode(row.payload)?;
-                // A bucket already in memory keeps its elements.
-                self.cache.map_mut(1).entry(anchor).or_default().summary = summary;
-            }
-        }
-        self.cache.loaded.insert(region);
-        self.cache.summed.remove(&region);
-        Ok(())
-    }
-
     /// The last bucket of `level` (≥ 1) whose anchor is before `key`: the
     /// one holding `key`; the head (perhaps empty) when there is none.
     fn before(&mut self, level: u8, key: &IdKey) -> Result<(Anchor, Summary)> {
         if level == 1 {
             // The bucket is in the region before `key` (which may itself
             // be a level-2 anchor).
-            self.load_region(self.cache.region_of(key, false))?;
+            let region = self.cache.region_of(key, false);
+            self.load_region(region)?;
+            let found = self
+                .cache
+                .region(&region)
+                .and_then(|r| r.before(key, false));
+            return Ok(found.map_or((None, Summary::default()), |(a, l)| (*a, l.summary)));
         }
         let found = self.cache.map(level).range(..Some(*key)).next_back();
         Ok(found.map_or((None, Summary::default()), |(a, b)| (*a, b.summary)))
@@ -222,10 +168,12 @@ impl Tree<'_> {
 
     /// The bucket of `level` (≥ 1) anchored at `key`.
     fn bucket(&mut self, level: u8, key: &IdKey) -> Result<Summary> {
-        if level == 1 {
+        let found = if level == 1 {
             self.load_region(self.cache.region_of(key, true))?;
-        }
-        let found = self.cache.map(level).get(&Some(*key)).map(|b| b.summary);
+            self.cache.leaf(&Some(*key)).map(|l| l.summary)
+        } else {
+            self.cache.map(level).get(&Some(*key)).map(|b| b.summary)
+        };
         found.ok_or_else(|| inconsistent("an anchor has no bucket"))
     }
 
@@ -233,24 +181,28 @@ impl Tree<'_> {
     /// removes the bucket.
     /// The change is written at commit (`SetCache::take_changes`), once
     /// per bucket however often it changed.
-    fn store(&mut self, level: u8, anchor: Anchor, summary: Option<Summary>) {
-        self.cache.unsum(level, &anchor);
+    fn store(&mut self, level: u8, anchor: Anchor, summary: Option<Summary>) -> Result<()> {
         let summary = summary.filter(|s| anchor.is_some() || s.count > 0);
-        match summary {
-            Some(s) => self.cache.map_mut(level).entry(anchor).or_default().summary = s,
-            None => self.cache.remove_bucket(level, &anchor),
+        if level == 1 {
+            // Its region was loaded to find the bucket.
+            match summary {
+                Some(s) => self.cache.put_leaf(anchor, s)?,
+                None => self.cache.remove_leaf(&anchor)?,
+            }
+        } else {
+            match summary {
+                Some(s) => self.cache.map_mut(level).entry(anchor).or_default().summary = s,
+                None => self.cache.remove_bucket(level, &anchor),
+            }
         }
         self.cache.changed.insert((level, anchor));
+        Ok(())
     }
 
     /// Reads the elements of the level-1 bucket at `from` (an anchor of
     /// level 1 or the head) into memory, once.
     fn load_bucket(&mut self, from: &Anchor) -> Result<()> {
-        let region = match from {
-            Some(k) => self.cache.region_of(k, true),
-            None => None,
-        };
-        self.load_region(region)?;
+        self.load_region(self.cache.region_holding(from))?;
         let end = self.cache.bucket_end(from);
         if self.cache.kept_bucket(from).is_none() {
             let range = Range {
@@ -297,6 +249,7 @@ impl Tree<'_> {
     pub(super) fn prefix(&mut self, key: &IdKey) -> Result<Summary> {
         let mut acc = Summary::default();
         let mut from: Anchor = None;
+        let mut holding: Option<&Bucket> = None;
         for level in (CACHED_FROM..=MAX_LEVEL).rev() {
             let lower = from.map_or(Bound::Unbounded, |a| Bound::Included(Some(a)));
             let mut last: Option<(&Anchor, &Bucket)> = None;
@@ -311,21 +264,38 @@ impl Tree<'_> {
             if let Some((anchor, _)) = last {
                 from = *anchor;
             }
+            if level == CACHED_FROM {
+                holding = last.map(|(_, bucket)| bucket);
+            }
         }
         // Level 1: `from` is the region holding `key`. The last level-1
         // bucket before `key` is in it, and its `before` sum stands for
         // the region's buckets ahead of it.
-        self.load_region(from)?;
-        if !self.cache.summed.contains(&from) {
-            self.cache.sum_region(from);
-        }
-        if let Some((anchor, bucket)) = self.cache.map(1).range(..Some(*key)).next_back() {
-            acc = acc.plus(&bucket.before);
-            from = *anchor;
-            if let Some(elements) = bucket.elements.as_deref() {
-                // Its elements in memory: the common case.
-                return Ok(plus_before(acc, elements, key));
+        let region = holding.and_then(|b| b.region.as_ref());
+        if let Some(region) = region.filter(|r| r.summed) {
+            // The common case: the region summed, the elements in memory.
+            match region.before(key, false) {
+                Some((_, leaf)) => {
+                    if let Some(elements) = leaf.elements.as_deref() {
+                        return Ok(plus_before(acc.plus(&leaf.before), elements, key));
+                    }
+                }
+                // An empty head: nothing before `key` in the region.
+                None if from.is_none() => return Ok(acc),
+                None => {}
             }
+        }
+        self.load_region(from)?;
+        if self.cache.region(&from).is_some_and(|r| !r.summed) {
+            self.cache.region_mut(&from)?.sum();
+        }
+        let region = self.cache.region(&from);
+        let leaf = region
+            .and_then(|r| r.before(key, false))
+            .map(|(a, l)| (*a, l.before));
+        if let Some((anchor, before)) = leaf {
+            acc = acc.plus(&before);
+            from = anchor;
         }
         if self.cache.kept_bucket(&from).is_none() {
             self.load_bucket(&from)?;
@@ -392,8 +362,9 @@ impl Tree<'_> {
     /// The level-1 bucket that holds (or would hold) `key`: the last
     /// level-1 anchor at or before it, or the head.
     fn holding_bucket(&mut self, key: &IdKey) -> Result<Anchor> {
-        self.load_region(self.cache.region_of(key, true))?;
-        let found = self.cache.map(1).range(..=Some(*key)).next_back();
+        let region = self.cache.region_of(key, true);
+        self.load_region(region)?;
+        let found = self.cache.region(&region).and_then(|r| r.before(key, true));
         Ok(found.and_then(|(a, _)| *a))
     }
 
@@ -433,14 +404,20 @@ impl Tree<'_> {
                     split = split.plus(summary);
                     true
                 })?;
-                self.store(level, holder, Some(held.plus(&one).minus(&split)?));
-                self.store(level, Some(*key), Some(split));
-                if level == CACHED_FROM && self.cache.loaded.contains(&holder) {
-                    // The region splits; both halves stay in memory.
-                    self.cache.loaded.insert(Some(*key));
+                if level == CACHED_FROM {
+                    // Loaded while its bounds are the old ones.
+                    self.load_region(holder)?;
                 }
+                self.store(level, Some(*key), Some(split))?;
+                if level == CACHED_FROM {
+                    // The region splits: its buckets from `key` on are
+                    // the new one's (before the holder's bucket changes:
+                    // an empty head goes, with its region).
+                    self.cache.split_region(&holder, key)?;
+                }
+                self.store(level, holder, Some(held.plus(&one).minus(&split)?))?;
             } else {
-                self.store(level, holder, Some(held.plus(&one)));
+                self.store(level, holder, Some(held.plus(&one)))?;
             }
         }
         // When its bucket's elements are in memory, it joins them; when it
@@ -487,15 +464,16 @@ impl Tree<'_> {
             if level <= own {
                 // Its bucket joins the one before it.
                 let merged = self.bucket(level, key)?.minus(&one)?;
-                self.store(level, holder, Some(held.plus(&merged)));
-                self.store(level, Some(*key), None);
-                if level == CACHED_FROM && !self.cache.loaded.remove(&Some(*key)) {
-                    // The region joins the one before: in memory only if
-                    // both were.
-                    self.cache.loaded.remove(&holder);
+                if level == CACHED_FROM {
+                    // The region joins the one before.
+                    self.load_region(holder)?;
+                    self.load_region(Some(*key))?;
+                    self.cache.merge_region(&holder, key)?;
                 }
+                self.store(level, holder, Some(held.plus(&merged)))?;
+                self.store(level, Some(*key), None)?;
             } else {
-                self.store(level, holder, Some(held.minus(&one)?));
+                self.store(level, holder, Some(held.minus(&one)?))?;
             }
         }
         match own_kept {
@@ -529,10 +507,8 @@ impl Tree<'_> {
             };
             heads.push(upto.minus(&removed)?);
         }
-        let head_loaded = self
-            .cache
-            .loaded
-            .contains(&self.cache.region_of(cut, false));
+        let old = self.cache.region_of(cut, false);
+        self.load_region(old)?;
         self.cache.forget_elements();
         self.port.apply(&[
             Op::delete_range(self.elements, Vec::new(), cut.to_vec()),
@@ -540,26 +516,22 @@ impl Tree<'_> {
         ])?;
         // The level-1 buckets before `cut` are gone with their rows; the
         // new head region is the rest of the region holding `cut`.
-        let kept = self.cache.map_mut(1).split_off(&Some(*cut));
-        *self.cache.map_mut(1) = kept;
-        self.cache.summed.clear();
-        self.cache.loaded.retain(|region| *region >= Some(*cut));
-        if head_loaded {
-            self.cache.loaded.insert(None);
-        }
+        self.cache.cut_regions(&old, cut)?;
         for (level, head) in (1..=MAX_LEVEL).zip(heads) {
             if level >= CACHED_FROM {
+                // The buckets before `cut`, but the head: it is replaced
+                // below (and at level 2 holds the new head region).
                 let gone: Vec<Anchor> = self
                     .cache
                     .map(level)
-                    .range(..Some(*cut))
+                    .range(Some(IdKey([0; ID_KEY_LEN]))..Some(*cut))
                     .map(|(a, _)| *a)
                     .collect();
                 for anchor in gone {
-                    self.store(level, anchor, None);
+                    self.store(level, anchor, None)?;
                 }
             }
-            self.store(level, None, Some(head));
+            self.store(level, None, Some(head))?;
         }
         Ok(removed.count)
     }
