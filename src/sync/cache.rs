@@ -11,7 +11,7 @@
 //! fingerprint several cache misses); the elements of all sets of a job
 //! are bounded by [`MAX_CACHED_ELEMENTS`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::region::Region;
 use super::tree::{anchor_of, bucket_key, inconsistent, Anchor, CACHED_FROM, MAX_LEVEL};
@@ -27,6 +27,9 @@ use crate::rows::Rows;
 /// its elements (the levels stay), and the sets are filled only while all
 /// of them fit.
 pub(super) const MAX_CACHED_ELEMENTS: usize = 1 << 20;
+
+/// Changes recorded before the first deduplication of a set's changes.
+const DEDUP_FROM: usize = 1 << 14;
 
 /// Where a tree reads (and, on the worker, writes) its rows.
 pub(super) enum Port<'a> {
@@ -100,8 +103,12 @@ pub(super) struct SetCache {
     /// loaded regions of level 2.
     pub(super) levels: Vec<BTreeMap<Anchor, Bucket>>,
     /// Buckets changed since they were written (level 1 included: its
-    /// changes are written at commit too).
-    pub(super) changed: BTreeSet<(u8, Anchor)>,
+    /// changes are written at commit too), perhaps more than once each:
+    /// pushing is cheaper than a set's search on every change of every
+    /// level, and [`SetCache::mark_changed`] sorts them out as they grow.
+    changed: Vec<(u8, Anchor)>,
+    /// The length of `changed` at which it is next deduplicated.
+    dedup_at: usize,
     /// How many elements the level-1 buckets hold in memory.
     pub(super) kept: usize,
     /// The next region the idle fill reads (`fill.rs`); `None` once every
@@ -134,14 +141,30 @@ impl SetCache {
         }
         Ok(SetCache {
             levels,
+            dedup_at: DEDUP_FROM,
             fill: Some(None),
             ..SetCache::default()
         })
     }
 
-    /// The writes that store the changed buckets; forgets the changes.
+    /// Records that the bucket of `level` at `anchor` changed.
+    pub(super) fn mark_changed(&mut self, level: u8, anchor: Anchor) {
+        self.changed.push((level, anchor));
+        if self.changed.len() >= self.dedup_at {
+            // Bounded by twice the buckets changed, however many changes.
+            self.changed.sort_unstable();
+            self.changed.dedup();
+            self.dedup_at = (self.changed.len() * 2).max(DEDUP_FROM);
+        }
+    }
+
+    /// The writes that store the changed buckets, each once, in key order;
+    /// forgets the changes.
     pub(super) fn take_changes(&mut self, aggregates: &[u8]) -> Vec<Op> {
-        let changed = std::mem::take(&mut self.changed);
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.sort_unstable();
+        changed.dedup();
+        self.dedup_at = DEDUP_FROM;
         changed
             .into_iter()
             .map(|(level, anchor)| {

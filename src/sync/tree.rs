@@ -195,7 +195,7 @@ impl Tree<'_> {
                 None => self.cache.remove_bucket(level, &anchor),
             }
         }
-        self.cache.changed.insert((level, anchor));
+        self.cache.mark_changed(level, anchor);
         Ok(())
     }
 
