@@ -12,6 +12,11 @@ impl SetCache {
     /// are in memory. An empty head has no bucket: once its region is
     /// loaded, it is known to hold nothing.
     pub(super) fn kept_bucket(&self, anchor: &Anchor) -> Option<&[IdKey]> {
+        if self.kept == 0 && anchor.is_some() {
+            // Nothing in memory (a bucket's elements are never kept as an
+            // empty array: a bucket has at least its anchor): no lookup.
+            return None;
+        }
         match self.leaf(anchor) {
             Some(leaf) => leaf.elements.as_deref(),
             None if anchor.is_none() && self.region(&None).is_some() => Some(&[]),
@@ -36,6 +41,10 @@ impl SetCache {
     /// bucket of its own (already in memory), the kept elements from it on
     /// become that bucket's.
     pub(super) fn kept_insert(&mut self, bucket: &Anchor, key: IdKey, anchors: bool) {
+        if self.kept == 0 {
+            // No bucket's elements are in memory: no lookup.
+            return;
+        }
         let Some(holder) = self.leaf_mut(bucket) else {
             return;
         };
