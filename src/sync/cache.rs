@@ -28,9 +28,6 @@ use crate::rows::Rows;
 /// of them fit.
 pub(super) const MAX_CACHED_ELEMENTS: usize = 1 << 20;
 
-/// Changes recorded before the first deduplication of a set's changes.
-const DEDUP_FROM: usize = 1 << 14;
-
 /// Where a tree reads (and, on the worker, writes) its rows.
 pub(super) enum Port<'a> {
     /// The worker's store, inside its transaction.
@@ -92,6 +89,8 @@ pub(super) struct Bucket {
     /// Level 2 only: its region's level-1 buckets, once loaded
     /// (`region.rs`).
     pub(super) region: Option<Region>,
+    /// Changed since it was written (listed in `SetCache::changed`).
+    pub(super) dirty: bool,
 }
 
 /// The levels of a set kept in memory, which of their buckets changed
@@ -103,12 +102,11 @@ pub(super) struct SetCache {
     /// loaded regions of level 2.
     pub(super) levels: Vec<BTreeMap<Anchor, Bucket>>,
     /// Buckets changed since they were written (level 1 included: its
-    /// changes are written at commit too), perhaps more than once each:
-    /// pushing is cheaper than a set's search on every change of every
-    /// level, and [`SetCache::mark_changed`] sorts them out as they grow.
+    /// changes are written at commit too). A bucket in memory is listed
+    /// once, when its `dirty` flag is first set (a flag is cheaper than a
+    /// set's search on every change of every level); a removed one each
+    /// time it goes.
     changed: Vec<(u8, Anchor)>,
-    /// The length of `changed` at which it is next deduplicated.
-    dedup_at: usize,
     /// How many elements the level-1 buckets hold in memory.
     pub(super) kept: usize,
     /// The next region the idle fill reads (`fill.rs`); `None` once every
@@ -141,38 +139,39 @@ impl SetCache {
         }
         Ok(SetCache {
             levels,
-            dedup_at: DEDUP_FROM,
             fill: Some(None),
             ..SetCache::default()
         })
     }
 
-    /// Records that the bucket of `level` at `anchor` changed.
+    /// Records that the bucket of `level` at `anchor` changed (a bucket
+    /// in memory: when its `dirty` flag was not set yet; a removed one:
+    /// always).
     pub(super) fn mark_changed(&mut self, level: u8, anchor: Anchor) {
         self.changed.push((level, anchor));
-        if self.changed.len() >= self.dedup_at {
-            // Bounded by twice the buckets changed, however many changes.
-            self.changed.sort_unstable();
-            self.changed.dedup();
-            self.dedup_at = (self.changed.len() * 2).max(DEDUP_FROM);
-        }
     }
 
     /// The writes that store the changed buckets, each once, in key order;
     /// forgets the changes.
     pub(super) fn take_changes(&mut self, aggregates: &[u8]) -> Vec<Op> {
         let mut changed = std::mem::take(&mut self.changed);
+        // A bucket removed and added again is listed twice.
         changed.sort_unstable();
         changed.dedup();
-        self.dedup_at = DEDUP_FROM;
         changed
             .into_iter()
             .map(|(level, anchor)| {
                 let key = bucket_key(level, &anchor);
                 let summary = if level < CACHED_FROM {
-                    self.leaf(&anchor).map(|leaf| leaf.summary)
+                    self.leaf_mut(&anchor).map(|leaf| {
+                        leaf.dirty = false;
+                        leaf.summary
+                    })
                 } else {
-                    self.map(level).get(&anchor).map(|bucket| bucket.summary)
+                    self.map_mut(level).get_mut(&anchor).map(|bucket| {
+                        bucket.dirty = false;
+                        bucket.summary
+                    })
                 };
                 match summary {
                     Some(summary) => Op::put(aggregates, key, summary.encode()),

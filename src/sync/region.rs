@@ -37,6 +37,8 @@ pub(super) struct Leaf {
     /// [`Region::summed`]: a prefix adds this one value instead of walking
     /// them.
     pub(super) before: Summary,
+    /// Changed since it was written (listed in `SetCache::changed`).
+    pub(super) dirty: bool,
 }
 
 /// The level-1 buckets of a loaded region, sorted by anchor.
@@ -188,25 +190,22 @@ impl SetCache {
     }
 
     /// Sets the summary of the level-1 bucket at `anchor` (added if
-    /// absent); its region must be loaded.
-    pub(super) fn put_leaf(&mut self, anchor: Anchor, summary: Summary) -> Result<()> {
+    /// absent), which its region must be loaded; tells whether the bucket
+    /// was not dirty yet (it is now).
+    pub(super) fn put_leaf(&mut self, anchor: Anchor, summary: Summary) -> Result<bool> {
         let holding = self.region_holding(&anchor);
         let region = self.region_mut(&holding)?;
-        match region.find(&anchor) {
-            Ok(at) => region.leaves[at].1.summary = summary,
-            Err(at) => region.leaves.insert(
-                at,
-                (
-                    anchor,
-                    Leaf {
-                        summary,
-                        ..Leaf::default()
-                    },
-                ),
-            ),
-        }
         region.summed = false;
-        Ok(())
+        let at = match region.find(&anchor) {
+            Ok(at) => at,
+            Err(at) => {
+                region.leaves.insert(at, (anchor, Leaf::default()));
+                at
+            }
+        };
+        let leaf = &mut region.leaves[at].1;
+        leaf.summary = summary;
+        Ok(!std::mem::replace(&mut leaf.dirty, true))
     }
 
     /// Removes the level-1 bucket at `anchor`, and its kept elements; its

@@ -180,22 +180,30 @@ impl Tree<'_> {
     /// Stores a bucket of `level` (≥ 1); an empty head is removed. `None`
     /// removes the bucket.
     /// The change is written at commit (`SetCache::take_changes`), once
-    /// per bucket however often it changed.
+    /// per bucket however often it changed: the bucket is listed when its
+    /// `dirty` flag is first set.
     fn store(&mut self, level: u8, anchor: Anchor, summary: Option<Summary>) -> Result<()> {
         let summary = summary.filter(|s| anchor.is_some() || s.count > 0);
-        if level == 1 {
+        let listed = match summary {
             // Its region was loaded to find the bucket.
-            match summary {
-                Some(s) => self.cache.put_leaf(anchor, s)?,
-                None => self.cache.remove_leaf(&anchor)?,
+            Some(s) if level == 1 => !self.cache.put_leaf(anchor, s)?,
+            Some(s) => {
+                let bucket = self.cache.map_mut(level).entry(anchor).or_default();
+                bucket.summary = s;
+                std::mem::replace(&mut bucket.dirty, true)
             }
-        } else {
-            match summary {
-                Some(s) => self.cache.map_mut(level).entry(anchor).or_default().summary = s,
-                None => self.cache.remove_bucket(level, &anchor),
+            None if level == 1 => {
+                self.cache.remove_leaf(&anchor)?;
+                false
             }
+            None => {
+                self.cache.remove_bucket(level, &anchor);
+                false
+            }
+        };
+        if !listed {
+            self.cache.mark_changed(level, anchor);
         }
-        self.cache.mark_changed(level, anchor);
         Ok(())
     }
 
@@ -396,14 +404,19 @@ impl Tree<'_> {
             if level <= own {
                 // The element splits its holder: its new bucket takes the
                 // lower-level buckets from it to the next anchor of `level`.
-                let mut split = Summary::default();
-                self.walk(level - 1, Some(*key), None, |anchor, summary| {
-                    if anchor != Some(*key) && anchor_level(&anchor) >= level {
-                        return false;
-                    }
-                    split = split.plus(summary);
-                    true
-                })?;
+                let split = if level == 1 {
+                    self.split_elements(&holder, key)?
+                } else {
+                    let mut split = Summary::default();
+                    self.walk(level - 1, Some(*key), None, |anchor, summary| {
+                        if anchor != Some(*key) && anchor_level(&anchor) >= level {
+                            return false;
+                        }
+                        split = split.plus(summary);
+                        true
+                    })?;
+                    split
+                };
                 if level == CACHED_FROM {
                     // Loaded while its bounds are the old ones.
                     self.load_region(holder)?;
@@ -425,6 +438,27 @@ impl Tree<'_> {
         // one).
         self.cache.kept_insert(&bucket, *key, own >= 1);
         Ok(true)
+    }
+
+    /// The elements from `key` (just added, not yet a level-1 anchor) to
+    /// the end of the level-1 bucket at `holder`: what the bucket `key`
+    /// starts takes from it. From memory when the bucket's elements are
+    /// there; otherwise read up to the bucket's end only (not a chunk
+    /// past it, which may be pages the add did not touch).
+    fn split_elements(&mut self, holder: &Anchor, key: &IdKey) -> Result<Summary> {
+        let one = Summary::one(&hash_of(key));
+        if let Some(elements) = self.cache.kept_bucket(holder) {
+            let from = elements.partition_point(|e| e < key);
+            let rest = elements[from..].iter().filter(|e| *e != key);
+            return Ok(rest.fold(one, |acc, e| acc.plus(&Summary::one(&hash_of(e)))));
+        }
+        let end = self.cache.bucket_end(holder);
+        let mut split = Summary::default();
+        self.walk(0, Some(*key), end.as_ref(), |_, summary| {
+            split = split.plus(summary);
+            true
+        })?;
+        Ok(split)
     }
 
     /// Removes an element; false when it was not there.
