@@ -190,8 +190,8 @@ impl SetCache {
     }
 
     /// Sets the summary of the level-1 bucket at `anchor` (added if
-    /// absent), which its region must be loaded; tells whether the bucket
-    /// was not dirty yet (it is now).
+    /// absent; its region must be loaded). Tells whether the bucket was
+    /// not dirty yet (it is now).
     pub(super) fn put_leaf(&mut self, anchor: Anchor, summary: Summary) -> Result<bool> {
         let holding = self.region_holding(&anchor);
         let region = self.region_mut(&holding)?;
@@ -225,16 +225,21 @@ impl SetCache {
         Ok(())
     }
 
-    /// A level-2 bucket was just added at `at`, after `holder`: the
-    /// holder's region, loaded, gives it the leaves from `at` on.
-    pub(super) fn split_region(&mut self, holder: &Anchor, at: &IdKey) -> Result<()> {
-        let region = self.region_mut(holder)?;
+    /// Moves the leaves from `at` on of the loaded region at `from` into
+    /// the region at `to`, which they replace:
+    /// - a level-2 bucket was just added at `at`, after `from`: `to` is
+    ///   `Some(at)`;
+    /// - after a prune at `at`, of the region that held it: `to` is the
+    ///   head (`None`), and the regions before `at` go with their level-2
+    ///   buckets.
+    pub(super) fn move_leaves(&mut self, from: &Anchor, at: &IdKey, to: &Anchor) -> Result<()> {
+        let region = self.region_mut(from)?;
         let cut = region
             .leaves
             .partition_point(|(a, _)| a.is_none_or(|a| a < *at));
         let tail = region.leaves.split_off(cut);
         region.summed = false;
-        self.set_region(&Some(*at), tail)
+        self.set_region(to, tail)
     }
 
     /// The level-2 bucket at `at` is about to go, joining `holder`: its
@@ -249,18 +254,6 @@ impl SetCache {
         region.leaves.extend(gone.leaves);
         region.summed = false;
         Ok(())
-    }
-
-    /// After a prune at `cut`: the leaves from `cut` on of the region that
-    /// held it (`old`, loaded) become the head region's; the regions
-    /// before it go with their level-2 buckets.
-    pub(super) fn cut_regions(&mut self, old: &Anchor, cut: &IdKey) -> Result<()> {
-        let region = self.region_mut(old)?;
-        let from = region
-            .leaves
-            .partition_point(|(a, _)| a.is_none_or(|a| a < *cut));
-        let tail = region.leaves.split_off(from);
-        self.set_region(&None, tail)
     }
 
     /// Where the level-1 bucket at `anchor` ends (its region is loaded):

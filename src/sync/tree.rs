@@ -14,9 +14,8 @@
 //! up live in memory too ([`SetCache`]), loaded from their rows (about
 //! n/256 of them). Level 1 is read into memory one level-2 bucket (a
 //! *region*) at a time, when first used, into that bucket (`region.rs`);
-//! the elements of a level-1 bucket
-//! when a query first descends into it. Changed buckets of every level are
-//! written back at commit.
+//! the elements of a level-1 bucket when a query first descends into it.
+//! Changed buckets of every level are written back at commit.
 
 use std::ops::Bound;
 
@@ -426,7 +425,7 @@ impl Tree<'_> {
                     // The region splits: its buckets from `key` on are
                     // the new one's (before the holder's bucket changes:
                     // an empty head goes, with its region).
-                    self.cache.split_region(&holder, key)?;
+                    self.cache.move_leaves(&holder, key, &Some(*key))?;
                 }
                 self.store(level, holder, Some(held.plus(&one).minus(&split)?))?;
             } else {
@@ -550,7 +549,7 @@ impl Tree<'_> {
         ])?;
         // The level-1 buckets before `cut` are gone with their rows; the
         // new head region is the rest of the region holding `cut`.
-        self.cache.cut_regions(&old, cut)?;
+        self.cache.move_leaves(&old, cut, &None)?;
         for (level, head) in (1..=MAX_LEVEL).zip(heads) {
             if level >= CACHED_FROM {
                 // The buckets before `cut`, but the head: it is replaced

@@ -5,10 +5,11 @@
 //! only some of it.
 #![allow(dead_code, reason = "each test crate uses only some of these helpers")]
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::mpsc;
 
-use persistency::{Job, Op};
+use persistency::{Job, Op, Summary, SyncId, SyncRange};
 
 pub mod rng;
 
@@ -125,4 +126,19 @@ pub fn sigkill(child: &mut std::process::Child) {
     child.kill().expect("SIGKILL the child");
     let status = child.wait().expect("wait child");
     assert!(!status.success(), "the child ended by itself: {status:?}");
+}
+
+/// The count and fingerprint of the ids of `all` in `range`, by brute
+/// force.
+pub fn brute_summary(all: &BTreeSet<SyncId>, range: &SyncRange) -> Summary {
+    let mut summary = Summary::default();
+    for id in all.range(range.start..range.stop) {
+        summary.count += 1;
+        summary
+            .fingerprint
+            .iter_mut()
+            .zip(&id.hash)
+            .for_each(|(f, h)| *f ^= h);
+    }
+    summary
 }
