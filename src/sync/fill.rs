@@ -55,14 +55,11 @@ impl Tree<'_> {
     pub(super) fn fill_region(&mut self, region: Anchor) -> Result<Option<Anchor>> {
         self.load_region(region)?;
         let end = self.cache.region_end(&region);
-        let anchors: Vec<Anchor> = self
+        let whole = self
             .cache
             .region(&region)
-            .map_or(&[][..], |r| &r.leaves)
-            .iter()
-            .map(|(anchor, _)| *anchor)
-            .collect();
-        if anchors.iter().any(|a| self.cache.kept_bucket(a).is_none()) {
+            .is_none_or(|r| r.leaves.iter().all(|(_, leaf)| leaf.elements.is_some()));
+        if !whole {
             let range = Range {
                 category: self.elements.to_vec(),
                 start: region.map_or_else(Vec::new, |k| k.to_vec()),
@@ -73,19 +70,21 @@ impl Tree<'_> {
                 .iter()
                 .map(|r| super::tree::id_key(r.key))
                 .collect::<Result<_>>()?;
-            // The region's elements, cut at its level-1 anchors (in key
-            // order, as the rows are).
-            let starts: Vec<usize> = anchors
-                .iter()
-                .map(|a| a.map_or(0, |k| keys.partition_point(|x| *x < k)))
-                .collect();
-            for (i, anchor) in anchors.iter().enumerate() {
-                let to = starts.get(i + 1).copied().unwrap_or(keys.len());
-                if self.cache.kept_bucket(anchor).is_none() {
-                    self.cache
-                        .keep_bucket(*anchor, keys[starts[i]..to].to_vec());
+            // The region's elements (in key order, as the rows are), cut
+            // at its level-1 anchors, for the buckets not yet kept.
+            let leaves = &mut self.cache.region_mut(&region)?.leaves;
+            let mut added = 0;
+            for i in 0..leaves.len() {
+                let from = leaves[i].0.map_or(0, |k| keys.partition_point(|x| *x < k));
+                let to = leaves.get(i + 1).and_then(|(a, _)| *a);
+                let to = to.map_or(keys.len(), |k| keys.partition_point(|x| *x < k));
+                let leaf = &mut leaves[i].1;
+                if leaf.elements.is_none() {
+                    added += to - from;
+                    leaf.elements = Some(keys[from..to].into());
                 }
             }
+            self.cache.kept += added;
         }
         if self.cache.region(&region).is_some_and(|r| !r.summed) {
             self.cache.region_mut(&region)?.sum();

@@ -151,15 +151,7 @@ impl Tree<'_> {
     /// one holding `key`; the head (perhaps empty) when there is none.
     fn before(&mut self, level: u8, key: &IdKey) -> Result<(Anchor, Summary)> {
         if level == 1 {
-            // The bucket is in the region before `key` (which may itself
-            // be a level-2 anchor).
-            let region = self.cache.region_of(key, false);
-            self.load_region(region)?;
-            let found = self
-                .cache
-                .region(&region)
-                .and_then(|r| r.before(key, false));
-            return Ok(found.map_or((None, Summary::default()), |(a, l)| (*a, l.summary)));
+            return self.leaf_before(key, false);
         }
         let found = self.cache.map(level).range(..Some(*key)).next_back();
         Ok(found.map_or((None, Summary::default()), |(a, b)| (*a, b.summary)))
@@ -369,10 +361,22 @@ impl Tree<'_> {
     /// The level-1 bucket that holds (or would hold) `key`: the last
     /// level-1 anchor at or before it, or the head.
     fn holding_bucket(&mut self, key: &IdKey) -> Result<Anchor> {
-        let region = self.cache.region_of(key, true);
+        Ok(self.leaf_before(key, true)?.0)
+    }
+
+    /// The last level-1 bucket anchored before `key` (or at it, when
+    /// `inclusive`), with its summary, its region read first; the head
+    /// (perhaps empty) when there is none.
+    fn leaf_before(&mut self, key: &IdKey, inclusive: bool) -> Result<(Anchor, Summary)> {
+        // The region before `key` (or at it): `key` may itself be a
+        // level-2 anchor.
+        let region = self.cache.region_of(key, inclusive);
         self.load_region(region)?;
-        let found = self.cache.region(&region).and_then(|r| r.before(key, true));
-        Ok(found.and_then(|(a, _)| *a))
+        let found = self
+            .cache
+            .region(&region)
+            .and_then(|r| r.before(key, inclusive));
+        Ok(found.map_or((None, Summary::default()), |(a, l)| (*a, l.summary)))
     }
 
     /// Adds an element; false when it was there.
