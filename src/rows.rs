@@ -43,6 +43,11 @@ impl Rows {
         self.has_more = has_more;
     }
 
+    /// Bytes of keys and payloads held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     /// How many rows there are.
     pub fn len(&self) -> usize {
         self.spans.len()

@@ -6,6 +6,7 @@ mod check;
 mod maintenance;
 mod reader;
 mod retention;
+mod scan;
 pub(super) use maintenance::check_destination;
 pub(super) use reader::SqliteReader;
 
@@ -31,14 +32,6 @@ const GET: &str = "SELECT payload FROM kv WHERE category = ?1 AND key = ?2";
 const EXISTS: &str = "SELECT 1 FROM kv WHERE category = ?1 AND key = ?2";
 const COUNT_RANGE: &str = "SELECT count(*) FROM kv WHERE category = ?1 AND key >= ?2 AND key < ?3";
 const COUNT_FROM: &str = "SELECT count(*) FROM kv WHERE category = ?1 AND key >= ?2";
-const SCAN_RANGE_ASC: &str = "SELECT key, payload FROM kv \
-    WHERE category = ?1 AND key >= ?2 AND key < ?3 ORDER BY key ASC LIMIT ?4";
-const SCAN_RANGE_DESC: &str = "SELECT key, payload FROM kv \
-    WHERE category = ?1 AND key >= ?2 AND key < ?3 ORDER BY key DESC LIMIT ?4";
-const SCAN_FROM_ASC: &str = "SELECT key, payload FROM kv \
-    WHERE category = ?1 AND key >= ?2 ORDER BY key ASC LIMIT ?3";
-const SCAN_FROM_DESC: &str = "SELECT key, payload FROM kv \
-    WHERE category = ?1 AND key >= ?2 ORDER BY key DESC LIMIT ?3";
 
 /// A job's SQLite database.
 pub(super) struct SqliteBackend {
@@ -347,6 +340,14 @@ impl SqliteBackend {
         result
     }
 
+    /// Sets the page cache's size. Best effort: a failure only leaves the
+    /// cache as it was. A smaller size drops the unused pages past it.
+    fn set_cache_kib(&self, kib: u32) {
+        let _ = self
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = -{kib}"));
+    }
+
     fn exec_cached(&self, sql: &str) -> Result<()> {
         self.conn.prepare_cached(sql)?.execute([])?;
         Ok(())
@@ -444,36 +445,7 @@ impl Backend for SqliteBackend {
     }
 
     fn scan(&mut self, range: &Range, reverse: bool, limit: u32) -> Result<Rows> {
-        // One row past the limit tells whether more remain.
-        let sql_limit: i64 = if limit == 0 { -1 } else { i64::from(limit) + 1 };
-        let mut stmt;
-        let mut cursor = match &range.stop {
-            Some(stop) => {
-                stmt = self.conn.prepare_cached(if reverse {
-                    SCAN_RANGE_DESC
-                } else {
-                    SCAN_RANGE_ASC
-                })?;
-                stmt.query(params![range.category, range.start, stop, sql_limit])?
-            }
-            None => {
-                stmt = self.conn.prepare_cached(if reverse {
-                    SCAN_FROM_DESC
-                } else {
-                    SCAN_FROM_ASC
-                })?;
-                stmt.query(params![range.category, range.start, sql_limit])?
-            }
-        };
-        let mut rows = Rows::new();
-        while let Some(row) = cursor.next()? {
-            if limit != 0 && rows.len() == limit as usize {
-                rows.set_has_more(true);
-                break;
-            }
-            rows.push(bytes_of(row.get_ref(0)?), bytes_of(row.get_ref(1)?));
-        }
-        Ok(rows)
+        self.scan_rows(range, reverse, limit)
     }
 
     fn count(&mut self, range: &Range) -> Result<u64> {
@@ -562,10 +534,7 @@ impl Backend for SqliteBackend {
         // A page cache of a few pages while reading once (SQLite drops the
         // pages past the new size), the usual one after. Best effort: a
         // failure only leaves the cache as it was.
-        let kib = if once { READ_ONCE_CACHE_KIB } else { CACHE_KIB };
-        let _ = self
-            .conn
-            .execute_batch(&format!("PRAGMA cache_size = -{kib}"));
+        self.set_cache_kib(if once { READ_ONCE_CACHE_KIB } else { CACHE_KIB });
     }
 }
 

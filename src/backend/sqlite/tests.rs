@@ -103,3 +103,74 @@ fn sqlite_full_becomes_full() {
     let e = sqlite_error(rusqlite::ffi::SQLITE_IOERR_WRITE, "disk I/O error");
     assert_eq!(e.kind(), ErrorKind::Backend);
 }
+
+/// Bytes the connection's page cache holds now.
+fn cache_used(b: &SqliteBackend) -> i64 {
+    let (mut current, mut highest) = (0, 0);
+    // SAFETY: the connection is live and used on this thread only; the
+    // out-pointers are locals.
+    unsafe {
+        rusqlite::ffi::sqlite3_db_status(
+            b.conn.handle(),
+            rusqlite::ffi::SQLITE_DBSTATUS_CACHE_USED,
+            &mut current,
+            &mut highest,
+            0,
+        )
+    };
+    i64::from(current)
+}
+
+fn cache_size(b: &SqliteBackend) -> Result<i64> {
+    Ok(b.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?)
+}
+
+/// A long scan reads on through the small page cache, so its pages do not
+/// stay; the job's cache size is back once it returns. Inside a write
+/// transaction, whose changed pages live in the cache, it keeps the cache
+/// and still sees the transaction's writes.
+#[test]
+fn long_scans_read_through_a_small_cache() -> Result<()> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = SqliteBackend::open(Some(&dir.path().join("job.db")), &JobOptions::default())?;
+    // 2,000 rows of 512 bytes (no overflow pages), 7 to a page.
+    let payload = vec![7u8; 512];
+    b.begin()?;
+    for i in 0u16..2000 {
+        b.apply(&[Op::put("c", i.to_be_bytes().to_vec(), payload.clone())])?;
+    }
+    b.commit()?;
+    // A fresh connection: every page the scans below hold is one they read.
+    drop(b);
+    let mut b = SqliteBackend::open(Some(&dir.path().join("job.db")), &JobOptions::default())?;
+    let normal = cache_size(&b)?;
+    assert_eq!(normal, -i64::from(CACHE_KIB));
+
+    // A short scan keeps its pages: it copies less than SMALL_CACHE_AFTER.
+    let rows = b.scan(&range(&[], None), false, 200)?;
+    assert_eq!(rows.len(), 200);
+    let short = cache_used(&b);
+    assert!(short > 100 * 1024, "a short scan's pages stay: {short}");
+
+    // A long one (about 1 MiB) does not keep them.
+    let rows = b.scan(&range(&[], None), false, 0)?;
+    assert_eq!(rows.len(), 2000);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.key, (i as u16).to_be_bytes());
+        assert_eq!(row.payload, payload);
+    }
+    let long = cache_used(&b);
+    assert!(long < 256 * 1024, "a long scan's pages stayed: {long}");
+    assert_eq!(cache_size(&b)?, normal);
+
+    // In a write transaction the cache stays whole.
+    b.begin()?;
+    b.apply(&[Op::put("c", vec![0xff, 0xff], b"new".to_vec())])?;
+    let rows = b.scan(&range(&[], None), true, 0)?;
+    assert_eq!(rows.len(), 2001);
+    assert_eq!(rows.get(0).map(|r| r.payload), Some(&b"new"[..]));
+    assert!(cache_used(&b) > 512 * 1024);
+    assert_eq!(cache_size(&b)?, normal);
+    b.commit()?;
+    Ok(())
+}
