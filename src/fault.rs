@@ -67,3 +67,24 @@ pub fn opens_waiting_for_drop() -> usize {
 pub(crate) fn note_open_waits_for_drop() {
     OPENS_WAITING_FOR_DROP.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
+
+static SERVED_AHEAD: parking_lot::Mutex<Vec<(Vec<u8>, u64)>> = parking_lot::Mutex::new(Vec::new());
+
+/// How many scans on `category` (in any job of this process) a worker has
+/// answered with a page it read ahead, so a test knows the read-ahead ran.
+pub fn served_ahead(category: &str) -> u64 {
+    SERVED_AHEAD
+        .lock()
+        .iter()
+        .find(|(c, _)| c == category.as_bytes())
+        .map_or(0, |(_, n)| *n)
+}
+
+/// Counts a scan answered with a page read ahead.
+pub(crate) fn note_served_ahead(category: &[u8]) {
+    let mut counts = SERVED_AHEAD.lock();
+    match counts.iter_mut().find(|(c, _)| c == category) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((category.to_vec(), 1)),
+    }
+}

@@ -177,6 +177,17 @@ impl<T> Queue<T> {
         true
     }
 
+    /// Waits up to `timeout` for a request (or the close), looking for one
+    /// without the lock first as `pop_into` does. Tells whether one came.
+    pub(crate) fn wait_for_work(&self, timeout: Duration) -> bool {
+        self.spin_for_work();
+        let mut state = self.state.lock();
+        if state.items.is_empty() && !state.closed {
+            self.ready.wait_for(&mut state, timeout);
+        }
+        !state.items.is_empty() || state.closed
+    }
+
     /// Looks for work for a bounded time without taking the lock.
     fn spin_for_work(&self) {
         if self.waiting.load(Ordering::Acquire) > 0 {

@@ -37,6 +37,33 @@ pub(crate) struct Range {
     pub stop: Option<Vec<u8>>,
 }
 
+impl Range {
+    /// Moves the range past `page`, a page scanned from it in key order
+    /// (`reverse`: descending): ascending, the new start is the page's last
+    /// key with `0x00` appended; descending, that key becomes the stop.
+    /// Returns false, leaving the range as it was, when nothing can follow:
+    /// the page says no rows remain, or is empty, or ended at the empty key
+    /// going down.
+    pub(crate) fn advance(&mut self, page: &Rows, reverse: bool) -> bool {
+        let last = match page.last() {
+            Some(row) if page.has_more() => row.key,
+            _ => return false,
+        };
+        if reverse {
+            if last.is_empty() {
+                // Nothing is below the empty key.
+                return false;
+            }
+            self.stop = Some(last.to_vec());
+        } else {
+            self.start.clear();
+            self.start.extend_from_slice(last);
+            self.start.push(0);
+        }
+        true
+    }
+}
+
 /// A store owned by one worker thread.
 ///
 /// Writes happen inside a transaction opened with [`Backend::begin`]; reads

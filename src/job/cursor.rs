@@ -177,27 +177,10 @@ impl Cursor {
         }
     }
 
-    /// Moves the range past `page`: ascending, the new start is the last key
-    /// with `0x00` appended; descending, the last key becomes the stop.
+    /// Moves the range past `page`, or marks the cursor done.
     fn advance(&mut self, page: &Rows) {
-        let last = match page.last() {
-            Some(row) if page.has_more() => row.key,
-            _ => {
-                self.done = true;
-                return;
-            }
-        };
-        if self.options.reverse {
-            if last.is_empty() {
-                // Nothing is below the empty key.
-                self.done = true;
-                return;
-            }
-            self.range.stop = Some(last.to_vec());
-        } else {
-            self.range.start.clear();
-            self.range.start.extend_from_slice(last);
-            self.range.start.push(0);
+        if !self.range.advance(page, self.options.reverse) {
+            self.done = true;
         }
     }
 

@@ -3,6 +3,7 @@
 //! exactly once.
 
 mod adds;
+mod ahead;
 mod group;
 mod maintenance;
 mod sorted;
@@ -112,6 +113,16 @@ fn inject_fault(category: &[u8]) {
 #[cfg(not(feature = "fault-injection"))]
 fn inject_fault(_category: &[u8]) {}
 
+/// With the `fault-injection` feature, counts a scan answered with a page
+/// read ahead (`fault::served_ahead`).
+#[cfg(feature = "fault-injection")]
+fn note_served_ahead(category: &[u8]) {
+    crate::fault::note_served_ahead(category);
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn note_served_ahead(_category: &[u8]) {}
+
 /// A write request waiting for its group's commit.
 struct Pending {
     request: Request,
@@ -167,6 +178,8 @@ struct Worker {
     /// A sync query was served this round (the sets' memory may want
     /// filling).
     synced_read: bool,
+    /// The next page of a paginated scan, read ahead (`ahead.rs`).
+    ahead: ahead::Ahead,
 }
 
 /// Starts a worker thread for a job: `open` runs on the new thread and its
@@ -225,6 +238,7 @@ where
                 resume_queued: false,
                 last_step: std::time::Duration::ZERO,
                 synced_read: false,
+                ahead: ahead::Ahead::default(),
             };
             worker.update_size();
             let _ = ready_tx.send(Ok(()));
@@ -261,13 +275,23 @@ impl Worker {
     fn run(&mut self, queue: &Arc<Queue<Request>>) {
         let _exit = CloseOnExit(queue.clone());
         let mut round: Vec<Request> = Vec::with_capacity(64);
-        while queue.pop_into(&mut round, MAX_ROUND) {
+        loop {
+            if self.ahead.holds() && !queue.wait_for_work(ahead::KEEP_AHEAD) {
+                self.ahead.drop_page();
+            }
+            if !queue.pop_into(&mut round, MAX_ROUND) {
+                break;
+            }
             let mut requests = round.drain(..).peekable();
             while let Some(request) = requests.next() {
                 if request.is_read() {
                     let more = requests.peek().is_some() || queue.len() > 0;
                     self.read(request, more);
-                } else if matches!(request, Request::SyncFill) {
+                    continue;
+                }
+                // A page read ahead must see this request's writes.
+                self.ahead.other();
+                if matches!(request, Request::SyncFill) {
                     self.fill_sync(queue);
                 } else if request.is_maintenance() {
                     // A request the job counted as pending (not the
@@ -308,6 +332,10 @@ impl Worker {
             {
                 self.end_transaction();
             }
+            if queue.len() == 0 {
+                // Nothing is open now: the page sees every write taken.
+                self.read_ahead();
+            }
         }
         self.end_transaction();
         self.finish_in_progress();
@@ -336,17 +364,42 @@ impl Worker {
             self.txn_reads += 1;
         }
         let backend = &mut self.backend;
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            inject_fault(read.category());
-            serve(backend, &read)
-        }))
-        .unwrap_or_else(|_| Err(Error::internal("a read request panicked")))
-        .map_err(|e| e.context(format!("job {}", self.job_id)));
-        if let Err(e) = &result {
-            self.counters.count_error(e);
+        let result = match self.ahead.take(&read) {
+            Some(rows) => {
+                note_served_ahead(read.category());
+                Ok(Reply::Rows(rows))
+            }
+            None => catch_unwind(AssertUnwindSafe(|| {
+                inject_fault(read.category());
+                serve(backend, &read)
+            }))
+            .unwrap_or_else(|_| Err(Error::internal("a read request panicked")))
+            .map_err(|e| e.context(format!("job {}", self.job_id))),
+        };
+        match &result {
+            Ok(Reply::Rows(rows)) => self.ahead.served(&read, rows),
+            Ok(_) => self.ahead.other(),
+            Err(e) => {
+                self.ahead.other();
+                self.counters.count_error(e);
+            }
         }
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
         done.complete(result);
+    }
+
+    /// Reads the page of a paginated scan wanted ahead, if any, and keeps
+    /// it. Called with nothing open and nothing waiting. A failure (or a
+    /// panic) only drops it: the request for the page reads it again.
+    fn read_ahead(&mut self) {
+        let Some(read) = self.ahead.wanted() else {
+            return;
+        };
+        let backend = &mut self.backend;
+        if let Ok(Ok(Reply::Rows(rows))) = catch_unwind(AssertUnwindSafe(|| serve(backend, &read)))
+        {
+            self.ahead.keep(&read, rows);
+        }
     }
 
     /// Serves a `Request::SyncFill`: commits the writes before it (a fill

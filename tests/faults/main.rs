@@ -29,6 +29,7 @@ mod disk_faults;
 mod injected_panics;
 mod power_cut;
 mod quota;
+mod read_ahead;
 mod sync_fill;
 mod unwritable;
 
