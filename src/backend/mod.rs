@@ -100,6 +100,20 @@ pub(crate) trait Backend: Send {
     /// The rows in a range, in key order (descending when `reverse`), at
     /// most `limit` of them (0: no limit), telling whether more remain.
     fn scan(&mut self, range: &Range, reverse: bool, limit: u32) -> Result<Rows>;
+    /// As [`Backend::scan`] for a page nobody has asked for yet: `None`
+    /// once `give_up` says so (it is asked every few rows), so a request
+    /// that arrives meanwhile waits for a few rows, not the whole page.
+    /// By default the page is read whole.
+    fn scan_unless(
+        &mut self,
+        range: &Range,
+        reverse: bool,
+        limit: u32,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Option<Rows>> {
+        let _ = give_up;
+        self.scan(range, reverse, limit).map(Some)
+    }
     /// How many rows a range holds.
     fn count(&mut self, range: &Range) -> Result<u64>;
     /// The rows of the keys that exist, in the order the keys are given.

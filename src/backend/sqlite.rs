@@ -445,7 +445,18 @@ impl Backend for SqliteBackend {
     }
 
     fn scan(&mut self, range: &Range, reverse: bool, limit: u32) -> Result<Rows> {
-        self.scan_rows(range, reverse, limit)
+        self.scan_rows(range, reverse, limit, &|| false)?
+            .ok_or_else(|| Error::internal("a scan that never gives up gave up"))
+    }
+
+    fn scan_unless(
+        &mut self,
+        range: &Range,
+        reverse: bool,
+        limit: u32,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Option<Rows>> {
+        self.scan_rows(range, reverse, limit, give_up)
     }
 
     fn count(&mut self, range: &Range) -> Result<u64> {

@@ -532,6 +532,16 @@ impl Backend for SyncLayer {
         self.inner.scan(range, reverse, limit)
     }
 
+    fn scan_unless(
+        &mut self,
+        range: &Range,
+        reverse: bool,
+        limit: u32,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Option<Rows>> {
+        self.inner.scan_unless(range, reverse, limit, give_up)
+    }
+
     fn count(&mut self, range: &Range) -> Result<u64> {
         self.inner.count(range)
     }

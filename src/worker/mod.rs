@@ -334,7 +334,7 @@ impl Worker {
             }
             if queue.len() == 0 {
                 // Nothing is open now: the page sees every write taken.
-                self.read_ahead();
+                self.read_ahead(queue);
             }
         }
         self.end_transaction();
@@ -389,15 +389,27 @@ impl Worker {
     }
 
     /// Reads the page of a paginated scan wanted ahead, if any, and keeps
-    /// it. Called with nothing open and nothing waiting. A failure (or a
-    /// panic) only drops it: the request for the page reads it again.
-    fn read_ahead(&mut self) {
+    /// it. Called with nothing open and nothing waiting; gives up as soon
+    /// as a request arrives, which then waits a few rows, not a page. A
+    /// failure (or a panic) only drops the page: the request for it reads
+    /// it again.
+    fn read_ahead(&mut self, queue: &Queue<Request>) {
         let Some(read) = self.ahead.wanted() else {
             return;
         };
+        let Read::Scan {
+            range,
+            reverse,
+            limit,
+        } = &read
+        else {
+            return;
+        };
         let backend = &mut self.backend;
-        if let Ok(Ok(Reply::Rows(rows))) = catch_unwind(AssertUnwindSafe(|| serve(backend, &read)))
-        {
+        let give_up = || queue.len() > 0;
+        if let Ok(Ok(Some(rows))) = catch_unwind(AssertUnwindSafe(|| {
+            backend.scan_unless(range, *reverse, *limit, &give_up)
+        })) {
             self.ahead.keep(&read, rows);
         }
     }

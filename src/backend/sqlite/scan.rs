@@ -29,9 +29,19 @@ const SMALL_CACHE_AFTER: usize = 128 * 1024;
 /// from the root and a few pages besides.
 const SCAN_CACHE_KIB: u32 = 64;
 
+/// Rows a scan reads between two questions to its `give_up`.
+const GIVE_UP_EVERY: usize = 64;
+
 impl SqliteBackend {
-    /// The rows of `range`, as `Backend::scan` describes.
-    pub(super) fn scan_rows(&mut self, range: &Range, reverse: bool, limit: u32) -> Result<Rows> {
+    /// The rows of `range`, as `Backend::scan` describes, or `None` once
+    /// `give_up` (asked every `GIVE_UP_EVERY` rows) says so.
+    pub(super) fn scan_rows(
+        &mut self,
+        range: &Range,
+        reverse: bool,
+        limit: u32,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Option<Rows>> {
         // One row past the limit tells whether more remain.
         let sql_limit: i64 = if limit == 0 { -1 } else { i64::from(limit) + 1 };
         let mut small_cache = false;
@@ -62,12 +72,15 @@ impl SqliteBackend {
                     break;
                 }
                 rows.push(bytes_of(row.get_ref(0)?), bytes_of(row.get_ref(1)?));
+                if rows.len() % GIVE_UP_EVERY == 0 && give_up() {
+                    return Ok(None);
+                }
                 if !small_cache && rows.bytes() >= SMALL_CACHE_AFTER && self.conn.is_autocommit() {
                     self.set_cache_kib(SCAN_CACHE_KIB);
                     small_cache = true;
                 }
             }
-            Ok(rows)
+            Ok(Some(rows))
         })();
         if small_cache {
             // A reader's cache has the worker's size (`READER_CACHE_KIB`).

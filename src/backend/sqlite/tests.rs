@@ -174,3 +174,33 @@ fn long_scans_read_through_a_small_cache() -> Result<()> {
     b.commit()?;
     Ok(())
 }
+
+/// A scan for a page nobody asked for yet stops as soon as `give_up` says
+/// so, asked every `GIVE_UP_EVERY` rows; one that is never told reads the
+/// page whole.
+#[test]
+fn a_scan_gives_up_when_told() -> Result<()> {
+    let mut b = mem()?;
+    b.begin()?;
+    for i in 0u16..300 {
+        b.apply(&[Op::put("c", i.to_be_bytes().to_vec(), b"v".to_vec())])?;
+    }
+    b.commit()?;
+    let asked = std::cell::Cell::new(0);
+    let page = b.scan_unless(&range(&[], None), false, 200, &|| {
+        asked.set(asked.get() + 1);
+        false
+    })?;
+    assert_eq!(page.map(|p| p.len()), Some(200));
+    assert_eq!(asked.get(), 200 / 64);
+    let asked = std::cell::Cell::new(0);
+    let page = b.scan_unless(&range(&[], None), true, 0, &|| {
+        asked.set(asked.get() + 1);
+        asked.get() == 2
+    })?;
+    assert!(page.is_none());
+    assert_eq!(asked.get(), 2);
+    // The connection serves on.
+    assert_eq!(b.scan(&range(&[], None), false, 0)?.len(), 300);
+    Ok(())
+}
