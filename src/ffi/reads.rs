@@ -136,7 +136,10 @@ pub unsafe extern "C" fn persistency_exists(
 /// means no limit; otherwise at most `limit` rows and `has_more` tells
 /// whether rows remain after them. To page on, resume ascending from the
 /// last key with a `0x00` byte appended, descending with the last key as
-/// `stop`.
+/// `stop`. From the second page on, the worker reads the next page ahead
+/// while nothing else waits; a page read ahead answers only the scan for
+/// that very page and only if the job took no other request in between,
+/// so every page still sees every write accepted before its call.
 ///
 /// # Safety
 /// `job` is NULL or a live job handle; `category` is NULL or a
