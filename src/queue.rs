@@ -188,6 +188,17 @@ impl<T> Queue<T> {
         !state.items.is_empty() || state.closed
     }
 
+    /// Whether a request waits and `is` holds for the first one.
+    pub(crate) fn first_is(&self, is: impl Fn(&T) -> bool) -> bool {
+        self.len() > 0
+            && self
+                .state
+                .lock()
+                .items
+                .front()
+                .is_some_and(|(item, _, _)| is(item))
+    }
+
     /// Looks for work for a bounded time without taking the lock.
     fn spin_for_work(&self) {
         if self.waiting.load(Ordering::Acquire) > 0 {

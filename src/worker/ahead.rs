@@ -8,6 +8,10 @@
 //! worker reads the page after it in that time, whenever nothing else
 //! waits in the queue, and answers the next request for that page with it.
 //!
+//! The read goes on when the request that arrives meanwhile is the one for
+//! that page (the usual case: the host asks while the page is read), and
+//! gives up for any other, which then waits a few rows, not a page.
+//!
 //! Read-your-writes: the page read ahead is dropped as soon as the worker
 //! takes any request that is not a read, so a page handed out from here
 //! reflects every write the worker took before the request for it, as a
@@ -18,7 +22,7 @@
 use std::time::Duration;
 
 use crate::backend::Range;
-use crate::protocol::Read;
+use crate::protocol::{Read, Request};
 use crate::rows::Rows;
 
 /// Bytes of a page past which the page after it is not read ahead (the
@@ -107,6 +111,29 @@ impl Ahead {
         })
     }
 
+    /// Whether `request` asks for the page `read` (a scan) reads.
+    pub(super) fn asks_for(request: &Request, read: &Read) -> bool {
+        match (request, read) {
+            (
+                Request::Read {
+                    read:
+                        Read::Scan {
+                            range,
+                            reverse,
+                            limit,
+                        },
+                    ..
+                },
+                Read::Scan {
+                    range: r,
+                    reverse: rev,
+                    limit: l,
+                },
+            ) => range == r && reverse == rev && limit == l,
+            _ => false,
+        }
+    }
+
     /// Keeps the rows read ahead for `read`.
     pub(super) fn keep(&mut self, read: &Read, rows: Rows) {
         self.read = Page::of(read).map(|page| (page, rows));
@@ -192,5 +219,28 @@ mod tests {
         // After the write the next page is a first page again.
         a.served(&third, &rows(&[b"v", b"u"], true));
         assert!(a.wanted().is_none());
+    }
+
+    /// Only a request for the very page being read lets the read go on.
+    #[test]
+    fn only_the_request_for_the_page_asks_for_it() {
+        let request = |read: Read| Request::Read {
+            read,
+            done: crate::protocol::Completion::new(|_| {}),
+        };
+        let page = scan(b"d\0", false, None);
+        let cases = [
+            (scan(b"d\0", false, None), true),
+            (scan(b"d\0", true, None), false),
+            (scan(b"d", false, None), false),
+            (scan(b"d\0", false, Some(b"z")), false),
+        ];
+        for (read, asks) in cases {
+            let r = request(read);
+            assert_eq!(Ahead::asks_for(&r, &page), asks);
+            if let Request::Read { done, .. } = r {
+                done.defuse();
+            }
+        }
     }
 }

@@ -390,9 +390,9 @@ impl Worker {
 
     /// Reads the page of a paginated scan wanted ahead, if any, and keeps
     /// it. Called with nothing open and nothing waiting; gives up as soon
-    /// as a request arrives, which then waits a few rows, not a page. A
-    /// failure (or a panic) only drops the page: the request for it reads
-    /// it again.
+    /// as a request other than the one for this page arrives (which then
+    /// waits a few rows, not a page). A failure (or a panic) only drops
+    /// the page: the request for it reads it again.
     fn read_ahead(&mut self, queue: &Queue<Request>) {
         let Some(read) = self.ahead.wanted() else {
             return;
@@ -406,7 +406,7 @@ impl Worker {
             return;
         };
         let backend = &mut self.backend;
-        let give_up = || queue.len() > 0;
+        let give_up = || queue.len() > 0 && !queue.first_is(|r| ahead::Ahead::asks_for(r, &read));
         if let Ok(Ok(Some(rows))) = catch_unwind(AssertUnwindSafe(|| {
             backend.scan_unless(range, *reverse, *limit, &give_up)
         })) {
