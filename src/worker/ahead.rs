@@ -15,9 +15,10 @@
 //! Read-your-writes: the page read ahead is dropped as soon as the worker
 //! takes any request that is not a read, so a page handed out from here
 //! reflects every write the worker took before the request for it, as a
-//! page read then would. It is also dropped when any other read arrives,
-//! when it is larger than [`MAX_AHEAD_BYTES`], and when the worker has
-//! waited [`KEEP_AHEAD`] for a request: an idle job holds no page.
+//! page read then would. It is also dropped when any other read arrives
+//! and when the worker has waited [`KEEP_AHEAD`] for a request, so an idle
+//! job holds no page; and no page is read ahead after one larger than
+//! [`MAX_AHEAD_BYTES`].
 
 use std::time::Duration;
 
