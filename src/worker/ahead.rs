@@ -57,6 +57,12 @@ impl Page {
         }
     }
 
+    /// Whether `read` is the scan for this page.
+    fn is(&self, read: &Read) -> bool {
+        matches!(read, Read::Scan { range, reverse, limit }
+            if *range == self.range && *reverse == self.reverse && *limit == self.limit)
+    }
+
     /// The page after `rows`, read from this page's range.
     fn after(&self, rows: &Rows) -> Option<Page> {
         let mut next = self.clone();
@@ -82,15 +88,14 @@ impl Ahead {
     /// Any other read drops them.
     pub(super) fn take(&mut self, read: &Read) -> Option<Rows> {
         let (page, rows) = self.read.take()?;
-        (Page::of(read).as_ref() == Some(&page)).then_some(rows)
+        page.is(read).then_some(rows)
     }
 
     /// Notes that `read` was served with `rows`: when it continued the
     /// scan served before it, the page after it is wanted ahead.
     pub(super) fn served(&mut self, read: &Read, rows: &Rows) {
-        let page = Page::of(read);
-        let continued = page.is_some() && page == self.follows;
-        self.follows = page.and_then(|p| p.after(rows));
+        let continued = self.follows.as_ref().is_some_and(|p| p.is(read));
+        self.follows = Page::of(read).and_then(|p| p.after(rows));
         self.wanted = match &self.follows {
             Some(_) if continued && rows.bytes() <= MAX_AHEAD_BYTES => self.follows.clone(),
             _ => None,
@@ -114,23 +119,8 @@ impl Ahead {
 
     /// Whether `request` asks for the page `read` (a scan) reads.
     pub(super) fn asks_for(request: &Request, read: &Read) -> bool {
-        match (request, read) {
-            (
-                Request::Read {
-                    read:
-                        Read::Scan {
-                            range,
-                            reverse,
-                            limit,
-                        },
-                    ..
-                },
-                Read::Scan {
-                    range: r,
-                    reverse: rev,
-                    limit: l,
-                },
-            ) => range == r && reverse == rev && limit == l,
+        match (request, Page::of(read)) {
+            (Request::Read { read: asked, .. }, Some(page)) => page.is(asked),
             _ => false,
         }
     }
