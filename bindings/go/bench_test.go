@@ -6,8 +6,12 @@ package persistency
 import (
 	"context"
 	"math/rand"
+	"sort"
 	"testing"
 	"time"
+	"unsafe"
+
+	"persistency/internal/cget"
 )
 
 // The sizes of bench_c/bench.c, so that the figures compare: 32-byte random
@@ -103,6 +107,78 @@ func benchGets(b *testing.B, get func(*Job, context.Context, string, []byte) ([]
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "gets/s")
+}
+
+// BenchmarkGetVsC: Get against the C blocking get in one run. Rounds of
+// sequential gets of random existing keys alternate between Go's Get and a
+// loop in C calling persistency_get_sync (internal/cget: one cgo call for
+// the whole loop, what a C host sees), on the same job, so that the noise
+// of a shared machine falls on both alike. Reports each side's median
+// latency over the rounds and the median of the rounds' Go/C ratios.
+func BenchmarkGetVsC(b *testing.B) {
+	const rounds = 10
+	ctx := context.Background()
+	job := benchJob(b)
+	rng := rand.New(rand.NewSource(4))
+	keys := randomKeys(rng, benchGetKeys)
+	payload := make([]byte, benchPayloadLen)
+	rng.Read(payload)
+	flat := make([]byte, 0, benchGetKeys*benchKeyLen)
+	for _, k := range keys {
+		flat = append(flat, k...)
+		if err := job.Put(cat, k, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := job.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	order := make([]int32, benchGetKeys)
+	for i, k := range rng.Perm(benchGetKeys) {
+		order[i] = int32(k)
+	}
+	n := (b.N + rounds - 1) / rounds
+	goGets := func() float64 {
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			v, found, err := job.Get(ctx, cat, keys[order[i%benchGetKeys]])
+			if err != nil || !found || len(v) != benchPayloadLen {
+				b.Fatalf("get: %v %v %d", err, found, len(v))
+			}
+		}
+		return float64(time.Since(start).Nanoseconds()) / float64(n)
+	}
+	cGets := func() float64 {
+		start := time.Now()
+		if err := cget.Loop(unsafe.Pointer(job.ptr), cat, flat, benchKeyLen, order, n, benchPayloadLen); err != nil {
+			b.Fatal(err)
+		}
+		return float64(time.Since(start).Nanoseconds()) / float64(n)
+	}
+	var goNs, cNs, ratios []float64
+	b.ResetTimer()
+	for r := 0; r < rounds; r++ {
+		var g, c float64
+		if r%2 == 0 {
+			g, c = goGets(), cGets()
+		} else {
+			c, g = cGets(), goGets()
+		}
+		goNs, cNs, ratios = append(goNs, g), append(cNs, c), append(ratios, g/c)
+	}
+	b.StopTimer()
+	b.ReportMetric(median(goNs), "go-ns/get")
+	b.ReportMetric(median(cNs), "c-ns/get")
+	b.ReportMetric(median(ratios), "go/c")
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // BenchmarkGetParallel: blocking gets from 4 x GOMAXPROCS goroutines at
