@@ -1,9 +1,11 @@
 //! The SQLite adapter: schema, pragmas and cached statements. Read-only
-//! connections for a job's read pool are in `sqlite/reader.rs`; backup,
-//! compaction and the integrity check in `sqlite/maintenance.rs`.
+//! connections for a job's read pool are in `sqlite/reader.rs`; point
+//! lookups in `sqlite/point.rs`; backup, compaction and the integrity check
+//! in `sqlite/maintenance.rs`.
 
 mod check;
 mod maintenance;
+mod point;
 mod reader;
 mod retention;
 mod scan;
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::config::DbConfig;
 use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags};
 
 use super::{schema, Backend, Range};
 use crate::error::{Error, ErrorKind, Result};
@@ -28,13 +30,15 @@ const PUT_NEW: &str = "INSERT OR IGNORE INTO kv (category, key, payload) VALUES 
 const DELETE: &str = "DELETE FROM kv WHERE category = ?1 AND key = ?2";
 const DELETE_RANGE: &str = "DELETE FROM kv WHERE category = ?1 AND key >= ?2 AND key < ?3";
 const DELETE_FROM: &str = "DELETE FROM kv WHERE category = ?1 AND key >= ?2";
-const GET: &str = "SELECT payload FROM kv WHERE category = ?1 AND key = ?2";
-const EXISTS: &str = "SELECT 1 FROM kv WHERE category = ?1 AND key = ?2";
 const COUNT_RANGE: &str = "SELECT count(*) FROM kv WHERE category = ?1 AND key >= ?2 AND key < ?3";
 const COUNT_FROM: &str = "SELECT count(*) FROM kv WHERE category = ?1 AND key >= ?2";
 
 /// A job's SQLite database.
 pub(super) struct SqliteBackend {
+    /// Point lookups, prepared on first use. Declared before `conn`: they
+    /// are finalized before it closes.
+    get_stmt: Option<point::Lookup>,
+    exists_stmt: Option<point::Lookup>,
     conn: Connection,
     path: Option<PathBuf>,
     wal_path: Option<PathBuf>,
@@ -56,6 +60,18 @@ fn bytes_of<'a>(value: ValueRef<'a>) -> &'a [u8] {
         ValueRef::Blob(b) | ValueRef::Text(b) => b,
         _ => &[],
     }
+}
+
+/// The statement in `slot`, prepared on `conn` first if it is not yet.
+fn lookup<'a>(
+    slot: &'a mut Option<point::Lookup>,
+    conn: &Connection,
+    sql: &std::ffi::CStr,
+) -> Result<&'a mut point::Lookup> {
+    if slot.is_none() {
+        *slot = Some(point::Lookup::prepare(conn, sql)?);
+    }
+    Ok(slot.as_mut().expect("prepared just above"))
 }
 
 /// `sqlite3_libversion()`: the version of the SQLite linked in.
@@ -184,6 +200,8 @@ impl SqliteBackend {
                 .map_err(|e| e.context(format!("cannot open {}", path.display())))?,
         };
         let mut backend = SqliteBackend {
+            get_stmt: None,
+            exists_stmt: None,
             conn,
             wal_path: path.map(|p| sidecar(p, "-wal")),
             path: path.map(Path::to_path_buf),
@@ -430,18 +448,13 @@ impl Backend for SqliteBackend {
     }
 
     fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let mut stmt = self.conn.prepare_cached(GET)?;
-        let value = stmt
-            .query_row(params![category, key], |r| {
-                Ok(bytes_of(r.get_ref(0)?).to_vec())
-            })
-            .optional()?;
-        Ok(value)
+        let stmt = lookup(&mut self.get_stmt, &self.conn, point::GET)?;
+        stmt.run(&self.conn, category, key, |value| value.map(<[u8]>::to_vec))
     }
 
     fn exists(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
-        let mut stmt = self.conn.prepare_cached(EXISTS)?;
-        Ok(stmt.exists(params![category, key])?)
+        let stmt = lookup(&mut self.exists_stmt, &self.conn, point::EXISTS)?;
+        stmt.run(&self.conn, category, key, |row| row.is_some())
     }
 
     fn scan(&mut self, range: &Range, reverse: bool, limit: u32) -> Result<Rows> {
@@ -480,14 +493,15 @@ impl Backend for SqliteBackend {
         order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
         let mut payloads = Vec::new();
         let mut spans: Vec<Option<(usize, usize)>> = vec![None; keys.len()];
-        let mut stmt = self.conn.prepare_cached(GET)?;
+        let stmt = lookup(&mut self.get_stmt, &self.conn, point::GET)?;
         for i in order {
-            let mut cursor = stmt.query(params![category, keys[i]])?;
-            if let Some(row) = cursor.next()? {
-                let start = payloads.len();
-                payloads.extend_from_slice(bytes_of(row.get_ref(0)?));
-                spans[i] = Some((start, payloads.len()));
-            }
+            spans[i] = stmt.run(&self.conn, category, &keys[i], |value| {
+                value.map(|value| {
+                    let start = payloads.len();
+                    payloads.extend_from_slice(value);
+                    (start, payloads.len())
+                })
+            })?;
         }
         let mut rows = Rows::new();
         for (key, span) in keys.iter().zip(spans) {

@@ -204,3 +204,63 @@ fn a_scan_gives_up_when_told() -> Result<()> {
     assert_eq!(b.scan(&range(&[], None), false, 0)?.len(), 300);
     Ok(())
 }
+
+/// Point lookups bind empty keys and categories as empty blobs (not NULL,
+/// which matches nothing), and read payloads as `bytes_of` does: a text
+/// payload as its bytes, anything but a blob or text as empty.
+#[test]
+fn point_lookups_read_what_was_stored() -> Result<()> {
+    let mut b = mem()?;
+    b.begin()?;
+    b.apply(&[
+        Op::put("", b"".to_vec(), b"empty key".to_vec()),
+        Op::put("c", b"k".to_vec(), Vec::new()),
+    ])?;
+    b.commit()?;
+    b.conn
+        .execute_batch("INSERT INTO kv VALUES (x'63', x'74', 'text'), (x'63', x'69', 42)")?;
+    assert_eq!(b.get(b"", b"")?, Some(b"empty key".to_vec()));
+    assert!(b.exists(b"", b"")?);
+    assert_eq!(b.get(b"c", b"k")?, Some(Vec::new()));
+    assert_eq!(b.get(b"c", b"t")?, Some(b"text".to_vec()));
+    assert_eq!(b.get(b"c", b"i")?, Some(Vec::new()));
+    assert_eq!(b.get(b"c", b"")?, None);
+    assert!(!b.exists(b"c", b"")?);
+    let rows = b.get_many(b"c", &[b"t".to_vec(), b"x".to_vec(), b"k".to_vec()])?;
+    assert_eq!(
+        rows.to_pairs(),
+        vec![
+            (b"t".to_vec(), b"text".to_vec()),
+            (b"k".to_vec(), Vec::new())
+        ]
+    );
+    Ok(())
+}
+
+/// A lookup that fails reports SQLite's error and leaves its statement
+/// usable; a dropped lookup finalizes its statement (the backend drops its
+/// lookups before its connection).
+#[test]
+fn point_lookups_report_errors_and_finalize() -> Result<()> {
+    let mut b = mem()?;
+    assert_eq!(b.get(b"c", b"k")?, None);
+    b.conn.execute_batch("ALTER TABLE kv RENAME TO kv_away")?;
+    let e = b.get(b"c", b"k").expect_err("the table is gone");
+    assert_eq!(e.kind(), ErrorKind::Backend);
+    assert!(e.to_string().contains("no such table"), "{e}");
+    assert!(b.exists(b"c", b"k").is_err());
+    b.conn.execute_batch("ALTER TABLE kv_away RENAME TO kv")?;
+    b.begin()?;
+    b.apply(&[Op::put("c", b"k".to_vec(), b"v".to_vec())])?;
+    b.commit()?;
+    assert_eq!(b.get(b"c", b"k")?, Some(b"v".to_vec()));
+    assert!(b.exists(b"c", b"k")?);
+    b.get_stmt = None;
+    b.exists_stmt = None;
+    b.conn.flush_prepared_statement_cache();
+    // SAFETY: the connection is live; `sqlite3_next_stmt` only reads its
+    // list of statements.
+    let left = unsafe { rusqlite::ffi::sqlite3_next_stmt(b.conn.handle(), std::ptr::null_mut()) };
+    assert!(left.is_null(), "a lookup's statement outlived it");
+    Ok(())
+}
