@@ -81,10 +81,12 @@ func BenchmarkGetCallback(b *testing.B) {
 	benchGets(b, (*Job).getCallback)
 }
 
-func benchGets(b *testing.B, get func(*Job, context.Context, string, []byte) ([]byte, bool, error)) {
-	ctx := context.Background()
+// getJob is a job holding benchGetKeys random keys with random payloads,
+// all committed, the keys, and the generator that made them (seeded with
+// seed).
+func getJob(b *testing.B, seed int64) (*Job, [][]byte, *rand.Rand) {
 	job := benchJob(b)
-	rng := rand.New(rand.NewSource(2))
+	rng := rand.New(rand.NewSource(seed))
 	keys := randomKeys(rng, benchGetKeys)
 	payload := make([]byte, benchPayloadLen)
 	rng.Read(payload)
@@ -93,9 +95,15 @@ func benchGets(b *testing.B, get func(*Job, context.Context, string, []byte) ([]
 			b.Fatal(err)
 		}
 	}
-	if err := job.Flush(ctx); err != nil {
+	if err := job.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	return job, keys, rng
+}
+
+func benchGets(b *testing.B, get func(*Job, context.Context, string, []byte) ([]byte, bool, error)) {
+	ctx := context.Background()
+	job, keys, rng := getJob(b, 2)
 	order := rng.Perm(benchGetKeys)
 	b.ResetTimer()
 	start := time.Now()
@@ -118,20 +126,10 @@ func benchGets(b *testing.B, get func(*Job, context.Context, string, []byte) ([]
 func BenchmarkGetVsC(b *testing.B) {
 	const rounds = 10
 	ctx := context.Background()
-	job := benchJob(b)
-	rng := rand.New(rand.NewSource(4))
-	keys := randomKeys(rng, benchGetKeys)
-	payload := make([]byte, benchPayloadLen)
-	rng.Read(payload)
+	job, keys, rng := getJob(b, 4)
 	flat := make([]byte, 0, benchGetKeys*benchKeyLen)
 	for _, k := range keys {
 		flat = append(flat, k...)
-		if err := job.Put(cat, k, payload); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := job.Flush(ctx); err != nil {
-		b.Fatal(err)
 	}
 	order := make([]int32, benchGetKeys)
 	for i, k := range rng.Perm(benchGetKeys) {
