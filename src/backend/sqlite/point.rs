@@ -38,20 +38,14 @@ pub(super) struct Lookup {
 unsafe impl Send for Lookup {}
 
 impl Lookup {
-    /// Prepares `sql` on `conn`.
+    /// Prepares `sql` on `conn` (`sqlite3_prepare_v2`: the system-SQLite
+    /// build's bindings have no `_v3`).
     pub(super) fn prepare(conn: &Connection, sql: &CStr) -> Result<Lookup> {
         let mut stmt = ptr::null_mut();
         // SAFETY: `conn.handle()` is the live connection `conn` owns; `sql`
         // is NUL-terminated (length -1); `stmt` receives the statement.
         let rc = unsafe {
-            ffi::sqlite3_prepare_v3(
-                conn.handle(),
-                sql.as_ptr(),
-                -1,
-                ffi::SQLITE_PREPARE_PERSISTENT,
-                &mut stmt,
-                ptr::null_mut(),
-            )
+            ffi::sqlite3_prepare_v2(conn.handle(), sql.as_ptr(), -1, &mut stmt, ptr::null_mut())
         };
         if rc != ffi::SQLITE_OK {
             return Err(failure(conn, rc));
