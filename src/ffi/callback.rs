@@ -115,21 +115,42 @@ impl From<Rows> for Answer {
     }
 }
 
-/// A core `_then` callback that reports to a host's C callback.
-pub(crate) type Reporter<T> = Box<dyn FnOnce(Result<T>) + Send>;
+/// A host's C callback and its `user_data`, on their way to becoming a
+/// core `_then` callback ([`Reporter::into_then`]).
+pub(crate) struct Reporter {
+    callback: HostCallback,
+    user_data: UserData,
+}
 
-/// The core `_then` callback that reports its outcome to a host's C
-/// callback. The core runs it exactly once (or never, when the call that
-/// queued it failed).
+impl Reporter {
+    pub(crate) fn new(callback: HostCallback, user_data: *mut c_void) -> Reporter {
+        Reporter {
+            callback,
+            user_data: UserData(user_data),
+        }
+    }
+
+    /// The core `_then` callback that reports its outcome to the host's C
+    /// callback. The core runs it exactly once (or never, when the call
+    /// that queued it failed). Unboxed: the core boxes it once, into the
+    /// request, so a call allocates one callback, not two.
+    pub(crate) fn into_then<T: Into<Answer>>(self) -> impl FnOnce(Result<T>) + Send + 'static {
+        move |result: Result<T>| {
+            let Reporter {
+                callback,
+                user_data,
+            } = self;
+            deliver(callback, user_data.0, result.map(Into::into))
+        }
+    }
+}
+
+/// [`Reporter::into_then`] of `callback` and `user_data`.
 pub(crate) fn reporter<T: Into<Answer>>(
     callback: HostCallback,
     user_data: *mut c_void,
-) -> Reporter<T> {
-    let user_data = UserData(user_data);
-    Box::new(move |result: Result<T>| {
-        let user_data = user_data;
-        deliver(callback, user_data.0, result.map(Into::into))
-    })
+) -> impl FnOnce(Result<T>) + Send + 'static {
+    Reporter::new(callback, user_data).into_then()
 }
 
 fn deliver(callback: HostCallback, user_data: *mut c_void, result: Result<Answer>) {

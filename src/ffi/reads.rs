@@ -5,8 +5,7 @@ use std::ffi::{c_char, c_void};
 
 use super::args;
 use super::boundary::status;
-use super::callback::{reporter, CBytes, Callback};
-use super::callback::{Answer, Reporter};
+use super::callback::{reporter, CBytes, Callback, Reporter};
 use super::handles::{borrow, JobHandle};
 use super::status::Status;
 use crate::error::Result;
@@ -18,14 +17,14 @@ use crate::job::{Job, ScanOptions};
 ///
 /// # Safety
 /// The pointers are as `persistency_get` requires.
-unsafe fn on_key<T: Into<Answer>>(
+unsafe fn on_key(
     job: *mut JobHandle,
     category: *const c_char,
     key: *const u8,
     key_len: usize,
     callback: Callback,
     user_data: *mut c_void,
-    call: impl FnOnce(&Job, &[u8], &[u8], Reporter<T>) -> Result<()>,
+    call: impl FnOnce(&Job, &[u8], &[u8], Reporter) -> Result<()>,
 ) -> Status {
     status(|| {
         // SAFETY: the pointers are as this function's `# Safety` requires.
@@ -34,7 +33,7 @@ unsafe fn on_key<T: Into<Answer>>(
         // SAFETY: as above.
         let (category, key) =
             unsafe { (args::category(category)?, args::bytes(key, key_len, "key")?) };
-        call(job.job(), category, key, reporter(callback, user_data))
+        call(job.job(), category, key, Reporter::new(callback, user_data))
     })
 }
 
@@ -43,14 +42,14 @@ unsafe fn on_key<T: Into<Answer>>(
 /// # Safety
 /// The pointers are as `persistency_scan` requires.
 #[allow(clippy::too_many_arguments)] // the C call's arguments, passed on as they are
-unsafe fn on_range<T: Into<Answer>>(
+unsafe fn on_range(
     job: *mut JobHandle,
     category: *const c_char,
     (start, start_len): (*const u8, usize),
     (stop, stop_len): (*const u8, usize),
     callback: Callback,
     user_data: *mut c_void,
-    call: impl FnOnce(&Job, &[u8], &[u8], &[u8], Reporter<T>) -> Result<()>,
+    call: impl FnOnce(&Job, &[u8], &[u8], &[u8], Reporter) -> Result<()>,
 ) -> Status {
     status(|| {
         // SAFETY: the pointers are as this function's `# Safety` requires.
@@ -69,7 +68,7 @@ unsafe fn on_range<T: Into<Answer>>(
             category,
             start,
             stop,
-            reporter(callback, user_data),
+            Reporter::new(callback, user_data),
         )
     })
 }
@@ -99,7 +98,7 @@ pub unsafe extern "C" fn persistency_get(
             key_len,
             callback,
             user_data,
-            |job, category, key, then| job.get_then(category, key, then),
+            |job, category, key, then| job.get_then(category, key, then.into_then()),
         )
     }
 }
@@ -126,7 +125,7 @@ pub unsafe extern "C" fn persistency_exists(
             key_len,
             callback,
             user_data,
-            |job, category, key, then| job.exists_then(category, key, then),
+            |job, category, key, then| job.exists_then(category, key, then.into_then()),
         )
     }
 }
@@ -168,7 +167,9 @@ pub unsafe extern "C" fn persistency_scan(
             (stop, stop_len),
             callback,
             user_data,
-            |job, category, start, stop, then| job.scan_then(category, start, stop, options, then),
+            |job, category, start, stop, then| {
+                job.scan_then(category, start, stop, options, then.into_then())
+            },
         )
     }
 }
@@ -201,7 +202,9 @@ pub unsafe extern "C" fn persistency_scan_prefix(
             prefix_len,
             callback,
             user_data,
-            |job, category, prefix, then| job.scan_prefix_then(category, prefix, options, then),
+            |job, category, prefix, then| {
+                job.scan_prefix_then(category, prefix, options, then.into_then())
+            },
         )
     }
 }
@@ -231,7 +234,9 @@ pub unsafe extern "C" fn persistency_count(
             (stop, stop_len),
             callback,
             user_data,
-            |job, category, start, stop, then| job.count_then(category, start, stop, then),
+            |job, category, start, stop, then| {
+                job.count_then(category, start, stop, then.into_then())
+            },
         )
     }
 }
@@ -295,7 +300,7 @@ pub unsafe extern "C" fn persistency_delete_acked(
             key_len,
             callback,
             user_data,
-            |job, category, key, then| job.delete_acked_then(category, key, then),
+            |job, category, key, then| job.delete_acked_then(category, key, then.into_then()),
         )
     }
 }
