@@ -1,11 +1,12 @@
 //! The SQLite adapter: schema, pragmas and cached statements. Read-only
-//! connections for a job's read pool are in `sqlite/reader.rs`; point
-//! lookups in `sqlite/point.rs`; backup, compaction and the integrity check
-//! in `sqlite/maintenance.rs`.
+//! connections for a job's read pool are in `sqlite/reader.rs`; the
+//! statements prepared once per connection (point lookups, scans) in
+//! `sqlite/prepared.rs`; backup, compaction and the integrity check in
+//! `sqlite/maintenance.rs`.
 
 mod check;
 mod maintenance;
-mod point;
+mod prepared;
 mod reader;
 mod retention;
 mod scan;
@@ -15,7 +16,6 @@ pub(super) use reader::SqliteReader;
 use std::path::{Path, PathBuf};
 
 use rusqlite::config::DbConfig;
-use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::{schema, Backend, Range};
@@ -35,10 +35,12 @@ const COUNT_FROM: &str = "SELECT count(*) FROM kv WHERE category = ?1 AND key >=
 
 /// A job's SQLite database.
 pub(super) struct SqliteBackend {
-    /// Point lookups, prepared on first use. Declared before `conn`: they
-    /// are finalized before it closes.
-    get_stmt: Option<point::Lookup>,
-    exists_stmt: Option<point::Lookup>,
+    /// Point lookups and scans (by `prepared::scan_index`), prepared on
+    /// first use. Declared before `conn`: they are finalized before it
+    /// closes.
+    get_stmt: Option<prepared::Prepared>,
+    exists_stmt: Option<prepared::Prepared>,
+    scan_stmts: [Option<prepared::Prepared>; 4],
     conn: Connection,
     path: Option<PathBuf>,
     wal_path: Option<PathBuf>,
@@ -55,23 +57,23 @@ const FCNTL_HAS_MOVED: std::ffi::c_int = 20;
 /// `SQLITE_READONLY_DBMOVED`: the database file was moved or deleted.
 const READONLY_DBMOVED: i32 = rusqlite::ffi::SQLITE_READONLY | (4 << 8);
 
-fn bytes_of<'a>(value: ValueRef<'a>) -> &'a [u8] {
-    match value {
-        ValueRef::Blob(b) | ValueRef::Text(b) => b,
-        _ => &[],
-    }
-}
-
 /// The statement in `slot`, prepared on `conn` first if it is not yet.
 fn lookup<'a>(
-    slot: &'a mut Option<point::Lookup>,
+    slot: &'a mut Option<prepared::Prepared>,
     conn: &Connection,
     sql: &std::ffi::CStr,
-) -> Result<&'a mut point::Lookup> {
+) -> Result<&'a mut prepared::Prepared> {
     if slot.is_none() {
-        *slot = Some(point::Lookup::prepare(conn, sql)?);
+        *slot = Some(prepared::Prepared::prepare(conn, sql)?);
     }
     Ok(slot.as_mut().expect("prepared just above"))
+}
+
+/// Sets the page cache's size of `conn`. Best effort: a failure only
+/// leaves the cache as it was. A smaller size drops the unused pages past
+/// it.
+fn set_cache_kib(conn: &Connection, kib: u32) {
+    let _ = conn.execute_batch(&format!("PRAGMA cache_size = -{kib}"));
 }
 
 /// `sqlite3_libversion()`: the version of the SQLite linked in.
@@ -202,6 +204,7 @@ impl SqliteBackend {
         let mut backend = SqliteBackend {
             get_stmt: None,
             exists_stmt: None,
+            scan_stmts: Default::default(),
             conn,
             wal_path: path.map(|p| sidecar(p, "-wal")),
             path: path.map(Path::to_path_buf),
@@ -358,12 +361,9 @@ impl SqliteBackend {
         result
     }
 
-    /// Sets the page cache's size. Best effort: a failure only leaves the
-    /// cache as it was. A smaller size drops the unused pages past it.
+    /// Sets the page cache's size ([`set_cache_kib`]).
     fn set_cache_kib(&self, kib: u32) {
-        let _ = self
-            .conn
-            .execute_batch(&format!("PRAGMA cache_size = -{kib}"));
+        set_cache_kib(&self.conn, kib);
     }
 
     fn exec_cached(&self, sql: &str) -> Result<()> {
@@ -448,13 +448,13 @@ impl Backend for SqliteBackend {
     }
 
     fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let stmt = lookup(&mut self.get_stmt, &self.conn, point::GET)?;
-        stmt.run(&self.conn, category, key, |value| value.map(<[u8]>::to_vec))
+        let stmt = lookup(&mut self.get_stmt, &self.conn, prepared::GET)?;
+        stmt.first(&self.conn, category, key, |value| value.map(<[u8]>::to_vec))
     }
 
     fn exists(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
-        let stmt = lookup(&mut self.exists_stmt, &self.conn, point::EXISTS)?;
-        stmt.run(&self.conn, category, key, |row| row.is_some())
+        let stmt = lookup(&mut self.exists_stmt, &self.conn, prepared::EXISTS)?;
+        stmt.first(&self.conn, category, key, |row| row.is_some())
     }
 
     fn scan(&mut self, range: &Range, reverse: bool, limit: u32) -> Result<Rows> {
@@ -493,9 +493,9 @@ impl Backend for SqliteBackend {
         order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
         let mut payloads = Vec::new();
         let mut spans: Vec<Option<(usize, usize)>> = vec![None; keys.len()];
-        let stmt = lookup(&mut self.get_stmt, &self.conn, point::GET)?;
+        let stmt = lookup(&mut self.get_stmt, &self.conn, prepared::GET)?;
         for i in order {
-            spans[i] = stmt.run(&self.conn, category, &keys[i], |value| {
+            spans[i] = stmt.first(&self.conn, category, &keys[i], |value| {
                 value.map(|value| {
                     let start = payloads.len();
                     payloads.extend_from_slice(value);

@@ -42,6 +42,7 @@ impl SqliteReader {
         Ok(SqliteReader(SqliteBackend {
             get_stmt: None,
             exists_stmt: None,
+            scan_stmts: Default::default(),
             conn,
             wal_path: Some(sidecar(path, "-wal")),
             path: Some(path.to_path_buf()),

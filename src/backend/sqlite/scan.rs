@@ -1,20 +1,10 @@
 //! Range scans, and the small page cache a long one reads on through.
 
-use rusqlite::params;
-
-use super::{bytes_of, SqliteBackend, CACHE_KIB};
+use super::prepared::{scan_index, SCANS};
+use super::{lookup, set_cache_kib, SqliteBackend, CACHE_KIB};
 use crate::backend::Range;
 use crate::error::Result;
 use crate::rows::Rows;
-
-const SCAN_RANGE_ASC: &str = "SELECT key, payload FROM kv \
-    WHERE category = ?1 AND key >= ?2 AND key < ?3 ORDER BY key ASC LIMIT ?4";
-const SCAN_RANGE_DESC: &str = "SELECT key, payload FROM kv \
-    WHERE category = ?1 AND key >= ?2 AND key < ?3 ORDER BY key DESC LIMIT ?4";
-const SCAN_FROM_ASC: &str = "SELECT key, payload FROM kv \
-    WHERE category = ?1 AND key >= ?2 ORDER BY key ASC LIMIT ?3";
-const SCAN_FROM_DESC: &str = "SELECT key, payload FROM kv \
-    WHERE category = ?1 AND key >= ?2 ORDER BY key DESC LIMIT ?3";
 
 /// Bytes a scan copies before it reads on through a page cache of
 /// `SCAN_CACHE_KIB` (outside a write transaction). A long scan reads each
@@ -44,48 +34,37 @@ impl SqliteBackend {
     ) -> Result<Option<Rows>> {
         // One row past the limit tells whether more remain.
         let sql_limit: i64 = if limit == 0 { -1 } else { i64::from(limit) + 1 };
-        let mut small_cache = false;
-        let result = (|| {
-            let mut stmt;
-            let mut cursor = match &range.stop {
-                Some(stop) => {
-                    stmt = self.conn.prepare_cached(if reverse {
-                        SCAN_RANGE_DESC
-                    } else {
-                        SCAN_RANGE_ASC
-                    })?;
-                    stmt.query(params![range.category, range.start, stop, sql_limit])?
-                }
-                None => {
-                    stmt = self.conn.prepare_cached(if reverse {
-                        SCAN_FROM_DESC
-                    } else {
-                        SCAN_FROM_ASC
-                    })?;
-                    stmt.query(params![range.category, range.start, sql_limit])?
-                }
-            };
-            let mut rows = Rows::new();
-            while let Some(row) = cursor.next()? {
-                if limit != 0 && rows.len() == limit as usize {
-                    rows.set_has_more(true);
-                    break;
-                }
-                rows.push(bytes_of(row.get_ref(0)?), bytes_of(row.get_ref(1)?));
-                if rows.len() % GIVE_UP_EVERY == 0 && give_up() {
-                    return Ok(None);
-                }
-                if !small_cache && rows.bytes() >= SMALL_CACHE_AFTER && self.conn.is_autocommit() {
-                    self.set_cache_kib(SCAN_CACHE_KIB);
-                    small_cache = true;
-                }
+        let which = scan_index(range.stop.is_some(), reverse);
+        let conn = &self.conn;
+        let stmt = lookup(&mut self.scan_stmts[which], conn, SCANS[which])?;
+        let (start, stop) = (range.start.as_slice(), range.stop.as_deref());
+        let bounds: &[&[u8]] = match stop {
+            Some(stop) => &[&range.category, start, stop],
+            None => &[&range.category, start],
+        };
+        let mut rows = Rows::new();
+        let (mut small_cache, mut gave_up) = (false, false);
+        let result = stmt.each(conn, bounds, Some(sql_limit), |row| {
+            if limit != 0 && rows.len() == limit as usize {
+                rows.set_has_more(true);
+                return false;
             }
-            Ok(Some(rows))
-        })();
+            rows.push(row.bytes(0), row.bytes(1));
+            if rows.len() % GIVE_UP_EVERY == 0 && give_up() {
+                gave_up = true;
+                return false;
+            }
+            if !small_cache && rows.bytes() >= SMALL_CACHE_AFTER && conn.is_autocommit() {
+                set_cache_kib(conn, SCAN_CACHE_KIB);
+                small_cache = true;
+            }
+            true
+        });
         if small_cache {
             // A reader's cache has the worker's size (`READER_CACHE_KIB`).
-            self.set_cache_kib(CACHE_KIB);
+            set_cache_kib(conn, CACHE_KIB);
         }
-        result
+        result?;
+        Ok((!gave_up).then_some(rows))
     }
 }

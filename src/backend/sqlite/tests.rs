@@ -206,7 +206,7 @@ fn a_scan_gives_up_when_told() -> Result<()> {
 }
 
 /// Point lookups bind empty keys and categories as empty blobs (not NULL,
-/// which matches nothing), and read payloads as `bytes_of` does: a text
+/// which matches nothing), and read payloads as `Row::bytes` does: a text
 /// payload as its bytes, anything but a blob or text as empty.
 #[test]
 fn point_lookups_read_what_was_stored() -> Result<()> {
@@ -238,8 +238,8 @@ fn point_lookups_read_what_was_stored() -> Result<()> {
 }
 
 /// A lookup that fails reports SQLite's error and leaves its statement
-/// usable; a dropped lookup finalizes its statement (the backend drops its
-/// lookups before its connection).
+/// usable; a dropped statement (lookup or scan) is finalized (the backend
+/// drops its statements before its connection).
 #[test]
 fn point_lookups_report_errors_and_finalize() -> Result<()> {
     let mut b = mem()?;
@@ -255,8 +255,12 @@ fn point_lookups_report_errors_and_finalize() -> Result<()> {
     b.commit()?;
     assert_eq!(b.get(b"c", b"k")?, Some(b"v".to_vec()));
     assert!(b.exists(b"c", b"k")?);
+    for (stop, reverse) in [(None, false), (None, true), (Some(&b"z"[..]), true)] {
+        assert_eq!(b.scan(&range(b"", stop), reverse, 0)?.len(), 1);
+    }
     b.get_stmt = None;
     b.exists_stmt = None;
+    b.scan_stmts = Default::default();
     b.conn.flush_prepared_statement_cache();
     // SAFETY: the connection is live; `sqlite3_next_stmt` only reads its
     // list of statements.
