@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::{rate, rotated, timed_threads, Bench, W12};
+use super::{alternating_threads, rate, rotated, Bench, W12};
 use crate::baselines::raw_sqlite::{raw_get, raw_open, raw_scan, GET};
 use crate::config::{PAGE_ROWS, PAYLOAD_LEN, SCAN_ROWS};
 use crate::data::{pick, Key};
@@ -17,6 +17,10 @@ use crate::rng::Rng;
 
 /// Host threads of the parallel variant.
 const THREADS: usize = 4;
+
+/// Turns each thread variant takes per repetition, alternating with the
+/// other's.
+const THREAD_ROUNDS: usize = 10;
 
 /// Untimed gets each thread makes first.
 const WARM_UP: usize = 500;
@@ -143,12 +147,14 @@ impl Bench {
     }
 
     fn blocking_threads(&mut self, job: &LibJob, table: &[Key]) {
-        let per_thread = self.config.seq_gets * 2;
-        let data = &self.data;
+        let per_round = self.config.seq_gets * 2 / THREAD_ROUNDS;
         for rep in 0..self.config.reps {
-            for variant in rotated(2, rep) {
-                let threads = if variant == 0 { 1 } else { THREADS };
-                let t = timed_threads(threads, |t, line| {
+            let data = &self.data;
+            let spent = alternating_threads(
+                THREADS,
+                THREAD_ROUNDS,
+                rep,
+                |t| {
                     let mut rng = Rng(130 + t as u64);
                     let mut value = Vec::with_capacity(PAYLOAD_LEN);
                     // Untimed: the pool opens (or reuses) this thread's
@@ -156,21 +162,15 @@ impl Bench {
                     for _ in 0..WARM_UP {
                         assert!(job.get_sync(data, pick(&mut rng, table), &mut value));
                     }
-                    line.wait();
-                    for _ in 0..per_thread {
-                        let k = pick(&mut rng, table);
-                        assert!(job.get_sync(data, k, &mut value));
+                    (rng, value)
+                },
+                |(rng, value)| {
+                    for _ in 0..per_round {
+                        assert!(job.get_sync(data, pick(rng, table), value));
                     }
-                    line.wait();
-                });
-                let name = if variant == 0 {
-                    ONE_THREAD
-                } else {
-                    FOUR_THREADS
-                };
-                self.report
-                    .record(W12, name, "gets/s", rate(threads * per_thread, t));
-            }
+                },
+            );
+            self.record_threads(spent, ONE_THREAD, FOUR_THREADS);
         }
     }
 
@@ -178,30 +178,42 @@ impl Bench {
     /// of the table workloads 4 to 8 use: how far this machine lets 4
     /// threads scale.
     fn raw_threads(&mut self, path: &Path, table: &[Key]) {
-        let per_thread = self.config.seq_gets * 2;
+        let per_round = self.config.seq_gets * 2 / THREAD_ROUNDS;
         for rep in 0..self.config.reps {
-            for variant in rotated(2, rep) {
-                let threads = if variant == 0 { 1 } else { THREADS };
-                let t = timed_threads(threads, |t, line| {
+            let spent = alternating_threads(
+                THREADS,
+                THREAD_ROUNDS,
+                rep,
+                |t| {
                     let conn = raw_open(path, "NORMAL");
-                    let mut stmt = conn.prepare_cached(GET).expect("prepare");
                     let mut rng = Rng(150 + t as u64);
                     let mut value = Vec::with_capacity(PAYLOAD_LEN);
-                    for _ in 0..WARM_UP {
-                        assert!(raw_get(&mut stmt, pick(&mut rng, table), &mut value));
+                    {
+                        let mut stmt = conn.prepare_cached(GET).expect("prepare");
+                        for _ in 0..WARM_UP {
+                            assert!(raw_get(&mut stmt, pick(&mut rng, table), &mut value));
+                        }
                     }
-                    line.wait();
-                    for _ in 0..per_thread {
-                        let k = pick(&mut rng, table);
-                        assert!(raw_get(&mut stmt, k, &mut value));
+                    (conn, rng, value)
+                },
+                |(conn, rng, value)| {
+                    let mut stmt = conn.prepare_cached(GET).expect("prepare");
+                    for _ in 0..per_round {
+                        assert!(raw_get(&mut stmt, pick(rng, table), value));
                     }
-                    line.wait();
-                });
-                let name = if variant == 0 { RAW_ONE } else { RAW_FOUR };
-                self.report
-                    .record(W12, name, "gets/s", rate(threads * per_thread, t));
-            }
+                },
+            );
+            self.record_threads(spent, RAW_ONE, RAW_FOUR);
         }
+    }
+
+    /// Records the rates of one repetition of a thread workload, from the
+    /// time each variant spent in its `THREAD_ROUNDS` turns.
+    fn record_threads(&mut self, spent: [Duration; 2], one: &str, all: &str) {
+        let gets = self.config.seq_gets * 2 / THREAD_ROUNDS * THREAD_ROUNDS;
+        self.report.record(W12, one, "gets/s", rate(gets, spent[0]));
+        self.report
+            .record(W12, all, "gets/s", rate(THREADS * gets, spent[1]));
     }
 
     fn blocking_pages(&mut self, job: &LibJob, conn: &Connection, sorted: &[Key]) {

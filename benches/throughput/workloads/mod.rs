@@ -11,6 +11,7 @@ mod scans;
 mod writes;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -80,6 +81,61 @@ where
         line.wait();
         start.elapsed()
     })
+}
+
+/// Times one thread against `threads` threads doing the same work, in
+/// `rounds` alternating turns (the first rotating with `rep`), and returns
+/// the time each variant spent: `[one thread, all threads]`. The threads
+/// live for every round: each builds its state with `setup(t)` (untimed),
+/// then each round runs `work(&mut state)` on thread 0 alone or on all of
+/// them. Short turns taken in turn let a slow spell of a shared machine
+/// fall on both variants, as one turn each would not.
+fn alternating_threads<S, I, W>(
+    threads: usize,
+    rounds: usize,
+    rep: usize,
+    setup: I,
+    work: W,
+) -> [Duration; 2]
+where
+    I: Fn(usize) -> S + Sync,
+    W: Fn(&mut S) + Sync,
+{
+    // Threads 0..active work this turn; 0 ends them.
+    let active = AtomicUsize::new(0);
+    let line = Barrier::new(threads + 1);
+    let mut spent = [Duration::ZERO; 2];
+    thread::scope(|s| {
+        for t in 0..threads {
+            let (setup, work, line, active) = (&setup, &work, &line, &active);
+            s.spawn(move || {
+                let mut state = setup(t);
+                loop {
+                    line.wait();
+                    let n = active.load(Ordering::Acquire);
+                    if n == 0 {
+                        return;
+                    }
+                    if t < n {
+                        work(&mut state);
+                    }
+                    line.wait();
+                }
+            });
+        }
+        for round in 0..rounds {
+            for variant in rotated(2, rep + round) {
+                active.store(if variant == 0 { 1 } else { threads }, Ordering::Release);
+                let start = Instant::now();
+                line.wait();
+                line.wait();
+                spent[variant] += start.elapsed();
+            }
+        }
+        active.store(0, Ordering::Release);
+        line.wait();
+    });
+    spent
 }
 
 fn rate(n: usize, elapsed: Duration) -> f64 {
