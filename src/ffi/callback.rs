@@ -123,6 +123,7 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
+    /// The reporter of `callback`, which gets `user_data` back untouched.
     pub(crate) fn new(callback: HostCallback, user_data: *mut c_void) -> Reporter {
         Reporter {
             callback,
