@@ -35,12 +35,9 @@ const COUNT_FROM: &str = "SELECT count(*) FROM kv WHERE category = ?1 AND key >=
 
 /// A job's SQLite database.
 pub(super) struct SqliteBackend {
-    /// Point lookups and scans (by `prepared::scan_index`), prepared on
-    /// first use. Declared before `conn`: they are finalized before it
-    /// closes.
-    get_stmt: Option<prepared::Prepared>,
-    exists_stmt: Option<prepared::Prepared>,
-    scan_stmts: [Option<prepared::Prepared>; 4],
+    /// Point lookups and scans. Declared before `conn`: they are
+    /// finalized before it closes.
+    stmts: prepared::Statements,
     conn: Connection,
     path: Option<PathBuf>,
     wal_path: Option<PathBuf>,
@@ -56,18 +53,6 @@ pub(super) struct SqliteBackend {
 const FCNTL_HAS_MOVED: std::ffi::c_int = 20;
 /// `SQLITE_READONLY_DBMOVED`: the database file was moved or deleted.
 const READONLY_DBMOVED: i32 = rusqlite::ffi::SQLITE_READONLY | (4 << 8);
-
-/// The statement in `slot`, prepared on `conn` first if it is not yet.
-fn lookup<'a>(
-    slot: &'a mut Option<prepared::Prepared>,
-    conn: &Connection,
-    sql: &std::ffi::CStr,
-) -> Result<&'a mut prepared::Prepared> {
-    if slot.is_none() {
-        *slot = Some(prepared::Prepared::prepare(conn, sql)?);
-    }
-    Ok(slot.as_mut().expect("prepared just above"))
-}
 
 /// Sets the page cache's size of `conn`. Best effort: a failure only
 /// leaves the cache as it was. A smaller size drops the unused pages past
@@ -202,9 +187,7 @@ impl SqliteBackend {
                 .map_err(|e| e.context(format!("cannot open {}", path.display())))?,
         };
         let mut backend = SqliteBackend {
-            get_stmt: None,
-            exists_stmt: None,
-            scan_stmts: Default::default(),
+            stmts: Default::default(),
             conn,
             wal_path: path.map(|p| sidecar(p, "-wal")),
             path: path.map(Path::to_path_buf),
@@ -361,11 +344,6 @@ impl SqliteBackend {
         result
     }
 
-    /// Sets the page cache's size ([`set_cache_kib`]).
-    fn set_cache_kib(&self, kib: u32) {
-        set_cache_kib(&self.conn, kib);
-    }
-
     fn exec_cached(&self, sql: &str) -> Result<()> {
         self.conn.prepare_cached(sql)?.execute([])?;
         Ok(())
@@ -448,12 +426,12 @@ impl Backend for SqliteBackend {
     }
 
     fn get(&mut self, category: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let stmt = lookup(&mut self.get_stmt, &self.conn, prepared::GET)?;
+        let stmt = self.stmts.get(&self.conn)?;
         stmt.first(&self.conn, category, key, |value| value.map(<[u8]>::to_vec))
     }
 
     fn exists(&mut self, category: &[u8], key: &[u8]) -> Result<bool> {
-        let stmt = lookup(&mut self.exists_stmt, &self.conn, prepared::EXISTS)?;
+        let stmt = self.stmts.exists(&self.conn)?;
         stmt.first(&self.conn, category, key, |row| row.is_some())
     }
 
@@ -493,7 +471,7 @@ impl Backend for SqliteBackend {
         order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
         let mut payloads = Vec::new();
         let mut spans: Vec<Option<(usize, usize)>> = vec![None; keys.len()];
-        let stmt = lookup(&mut self.get_stmt, &self.conn, prepared::GET)?;
+        let stmt = self.stmts.get(&self.conn)?;
         for i in order {
             spans[i] = stmt.first(&self.conn, category, &keys[i], |value| {
                 value.map(|value| {
@@ -559,7 +537,10 @@ impl Backend for SqliteBackend {
         // A page cache of a few pages while reading once (SQLite drops the
         // pages past the new size), the usual one after. Best effort: a
         // failure only leaves the cache as it was.
-        self.set_cache_kib(if once { READ_ONCE_CACHE_KIB } else { CACHE_KIB });
+        set_cache_kib(
+            &self.conn,
+            if once { READ_ONCE_CACHE_KIB } else { CACHE_KIB },
+        );
     }
 }
 

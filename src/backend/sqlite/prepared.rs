@@ -20,14 +20,14 @@ use rusqlite::{ffi, Connection};
 use crate::error::{Error, Result};
 
 /// `SELECT payload ...` by category and key.
-pub(super) const GET: &CStr = c"SELECT payload FROM kv WHERE category = ?1 AND key = ?2";
+const GET: &CStr = c"SELECT payload FROM kv WHERE category = ?1 AND key = ?2";
 /// `SELECT 1 ...` by category and key.
-pub(super) const EXISTS: &CStr = c"SELECT 1 FROM kv WHERE category = ?1 AND key = ?2";
+const EXISTS: &CStr = c"SELECT 1 FROM kv WHERE category = ?1 AND key = ?2";
 
 /// The scans, indexed by [`scan_index`]: bounded or not above, ascending or
 /// descending. Each takes the category, the start, the stop if bounded, and
 /// a row limit (-1: none).
-pub(super) const SCANS: [&CStr; 4] = [
+const SCANS: [&CStr; 4] = [
     c"SELECT key, payload FROM kv WHERE category = ?1 AND key >= ?2 ORDER BY key ASC LIMIT ?3",
     c"SELECT key, payload FROM kv WHERE category = ?1 AND key >= ?2 ORDER BY key DESC LIMIT ?3",
     c"SELECT key, payload FROM kv WHERE category = ?1 AND key >= ?2 AND key < ?3 \
@@ -38,13 +38,58 @@ pub(super) const SCANS: [&CStr; 4] = [
 
 /// The index in [`SCANS`] of a scan bounded above or not, in descending
 /// order or not.
-pub(super) fn scan_index(bounded: bool, reverse: bool) -> usize {
+fn scan_index(bounded: bool, reverse: bool) -> usize {
     usize::from(bounded) * 2 + usize::from(reverse)
 }
 
+/// A connection's statements, each prepared on first use (an idle
+/// connection prepares none). Must be dropped before the connection
+/// closes: `SqliteBackend` declares them before its connection.
+#[derive(Default)]
+pub(super) struct Statements {
+    get: Option<Prepared>,
+    exists: Option<Prepared>,
+    scans: [Option<Prepared>; 4],
+}
+
+impl Statements {
+    /// `SELECT payload` by category and key.
+    pub(super) fn get(&mut self, conn: &Connection) -> Result<&mut Prepared> {
+        prepared_in(&mut self.get, conn, GET)
+    }
+
+    /// `SELECT 1` by category and key.
+    pub(super) fn exists(&mut self, conn: &Connection) -> Result<&mut Prepared> {
+        prepared_in(&mut self.exists, conn, EXISTS)
+    }
+
+    /// The scan bounded above or not, in descending order or not (its
+    /// parameters are in [`SCANS`]).
+    pub(super) fn scan(
+        &mut self,
+        conn: &Connection,
+        bounded: bool,
+        reverse: bool,
+    ) -> Result<&mut Prepared> {
+        let which = scan_index(bounded, reverse);
+        prepared_in(&mut self.scans[which], conn, SCANS[which])
+    }
+}
+
+/// The statement in `slot`, prepared on `conn` first if it is not yet.
+fn prepared_in<'a>(
+    slot: &'a mut Option<Prepared>,
+    conn: &Connection,
+    sql: &CStr,
+) -> Result<&'a mut Prepared> {
+    if slot.is_none() {
+        *slot = Some(Prepared::prepare(conn, sql)?);
+    }
+    Ok(slot.as_mut().expect("prepared just above"))
+}
+
 /// A statement prepared on a connection. Finalized when dropped, which must
-/// happen before its connection closes (`SqliteBackend` declares its
-/// statements before its connection, so they drop first).
+/// happen before its connection closes (see [`Statements`]).
 pub(super) struct Prepared {
     stmt: NonNull<ffi::sqlite3_stmt>,
 }

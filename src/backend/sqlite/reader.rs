@@ -40,9 +40,7 @@ impl SqliteReader {
             "PRAGMA cache_size = -{READER_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
         ))?;
         Ok(SqliteReader(SqliteBackend {
-            get_stmt: None,
-            exists_stmt: None,
-            scan_stmts: Default::default(),
+            stmts: Default::default(),
             conn,
             wal_path: Some(sidecar(path, "-wal")),
             path: Some(path.to_path_buf()),

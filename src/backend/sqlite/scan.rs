@@ -1,7 +1,6 @@
 //! Range scans, and the small page cache a long one reads on through.
 
-use super::prepared::{scan_index, SCANS};
-use super::{lookup, set_cache_kib, SqliteBackend, CACHE_KIB};
+use super::{set_cache_kib, SqliteBackend, CACHE_KIB};
 use crate::backend::Range;
 use crate::error::Result;
 use crate::rows::Rows;
@@ -34,9 +33,8 @@ impl SqliteBackend {
     ) -> Result<Option<Rows>> {
         // One row past the limit tells whether more remain.
         let sql_limit: i64 = if limit == 0 { -1 } else { i64::from(limit) + 1 };
-        let which = scan_index(range.stop.is_some(), reverse);
         let conn = &self.conn;
-        let stmt = lookup(&mut self.scan_stmts[which], conn, SCANS[which])?;
+        let stmt = self.stmts.scan(conn, range.stop.is_some(), reverse)?;
         let (start, stop) = (range.start.as_slice(), range.stop.as_deref());
         let bounds: &[&[u8]] = match stop {
             Some(stop) => &[&range.category, start, stop],

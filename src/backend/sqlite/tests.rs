@@ -258,9 +258,7 @@ fn point_lookups_report_errors_and_finalize() -> Result<()> {
     for (stop, reverse) in [(None, false), (None, true), (Some(&b"z"[..]), true)] {
         assert_eq!(b.scan(&range(b"", stop), reverse, 0)?.len(), 1);
     }
-    b.get_stmt = None;
-    b.exists_stmt = None;
-    b.scan_stmts = Default::default();
+    b.stmts = Default::default();
     b.conn.flush_prepared_statement_cache();
     // SAFETY: the connection is live; `sqlite3_next_stmt` only reads its
     // list of statements.
